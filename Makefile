@@ -1,0 +1,49 @@
+# askonce — build, test and run the bus. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/askonce
+STATICCHECK_VERSION ?= v0.8.2
+GOBIN := $(shell $(GO) env GOPATH)/bin
+# go test -race needs more than the 10-minute default on a 2-core machine
+# only if something hangs: keep a bound that fails loudly instead.
+TEST_TIMEOUT ?= 12m
+
+.PHONY: help build deps pg test lint demo bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+build: ## build bin/askonce
+	$(GO) build -o $(BIN) ./cmd/askonce
+
+deps: ## install PostgreSQL 15 binaries and kcat when missing (apt-get)
+	@deploy/dev/deps.sh
+
+pg: deps build ## start the private PostgreSQL (127.0.0.1:55432, data in .var/pg)
+	@$(BIN) pg start >/dev/null
+
+test: deps build pg ## install what tests need, start it, run every test with the race detector
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(find . -name '*.go' -not -path './.var/*' -not -path './.git/*' -print0 | xargs -0 gofmt -l); \
+	  if [[ -n "$$out" ]]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@test -x $(GOBIN)/staticcheck && $(GOBIN)/staticcheck -version | grep -q "$(STATICCHECK_VERSION:v%=%)" || \
+	  $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$(GOBIN)/staticcheck ./...
+
+demo: deps build ## run the whole bus on embedded defaults with synthetic data
+	@if ! $(BIN) dev --help >/dev/null 2>&1; then \
+	  echo "make demo: 'askonce dev' does not exist yet (issue #7: one command runs the whole bus)."; \
+	  echo "Today you can run the parts: 'bin/askonce pg start' and 'bin/askonce broker'."; exit 2; fi
+	$(BIN) dev
+
+bench: deps build pg ## measure ingest and lookup against this machine's ceilings (writes BENCHMARKS.md)
+	@if ! $(BIN) bench --help >/dev/null 2>&1; then \
+	  echo "make bench: 'askonce bench' does not exist yet (issue #9: benchmarks)."; exit 2; fi
+	$(BIN) bench
+
+clean: ## stop the private PostgreSQL and wipe .var/ and bin/
+	-@test -x $(BIN) && $(BIN) pg destroy >/dev/null 2>&1 || true
+	rm -rf .var bin

@@ -1,0 +1,182 @@
+// Package config is the configuration of every askonce component: one
+// struct, loaded with viper from defaults < YAML file < ASKONCE_* environment
+// < flags, validated at start (unknown keys and invalid values are errors
+// that name the key), and printable with secrets redacted.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration of askonce. Every subcommand reads the
+// same structure and uses the parts it needs. Field tags give the key used
+// in YAML files, in ASKONCE_* environment variables (upper case, dots become
+// underscores) and in `askonce config print`. Fields tagged secret are
+// redacted wherever the configuration is shown.
+type Config struct {
+	Log      Log      `mapstructure:"log"`
+	Ops      Ops      `mapstructure:"ops"`
+	Kafka    Kafka    `mapstructure:"kafka"`
+	Broker   Broker   `mapstructure:"broker"`
+	Postgres Postgres `mapstructure:"postgres"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	// Level is one of debug, info, warn, error.
+	Level string `mapstructure:"level"`
+	// Format is auto (text on a terminal, JSON otherwise), text or json.
+	Format string `mapstructure:"format"`
+}
+
+// Ops configures the operations HTTP server (/metrics, /healthz, /readyz)
+// that every long-running subcommand starts.
+type Ops struct {
+	// Listen is host:port. Empty means the subcommand's own default port,
+	// so that several components can run side by side on one machine.
+	Listen string `mapstructure:"listen"`
+	// ShutdownTimeout bounds the graceful shutdown of every component.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+}
+
+// Kafka configures every Kafka connection of the product: producers,
+// consumers and topic administration all use these settings.
+type Kafka struct {
+	// Brokers are the bootstrap brokers, host:port.
+	Brokers []string `mapstructure:"brokers"`
+	// ClientID is sent to the brokers and shows in their logs and quotas.
+	ClientID    string        `mapstructure:"client_id"`
+	DialTimeout time.Duration `mapstructure:"dial_timeout"`
+	TLS         TLS           `mapstructure:"tls"`
+	SASL        SASL          `mapstructure:"sasl"`
+	Topics      Topics        `mapstructure:"topics"`
+}
+
+// TLS configures TLS for client connections.
+type TLS struct {
+	Enabled bool `mapstructure:"enabled"`
+	// CAFile is a PEM bundle of the CAs that sign the brokers' certificates;
+	// empty means the system roots.
+	CAFile string `mapstructure:"ca_file"`
+	// CertFile and KeyFile are the client certificate for mutual TLS.
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file" secret:"path"`
+	// ServerName overrides the name checked in the broker's certificate.
+	ServerName string `mapstructure:"server_name"`
+	// InsecureSkipVerify disables certificate verification. Never in production.
+	InsecureSkipVerify bool `mapstructure:"insecure_skip_verify"`
+}
+
+// SASL configures client authentication.
+type SASL struct {
+	// Mechanism is none, plain, scram-sha-256 or scram-sha-512.
+	Mechanism string `mapstructure:"mechanism"`
+	Username  string `mapstructure:"username"`
+	Password  string `mapstructure:"password" secret:"true"`
+}
+
+// Topics configures the names and shapes of the bus topics. They are
+// created at start when missing.
+type Topics struct {
+	// Prefix is prepended to every topic name (for example to share a
+	// cluster between environments, or to isolate tests).
+	Prefix string `mapstructure:"prefix"`
+	// CreateOnStart creates missing topics when a component starts. Turn it
+	// off where topics are managed by the platform (Strimzi KafkaTopic).
+	CreateOnStart     bool `mapstructure:"create_on_start"`
+	ReplicationFactor int  `mapstructure:"replication_factor"`
+	// RecordPartitions is the partition count of the three record topics.
+	// Records are keyed by NIN, so this bounds consumer parallelism.
+	RecordPartitions int `mapstructure:"record_partitions"`
+	// RecordRetention of the record topics; 0 keeps records forever, which
+	// lets a new materializer rebuild the lookup store from the topics.
+	RecordRetention  time.Duration `mapstructure:"record_retention"`
+	DLQPartitions    int           `mapstructure:"dlq_partitions"`
+	DLQRetention     time.Duration `mapstructure:"dlq_retention"`
+	NotifyPartitions int           `mapstructure:"notify_partitions"`
+	NotifyRetention  time.Duration `mapstructure:"notify_retention"`
+	// Agencies get one notification topic each: askonce.notify.<agency>.
+	Agencies []string `mapstructure:"agencies"`
+}
+
+// Broker configures the embedded Kafka-protocol broker (dev and tests only).
+type Broker struct {
+	// Listen is the host:port the broker binds and advertises.
+	Listen string `mapstructure:"listen"`
+	// DataDir holds topics, records and group offsets across restarts.
+	DataDir string `mapstructure:"data_dir"`
+	// SyncWrites fsyncs every produced batch: slower, but nothing
+	// acknowledged is lost on a machine crash.
+	SyncWrites bool `mapstructure:"sync_writes"`
+	// DefaultPartitions for topics auto-created by clients.
+	DefaultPartitions int `mapstructure:"default_partitions"`
+	// SASL makes the broker require SASL with one superuser.
+	SASL SASL `mapstructure:"sasl"`
+	// TLSCertFile and TLSKeyFile make the broker speak TLS only.
+	TLSCertFile string `mapstructure:"tls_cert_file"`
+	TLSKeyFile  string `mapstructure:"tls_key_file" secret:"path"`
+}
+
+// Postgres configures the PostgreSQL connection and the private dev instance.
+type Postgres struct {
+	// URL is a libpq connection URL. Empty means the private dev instance
+	// (its URL, with its generated password, is read from Dev.Dir).
+	URL      string `mapstructure:"url" secret:"url"`
+	MaxConns int    `mapstructure:"max_conns"`
+	Dev      DevPG  `mapstructure:"dev"`
+}
+
+// DevPG configures the private PostgreSQL instance that askonce runs for
+// development and tests (`askonce pg start`).
+type DevPG struct {
+	Dir  string `mapstructure:"dir"`
+	Host string `mapstructure:"host"`
+	Port int    `mapstructure:"port"`
+	// BinDir holds initdb, pg_ctl and postgres; empty finds Debian's
+	// postgresql-15 binaries.
+	BinDir string `mapstructure:"bin_dir"`
+	// Install lets askonce install Debian's postgresql-15 with apt-get when
+	// the binaries are missing (needs root).
+	Install bool `mapstructure:"install"`
+}
+
+// Default returns the configuration used when nothing else is set: the
+// embedded broker and the private PostgreSQL on this machine.
+func Default() Config {
+	return Config{
+		Log: Log{Level: "info", Format: "auto"},
+		Ops: Ops{ShutdownTimeout: 15 * time.Second},
+		Kafka: Kafka{
+			Brokers:     []string{"127.0.0.1:9092"},
+			ClientID:    "askonce",
+			DialTimeout: 10 * time.Second,
+			SASL:        SASL{Mechanism: "none"},
+			Topics: Topics{
+				CreateOnStart:     true,
+				ReplicationFactor: 1,
+				RecordPartitions:  12,
+				RecordRetention:   0,
+				DLQPartitions:     3,
+				DLQRetention:      30 * 24 * time.Hour,
+				NotifyPartitions:  3,
+				NotifyRetention:   14 * 24 * time.Hour,
+				Agencies:          []string{"cnr", "cnas", "casnos", "cnac", "anem", "cacobatph", "etatcivil"},
+			},
+		},
+		Broker: Broker{
+			Listen:            "127.0.0.1:9092",
+			DataDir:           ".var/kafka",
+			DefaultPartitions: 12,
+			SASL:              SASL{Mechanism: "none"},
+		},
+		Postgres: Postgres{
+			MaxConns: 32,
+			Dev: DevPG{
+				Dir:     ".var/pg",
+				Host:    "127.0.0.1",
+				Port:    55432,
+				Install: true,
+			},
+		},
+	}
+}

@@ -1,0 +1,212 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "askonce.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func flags(t *testing.T, args ...string) (*pflag.FlagSet, map[string]string) {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	fs.String("log-level", "info", "")
+	fs.Int("record-partitions", 12, "")
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return fs, map[string]string{"log-level": "log.level", "record-partitions": "kafka.topics.record_partitions"}
+}
+
+// TestPrecedence sets the same keys in every layer and checks that each
+// layer overrides the one below: defaults < file < environment < flags.
+func TestPrecedence(t *testing.T) {
+	file := writeFile(t, `
+log:
+  level: warn
+  format: json
+kafka:
+  brokers: [file-broker:9092]
+  client_id: from-file
+  topics:
+    record_partitions: 6
+    dlq_retention: 48h
+`)
+	env := []string{
+		"ASKONCE_LOG_LEVEL=error",
+		"ASKONCE_KAFKA_TOPICS_RECORD_PARTITIONS=24",
+		"ASKONCE_KAFKA_BROKERS=a:9092,b:9093",
+		"PATH=/usr/bin", // not ours: ignored
+	}
+	tests := []struct {
+		name      string
+		src       Source
+		level     string
+		parts     int
+		brokers   []string
+		clientID  string
+		format    string
+		retention time.Duration
+	}{
+		{"defaults only", Source{}, "info", 12, []string{"127.0.0.1:9092"}, "askonce", "auto", 30 * 24 * time.Hour},
+		{"file over defaults", Source{File: file}, "warn", 6, []string{"file-broker:9092"}, "from-file", "json", 48 * time.Hour},
+		{"env over file", Source{File: file, Environ: env}, "error", 24, []string{"a:9092", "b:9093"}, "from-file", "json", 48 * time.Hour},
+	}
+	fs, keys := flags(t, "--log-level=debug", "--record-partitions=3")
+	tests = append(tests, struct {
+		name      string
+		src       Source
+		level     string
+		parts     int
+		brokers   []string
+		clientID  string
+		format    string
+		retention time.Duration
+	}{"flags over env", Source{File: file, Environ: env, Flags: fs, FlagKeys: keys}, "debug", 3, []string{"a:9092", "b:9093"}, "from-file", "json", 48 * time.Hour})
+	unset, unsetKeys := flags(t) // flags defined but not given: they must not mask lower layers
+	tests = append(tests, struct {
+		name      string
+		src       Source
+		level     string
+		parts     int
+		brokers   []string
+		clientID  string
+		format    string
+		retention time.Duration
+	}{"unset flags do not override", Source{File: file, Environ: env, Flags: unset, FlagKeys: unsetKeys}, "error", 24, []string{"a:9092", "b:9093"}, "from-file", "json", 48 * time.Hour})
+
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Load(tc.src)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg.Log.Level != tc.level {
+				t.Errorf("log.level = %q, want %q", cfg.Log.Level, tc.level)
+			}
+			if cfg.Kafka.Topics.RecordPartitions != tc.parts {
+				t.Errorf("record_partitions = %d, want %d", cfg.Kafka.Topics.RecordPartitions, tc.parts)
+			}
+			if strings.Join(cfg.Kafka.Brokers, ",") != strings.Join(tc.brokers, ",") {
+				t.Errorf("brokers = %v, want %v", cfg.Kafka.Brokers, tc.brokers)
+			}
+			if cfg.Kafka.ClientID != tc.clientID {
+				t.Errorf("client_id = %q, want %q", cfg.Kafka.ClientID, tc.clientID)
+			}
+			if cfg.Log.Format != tc.format {
+				t.Errorf("log.format = %q, want %q", cfg.Log.Format, tc.format)
+			}
+			if cfg.Kafka.Topics.DLQRetention != tc.retention {
+				t.Errorf("dlq_retention = %s, want %s", cfg.Kafka.Topics.DLQRetention, tc.retention)
+			}
+		})
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	tests := []struct {
+		name string
+		src  Source
+		want []string
+	}{
+		{"bad enum in file", Source{File: writeFile(t, "log:\n  level: loud\n")},
+			[]string{"log.level (ASKONCE_LOG_LEVEL): must be one of debug, info, warn, error, got \"loud\""}},
+		{"bad number in env", Source{Environ: []string{"ASKONCE_KAFKA_TOPICS_RECORD_PARTITIONS=twelve"}},
+			[]string{"kafka.topics.record_partitions", "twelve"}},
+		{"zero partitions", Source{Environ: []string{"ASKONCE_KAFKA_TOPICS_RECORD_PARTITIONS=0"}},
+			[]string{"kafka.topics.record_partitions (ASKONCE_KAFKA_TOPICS_RECORD_PARTITIONS): must be >= 1, got 0"}},
+		{"bad duration", Source{Environ: []string{"ASKONCE_KAFKA_DIAL_TIMEOUT=soon"}},
+			[]string{"kafka.dial_timeout", "soon"}},
+		{"unknown key in file", Source{File: writeFile(t, "kafka:\n  brokerz: [x:1]\n")},
+			[]string{"unknown keys kafka.brokerz"}},
+		{"unknown top-level key", Source{File: writeFile(t, "kafkaa:\n  brokers: [x:1]\n")},
+			[]string{"kafkaa"}},
+		{"unknown env var", Source{Environ: []string{"ASKONCE_KAFKA_BROKERZ=x:1"}},
+			[]string{"unknown environment variables ASKONCE_KAFKA_BROKERZ"}},
+		{"bad broker address", Source{Environ: []string{"ASKONCE_KAFKA_BROKERS=nohost"}},
+			[]string{"kafka.brokers", "host:port"}},
+		{"sasl without password", Source{Environ: []string{"ASKONCE_KAFKA_SASL_MECHANISM=scram-sha-512", "ASKONCE_KAFKA_SASL_USERNAME=u"}},
+			[]string{"needs a username and a password"}},
+		{"unknown sasl mechanism", Source{Environ: []string{"ASKONCE_KAFKA_SASL_MECHANISM=gssapi"}},
+			[]string{"kafka.sasl.mechanism"}},
+		{"several problems at once", Source{Environ: []string{"ASKONCE_LOG_LEVEL=x", "ASKONCE_POSTGRES_DEV_PORT=0"}},
+			[]string{"log.level", "postgres.dev.port"}},
+		{"missing file", Source{File: "/nonexistent/askonce.yaml"}, []string{"/nonexistent/askonce.yaml"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(tc.src)
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestYAMLRedactsSecrets(t *testing.T) {
+	cfg, err := Load(Source{Environ: []string{
+		"ASKONCE_KAFKA_SASL_MECHANISM=scram-sha-256",
+		"ASKONCE_KAFKA_SASL_USERNAME=bus",
+		"ASKONCE_KAFKA_SASL_PASSWORD=s3cr3t-kafka",
+		"ASKONCE_POSTGRES_URL=postgres://app:s3cr3t-pg@db:5432/askonce?sslmode=require",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cfg.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	for _, secret := range []string{"s3cr3t-kafka", "s3cr3t-pg"} {
+		if strings.Contains(s, secret) {
+			t.Errorf("config print leaks %q:\n%s", secret, s)
+		}
+	}
+	for _, want := range []string{"password: " + Redacted, "app:xxxxx@db:5432", "username: bus", "record_partitions: 12", "dlq_retention: 720h0m0s"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("config print lacks %q:\n%s", want, s)
+		}
+	}
+	// The printed YAML is itself a valid configuration file.
+	p := writeFile(t, s)
+	if _, err := Load(Source{File: p}); err != nil {
+		t.Errorf("printed config does not load back: %v", err)
+	}
+}
+
+// TestExampleConfig keeps deploy/askonce.example.yaml complete and valid:
+// it must load, and it must mention every key.
+func TestExampleConfig(t *testing.T) {
+	p := filepath.Join("..", "..", "deploy", "askonce.example.yaml")
+	if _, err := Load(Source{File: p}); err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	body, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range Keys() {
+		leaf := key[strings.LastIndex(key, ".")+1:]
+		if !strings.Contains(string(body), leaf+":") {
+			t.Errorf("example config does not document %s", key)
+		}
+	}
+}

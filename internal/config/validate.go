@@ -1,0 +1,222 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var agencyRe = regexp.MustCompile(`^[a-z][a-z0-9-]{1,31}$`)
+
+// Validate checks every value and returns all problems at once, each naming
+// the key and, where it helps, the environment variable that sets it.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s (%s): %s", key, EnvName(key), fmt.Sprintf(format, args...)))
+	}
+	oneOf := func(key, val string, allowed ...string) {
+		if !slices.Contains(allowed, val) {
+			bad(key, "must be one of %s, got %q", strings.Join(allowed, ", "), val)
+		}
+	}
+	hostPort := func(key, val string, allowEmpty bool) {
+		if val == "" && allowEmpty {
+			return
+		}
+		if _, port, err := net.SplitHostPort(val); err != nil {
+			bad(key, "must be host:port, got %q", val)
+		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			bad(key, "port must be 0-65535, got %q", port)
+		}
+	}
+	atLeast := func(key string, val, min int) {
+		if val < min {
+			bad(key, "must be >= %d, got %d", min, val)
+		}
+	}
+	nonNegative := func(key string, d time.Duration) {
+		if d < 0 {
+			bad(key, "must not be negative, got %s", d)
+		}
+	}
+
+	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf("log.format", c.Log.Format, "auto", "text", "json")
+	hostPort("ops.listen", c.Ops.Listen, true)
+	if c.Ops.ShutdownTimeout <= 0 {
+		bad("ops.shutdown_timeout", "must be positive, got %s", c.Ops.ShutdownTimeout)
+	}
+
+	if len(c.Kafka.Brokers) == 0 {
+		bad("kafka.brokers", "at least one broker is needed")
+	}
+	for _, b := range c.Kafka.Brokers {
+		hostPort("kafka.brokers", strings.TrimSpace(b), false)
+	}
+	if c.Kafka.ClientID == "" {
+		bad("kafka.client_id", "must not be empty")
+	}
+	if c.Kafka.DialTimeout <= 0 {
+		bad("kafka.dial_timeout", "must be positive, got %s", c.Kafka.DialTimeout)
+	}
+	c.Kafka.SASL.validate("kafka.sasl", bad)
+	if (c.Kafka.TLS.CertFile == "") != (c.Kafka.TLS.KeyFile == "") {
+		bad("kafka.tls.cert_file", "cert_file and key_file go together")
+	}
+	if !c.Kafka.TLS.Enabled && (c.Kafka.TLS.CAFile != "" || c.Kafka.TLS.CertFile != "") {
+		bad("kafka.tls.enabled", "TLS files are set but kafka.tls.enabled is false")
+	}
+
+	t := c.Kafka.Topics
+	if t.Prefix != "" && !regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`).MatchString(t.Prefix) {
+		bad("kafka.topics.prefix", "may hold only letters, digits, '.', '_' and '-', got %q", t.Prefix)
+	}
+	atLeast("kafka.topics.replication_factor", t.ReplicationFactor, 1)
+	atLeast("kafka.topics.record_partitions", t.RecordPartitions, 1)
+	atLeast("kafka.topics.dlq_partitions", t.DLQPartitions, 1)
+	atLeast("kafka.topics.notify_partitions", t.NotifyPartitions, 1)
+	nonNegative("kafka.topics.record_retention", t.RecordRetention)
+	nonNegative("kafka.topics.dlq_retention", t.DLQRetention)
+	nonNegative("kafka.topics.notify_retention", t.NotifyRetention)
+	for _, a := range t.Agencies {
+		if !agencyRe.MatchString(a) {
+			bad("kafka.topics.agencies", "agency codes are lower-case letters, digits and '-', got %q", a)
+		}
+	}
+
+	hostPort("broker.listen", c.Broker.Listen, false)
+	if c.Broker.DataDir == "" {
+		bad("broker.data_dir", "must not be empty")
+	}
+	atLeast("broker.default_partitions", c.Broker.DefaultPartitions, 1)
+	c.Broker.SASL.validate("broker.sasl", bad)
+	if (c.Broker.TLSCertFile == "") != (c.Broker.TLSKeyFile == "") {
+		bad("broker.tls_cert_file", "tls_cert_file and tls_key_file go together")
+	}
+
+	if c.Postgres.URL != "" {
+		u, err := url.Parse(c.Postgres.URL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("postgres.url", "must be a postgres:// URL")
+		}
+	}
+	atLeast("postgres.max_conns", c.Postgres.MaxConns, 1)
+	if c.Postgres.Dev.Dir == "" {
+		bad("postgres.dev.dir", "must not be empty")
+	}
+	if c.Postgres.Dev.Port < 1 || c.Postgres.Dev.Port > 65535 {
+		bad("postgres.dev.port", "must be 1-65535, got %d", c.Postgres.Dev.Port)
+	}
+	if net.ParseIP(c.Postgres.Dev.Host) == nil && c.Postgres.Dev.Host != "localhost" {
+		bad("postgres.dev.host", "must be an IP address or localhost, got %q", c.Postgres.Dev.Host)
+	}
+
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
+}
+
+func (s SASL) validate(prefix string, bad func(key, format string, args ...any)) {
+	switch s.Mechanism {
+	case "none":
+	case "plain", "scram-sha-256", "scram-sha-512":
+		if s.Username == "" || s.Password == "" {
+			bad(prefix+".username", "mechanism %s needs a username and a password", s.Mechanism)
+		}
+	default:
+		bad(prefix+".mechanism", "must be one of none, plain, scram-sha-256, scram-sha-512, got %q", s.Mechanism)
+	}
+}
+
+type lines []error
+
+func (l lines) Error() string {
+	s := make([]string, len(l))
+	for i, e := range l {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n  ")
+}
+
+func (l lines) Unwrap() []error { return l }
+
+func joinLines(errs []error) error { return lines(errs) }
+
+// Redacted is the text shown in place of a secret.
+const Redacted = "<redacted>"
+
+// YAML renders the configuration as YAML, in declaration order, with
+// secrets redacted: it is what `askonce config print` shows and can be
+// saved as a configuration file once the secrets are filled back in.
+func (c *Config) YAML() ([]byte, error) {
+	root := &yaml.Node{Kind: yaml.MappingNode}
+	walk("", reflect.ValueOf(*c), func(f field) {
+		parts := strings.Split(f.key, ".")
+		m := root
+		for _, p := range parts[:len(parts)-1] {
+			m = childMap(m, p)
+		}
+		val := redact(f)
+		var n yaml.Node
+		if err := n.Encode(val); err != nil {
+			n = yaml.Node{Kind: yaml.ScalarNode, Value: fmt.Sprint(val)}
+		}
+		m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: parts[len(parts)-1]}, &n)
+	})
+	out, err := yaml.Marshal(root)
+	if err != nil {
+		return nil, errors.New("config: render yaml: " + err.Error())
+	}
+	return out, nil
+}
+
+func childMap(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	child := &yaml.Node{Kind: yaml.MappingNode}
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, child)
+	return child
+}
+
+func redact(f field) any {
+	v := f.value.Interface()
+	switch f.secret {
+	case "true":
+		if f.value.String() != "" {
+			return Redacted
+		}
+	case "url":
+		s := f.value.String()
+		if u, err := url.Parse(s); err == nil && s != "" {
+			if _, has := u.User.Password(); has {
+				u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			}
+			q := u.Query()
+			if q.Has("password") {
+				q.Set("password", "xxxxx")
+				u.RawQuery = q.Encode()
+			}
+			return u.String()
+		} else if s != "" {
+			return Redacted
+		}
+	}
+	if d, ok := v.(time.Duration); ok {
+		return d.String()
+	}
+	return v
+}

@@ -1,0 +1,203 @@
+// Package testenv starts the real dependencies that integration tests run
+// against: the private PostgreSQL instance of the working tree (one server,
+// a fresh database per test) and an embedded Kafka-protocol broker (one per
+// test, in a temporary data directory). There are no mocks of either.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/devbroker"
+	"github.com/askonce/askonce/internal/devpg"
+)
+
+// RepoRoot is the directory holding go.mod, found from the working directory.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("testenv: go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// PGConfig is the private PostgreSQL configuration tests use: the working
+// tree's .var/pg, so that `make test` and the tests share one server.
+func PGConfig(t testing.TB) config.DevPG {
+	cfg := config.Default().Postgres.Dev
+	cfg.Dir = filepath.Join(RepoRoot(t), ".var", "pg")
+	return cfg
+}
+
+// PostgresServer starts (or reuses) the private PostgreSQL and returns the
+// URL of its askonce database.
+func PostgresServer(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	inst, err := devpg.New(PGConfig(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := inst.Start(ctx)
+	if err != nil {
+		t.Fatalf("testenv: private PostgreSQL: %v", err)
+	}
+	return u
+}
+
+// Postgres returns the URL of a fresh database on the private PostgreSQL,
+// dropped when the test ends.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	base := PostgresServer(t)
+	name := "test_" + sanitize(t.Name()) + "_" + Random(4)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	u, err := devpg.CreateDatabase(ctx, base, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := devpg.DropDatabase(ctx, base, name); err != nil {
+			t.Logf("testenv: %v", err)
+		}
+	})
+	return u
+}
+
+// Broker is an embedded broker started for one test.
+type Broker struct {
+	Addr    string
+	DataDir string
+	cfg     config.Broker
+	b       *devbroker.Broker
+	t       testing.TB
+}
+
+// StartBroker starts an embedded broker on a free loopback port with a
+// temporary data directory; it is closed when the test ends. mod may
+// change the broker configuration (SASL, TLS).
+func StartBroker(t testing.TB, mod func(*config.Broker)) *Broker {
+	t.Helper()
+	cfg := config.Default().Broker
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	if mod != nil {
+		mod(&cfg)
+	}
+	tb := &Broker{cfg: cfg, DataDir: cfg.DataDir, t: t}
+	tb.start()
+	t.Cleanup(tb.Stop)
+	return tb
+}
+
+func (tb *Broker) start() {
+	tb.t.Helper()
+	b, err := devbroker.Start(tb.cfg, nil)
+	if err != nil {
+		tb.t.Fatalf("testenv: broker: %v", err)
+	}
+	tb.b, tb.Addr = b, b.Addr()
+	// Restart on the same address, so that clients' configuration holds.
+	tb.cfg.Listen = tb.Addr
+}
+
+// Stop closes the broker, persisting its state; a no-op when stopped.
+func (tb *Broker) Stop() {
+	if tb.b != nil {
+		tb.b.Close()
+		tb.b = nil
+	}
+}
+
+// Restart stops the broker and starts it again on the same address and
+// data directory.
+func (tb *Broker) Restart() {
+	tb.t.Helper()
+	tb.Stop()
+	tb.start()
+}
+
+// Kafka returns client settings for this broker, with topics under a
+// prefix unique to the test.
+func (tb *Broker) Kafka() config.Kafka {
+	k := config.Default().Kafka
+	k.Brokers = []string{tb.Addr}
+	k.DialTimeout = 5 * time.Second
+	return k
+}
+
+// Random returns n random bytes in hex.
+func Random(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func sanitize(s string) string {
+	s = strings.ToLower(s)
+	var b strings.Builder
+	for _, r := range s {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	out := b.String()
+	if len(out) > 40 {
+		out = out[:40]
+	}
+	return out
+}
+
+// Need fails the test when a command-line tool is missing; `make test`
+// installs them all (see deploy/dev/deps.sh).
+func Need(t testing.TB, tool string) string {
+	t.Helper()
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		p := filepath.Join(dir, tool)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+	}
+	t.Fatalf("testenv: %s is not installed: run `make deps` (deploy/dev/deps.sh)", tool)
+	return ""
+}
+
+// Ctx is a context bounded by d and by the test's deadline.
+func Ctx(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Must fails the test on err.
+func Must(t testing.TB, err error, what string, args ...any) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", fmt.Sprintf(what, args...), err)
+	}
+}
