@@ -19,6 +19,7 @@ type Config struct {
 	Kafka    Kafka    `mapstructure:"kafka"`
 	Broker   Broker   `mapstructure:"broker"`
 	Postgres Postgres `mapstructure:"postgres"`
+	Registry Registry `mapstructure:"registry"`
 }
 
 // Log configures log/slog output.
@@ -140,6 +141,31 @@ type DevPG struct {
 	Install bool `mapstructure:"install"`
 }
 
+// Registry configures the schema registry: where clients find it (any
+// Confluent Schema Registry API: askonce's own, Confluent SR, Apicurio's
+// ccompat API, Karapace) and how `askonce registry` serves it.
+type Registry struct {
+	// URL is the registry's base URL for every client of the product.
+	URL string `mapstructure:"url"`
+	// Username and Password are HTTP basic-auth credentials sent by clients;
+	// `askonce registry` demands them when RequireAuth is set.
+	Username string `mapstructure:"username"`
+	Password string `mapstructure:"password" secret:"true"`
+	// Timeout bounds each registry request.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// AutoRegister lets producers register their schema at start. Off where
+	// schemas are registered by a release pipeline (`askonce schemas register`).
+	AutoRegister bool `mapstructure:"auto_register"`
+	// Listen is the address `askonce registry` serves on.
+	Listen string `mapstructure:"listen"`
+	// Compatibility is the server's global compatibility level until one is
+	// set through PUT /config.
+	Compatibility string `mapstructure:"compatibility"`
+	// RequireAuth makes `askonce registry` demand basic auth with
+	// Username/Password on every request except /healthz, /readyz and /metrics.
+	RequireAuth bool `mapstructure:"require_auth"`
+}
+
 // Default returns the configuration used when nothing else is set: the
 // embedded broker and the private PostgreSQL on this machine.
 func Default() Config {
@@ -177,6 +203,13 @@ func Default() Config {
 				Port:    55432,
 				Install: true,
 			},
+		},
+		Registry: Registry{
+			URL:           "http://127.0.0.1:8081",
+			Timeout:       10 * time.Second,
+			AutoRegister:  true,
+			Listen:        "127.0.0.1:8081",
+			Compatibility: "BACKWARD",
 		},
 	}
 }

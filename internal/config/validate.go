@@ -121,6 +121,21 @@ func (c *Config) Validate() error {
 		bad("postgres.dev.host", "must be an IP address or localhost, got %q", c.Postgres.Dev.Host)
 	}
 
+	if u, err := url.Parse(c.Registry.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("registry.url", "must be an http(s) URL, got %q", c.Registry.URL)
+	} else if u.User != nil {
+		bad("registry.url", "must not hold credentials: use registry.username and registry.password")
+	}
+	if c.Registry.Timeout <= 0 {
+		bad("registry.timeout", "must be positive, got %s", c.Registry.Timeout)
+	}
+	hostPort("registry.listen", c.Registry.Listen, false)
+	oneOf("registry.compatibility", c.Registry.Compatibility,
+		"BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE")
+	if c.Registry.RequireAuth && (c.Registry.Username == "" || c.Registry.Password == "") {
+		bad("registry.require_auth", "needs registry.username and registry.password")
+	}
+
 	if len(errs) == 0 {
 		return nil
 	}

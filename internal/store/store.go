@@ -1,0 +1,167 @@
+// Package store opens PostgreSQL connections from configuration and applies
+// each component's embedded, numbered SQL migrations. The lookup store, the
+// audit log and the schema registry all live in PostgreSQL through it.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/devpg"
+)
+
+// URL resolves the PostgreSQL URL of a configuration: postgres.url, or the
+// private dev instance's when that is empty.
+func URL(cfg config.Postgres) (string, error) {
+	if cfg.URL != "" {
+		return cfg.URL, nil
+	}
+	inst, err := devpg.New(cfg.Dev, nil)
+	if err != nil {
+		return "", err
+	}
+	u, err := inst.URL()
+	if err != nil {
+		return "", fmt.Errorf("store: postgres.url is empty and %w", err)
+	}
+	return u, nil
+}
+
+// Open returns a connection pool sized by postgres.max_conns, after
+// checking that the server answers.
+func Open(ctx context.Context, cfg config.Postgres) (*pgxpool.Pool, error) {
+	u, err := URL(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return OpenURL(ctx, u, cfg.MaxConns)
+}
+
+// OpenURL is Open with an explicit URL.
+func OpenURL(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The URL holds a password: never echo it.
+		return nil, errors.New("store: postgres.url is not a valid connection URL")
+	}
+	if maxConns > 0 {
+		pc.MaxConns = int32(maxConns)
+	}
+	pc.ConnConfig.RuntimeParams["application_name"] = "askonce"
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: connect to %s:%d/%s: %w", pc.ConnConfig.Host, pc.ConnConfig.Port, pc.ConnConfig.Database, err)
+	}
+	return pool, nil
+}
+
+var migrationFile = regexp.MustCompile(`^(\d{4})_([a-z0-9_]+)\.sql$`)
+
+// Migrate applies, in order, the migrations in dir of fsys (files named
+// NNNN_name.sql) that component has not applied yet, each in its own
+// transaction. Concurrent callers serialize on an advisory lock. An applied
+// migration whose file changed since is an error: migrations are append-only.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, component string, fsys fs.FS, dir string, log *slog.Logger) (int, error) {
+	type mig struct {
+		version  int
+		name     string
+		sql      string
+		checksum string
+	}
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return 0, fmt.Errorf("store: migrations of %s: %w", component, err)
+	}
+	var migs []mig
+	for _, e := range entries {
+		m := migrationFile.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+		if err != nil {
+			return 0, fmt.Errorf("store: %w", err)
+		}
+		v, _ := strconv.Atoi(m[1])
+		sum := sha256.Sum256(b)
+		migs = append(migs, mig{version: v, name: m[2], sql: string(b), checksum: hex.EncodeToString(sum[:])})
+	}
+	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
+
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store: migrate %s: %w", component, err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtext('askonce.migrate'))`); err != nil {
+		return 0, fmt.Errorf("store: migrate lock: %w", err)
+	}
+	defer func() { _, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock(hashtext('askonce.migrate'))`) }()
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS askonce_schema_migrations (
+		component  text        NOT NULL,
+		version    integer     NOT NULL,
+		name       text        NOT NULL,
+		checksum   text        NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now(),
+		PRIMARY KEY (component, version))`); err != nil {
+		return 0, fmt.Errorf("store: migrations table: %w", err)
+	}
+	applied := map[int]string{}
+	rows, err := conn.Query(ctx, `SELECT version, checksum FROM askonce_schema_migrations WHERE component = $1`, component)
+	if err != nil {
+		return 0, fmt.Errorf("store: read migrations: %w", err)
+	}
+	for rows.Next() {
+		var v int
+		var sum string
+		if err := rows.Scan(&v, &sum); err != nil {
+			return 0, fmt.Errorf("store: read migrations: %w", err)
+		}
+		applied[v] = sum
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("store: read migrations: %w", err)
+	}
+	n := 0
+	for _, m := range migs {
+		if sum, ok := applied[m.version]; ok {
+			if sum != m.checksum {
+				return n, fmt.Errorf("store: migration %s %04d_%s changed after it was applied; add a new migration instead", component, m.version, m.name)
+			}
+			continue
+		}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO askonce_schema_migrations (component, version, name, checksum) VALUES ($1, $2, $3, $4)`,
+				component, m.version, m.name, m.checksum)
+			return err
+		})
+		if err != nil {
+			return n, fmt.Errorf("store: migration %s %04d_%s: %w", component, m.version, m.name, err)
+		}
+		n++
+		if log != nil {
+			log.Info("migration applied", "component", component, "version", m.version, "name", m.name)
+		}
+	}
+	return n, nil
+}

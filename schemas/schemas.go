@@ -1,0 +1,135 @@
+// Package schemas holds the Avro schemas of the bus topics (avro/*.avsc,
+// one file per topic and version, embedded in the binary), their Go types,
+// and the validation rules that go beyond Avro types (NIN structure, dates,
+// periods, amounts). Connectors encode with them, the materializer decodes
+// with them, and the registry is seeded with them under the subjects
+// <topic>-value.
+package schemas
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hamba/avro/v2"
+)
+
+//go:embed avro/*.avsc
+var files embed.FS
+
+// Subject is the value schema of one record topic, with every version
+// shipped in avro/ (oldest first) and the compatibility mode its evolution
+// must respect.
+type Subject struct {
+	// Topic is the base topic name (without a configured prefix).
+	Topic string
+	// File is the base file name: avro/<File>.v<N>.avsc.
+	File string
+	// Compatibility is the registry mode for the subject. FULL_TRANSITIVE:
+	// agencies' consumers upgrade on their own schedule, so every version
+	// must read every other.
+	Compatibility string
+	// Versions are the schema texts, oldest first.
+	Versions []string
+}
+
+// Latest is the newest schema text.
+func (s Subject) Latest() string { return s.Versions[len(s.Versions)-1] }
+
+// Name is the registry subject for a topic name (TopicNameStrategy).
+func Name(topic string) string { return topic + "-value" }
+
+// Catalog lists the subjects of the record topics, in a fixed order.
+func Catalog() ([]Subject, error) {
+	subs := []Subject{
+		{Topic: "askonce.civil-status.v1", File: "civil-status", Compatibility: "FULL_TRANSITIVE"},
+		{Topic: "askonce.employment.v1", File: "employment", Compatibility: "FULL_TRANSITIVE"},
+		{Topic: "askonce.contribution.v1", File: "contribution", Compatibility: "FULL_TRANSITIVE"},
+	}
+	for i := range subs {
+		v, err := versions(files, "avro", subs[i].File)
+		if err != nil {
+			return nil, err
+		}
+		if len(v) == 0 {
+			return nil, fmt.Errorf("schemas: no avro/%s.v*.avsc", subs[i].File)
+		}
+		subs[i].Versions = v
+	}
+	return subs, nil
+}
+
+var versionFile = regexp.MustCompile(`^(.+)\.v(\d+)\.avsc$`)
+
+// versions reads dir/<base>.v<N>.avsc for N = 1, 2, ... and fails on a gap.
+func versions(fsys fs.FS, dir, base string) ([]string, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("schemas: %w", err)
+	}
+	byN := map[int]string{}
+	for _, e := range entries {
+		m := versionFile.FindStringSubmatch(e.Name())
+		if m == nil || m[1] != base {
+			continue
+		}
+		n, _ := strconv.Atoi(m[2])
+		b, err := fs.ReadFile(fsys, dir+"/"+e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("schemas: %w", err)
+		}
+		byN[n] = string(b)
+	}
+	ns := make([]int, 0, len(byN))
+	for n := range byN {
+		ns = append(ns, n)
+	}
+	sort.Ints(ns)
+	out := make([]string, 0, len(ns))
+	for i, n := range ns {
+		if n != i+1 {
+			return nil, fmt.Errorf("schemas: %s.v%d.avsc is missing (versions must be 1, 2, 3, ...)", base, i+1)
+		}
+		out = append(out, byN[n])
+	}
+	return out, nil
+}
+
+// VersionsIn reads the versions of base from another directory tree; the
+// schemas check uses it on candidate schemas before they are committed.
+func VersionsIn(fsys fs.FS, dir, base string) ([]string, error) { return versions(fsys, dir, base) }
+
+// Parse parses an Avro schema with a cache of its own. hamba/avro's default
+// cache is global and keyed by name, so two versions of one record would
+// collide in it; every askonce parse goes through here instead.
+func Parse(text string) (avro.Schema, error) {
+	s, err := avro.ParseWithCache(text, "", &avro.SchemaCache{})
+	if err != nil {
+		return nil, fmt.Errorf("schemas: parse: %w", err)
+	}
+	return s, nil
+}
+
+// MustLatest returns the parsed latest schema of the subject of topic base
+// name; it panics on an unknown topic or an unparsable embedded schema,
+// which are programming errors caught by the package tests.
+func MustLatest(topic string) avro.Schema {
+	subs, err := Catalog()
+	if err != nil {
+		panic(err)
+	}
+	for _, s := range subs {
+		if s.Topic == strings.TrimSpace(topic) {
+			sch, err := Parse(s.Latest())
+			if err != nil {
+				panic(err)
+			}
+			return sch
+		}
+	}
+	panic("schemas: no subject for topic " + topic)
+}
