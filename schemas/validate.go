@@ -12,25 +12,25 @@ import (
 // errors carry them, and agencies' teams match on them. Add codes; never
 // rename one.
 const (
-	CodeRequired          = "required"            // a required field is empty
-	CodeNINFormat         = "nin.format"          // a NIN is not 18 digits
-	CodeNINBirthMismatch  = "nin.birth_mismatch"  // NIN positions 3-14 disagree with the birth act
-	CodeNSSFormat         = "nss.format"          // an NSS is not 10-12 digits
-	CodeDateFuture        = "date.future"         // a date lies in the future
-	CodeDateOrder         = "date.order"          // an end (or registration) is before its start
-	CodeDateRange         = "date.range"          // a date is before civil registration existed
-	CodePeriodFormat      = "period.format"       // a contribution period is not YYYY-MM
-	CodePeriodFuture      = "period.future"       // a contribution period is after the current month
-	CodeAmountNegative    = "amount.negative"     // an amount is below zero
-	CodeStatusMismatch    = "status.mismatch"     // a status contradicts the amounts or dates
-	CodeEnumUnknown       = "enum.unknown"        // an enum holds a symbol this version does not handle
-	CodeKindPayload       = "kind.payload"        // the payloads set do not match kind
-	CodeCommuneFormat     = "commune.format"      // a commune code is not 4 digits WWCC
-	CodeWilayaUnknown     = "wilaya.unknown"      // a wilaya code is not in force
-	CodeSyntheticRejected = "synthetic.rejected"  // a synthetic (99CC) commune where synthetic data is not allowed
-	CodeActNumber         = "act.number"          // an act number is not 1-99999
-	CodeSpouseSelf        = "spouse.self"         // a spouse NIN is the person's own
-	CodeAgencyUnknown     = "provenance.agency"   // the agency is unknown or wrong for the topic
+	CodeRequired          = "required"           // a required field is empty
+	CodeNINFormat         = "nin.format"         // a NIN is not 18 digits
+	CodeNINBirthMismatch  = "nin.birth_mismatch" // NIN positions 3-14 disagree with the birth act
+	CodeNSSFormat         = "nss.format"         // an NSS is not 10-12 digits
+	CodeDateFuture        = "date.future"        // a date lies in the future
+	CodeDateOrder         = "date.order"         // an end (or registration) is before its start
+	CodeDateRange         = "date.range"         // a date is before civil registration existed
+	CodePeriodFormat      = "period.format"      // a contribution period is not YYYY-MM
+	CodePeriodFuture      = "period.future"      // a contribution period is after the current month
+	CodeAmountNegative    = "amount.negative"    // an amount is below zero
+	CodeStatusMismatch    = "status.mismatch"    // a status contradicts the amounts or dates
+	CodeEnumUnknown       = "enum.unknown"       // an enum holds a symbol this version does not handle
+	CodeKindPayload       = "kind.payload"       // the payloads set do not match kind
+	CodeCommuneFormat     = "commune.format"     // a commune code is not 4 digits WWCC
+	CodeWilayaUnknown     = "wilaya.unknown"     // a wilaya code is not in force
+	CodeSyntheticRejected = "synthetic.rejected" // a synthetic (99CC) commune where synthetic data is not allowed
+	CodeActNumber         = "act.number"         // an act number is not 1-99999
+	CodeSpouseSelf        = "spouse.self"        // a spouse NIN is the person's own
+	CodeAgencyUnknown     = "provenance.agency"  // the agency is unknown or wrong for the topic
 	CodeDataCenter        = "provenance.data_center"
 	CodeSourceVersion     = "provenance.version" // the source version is not positive
 )

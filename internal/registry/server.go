@@ -86,7 +86,9 @@ func NewServer(b *Backend, log *slog.Logger, reg prometheus.Registerer, opt Serv
 	}
 	route("GET /{$}", func(http.ResponseWriter, *http.Request) (any, *Error) { return map[string]any{}, nil })
 	route("GET /schemas/types", func(http.ResponseWriter, *http.Request) (any, *Error) { return []string{"AVRO"}, nil })
-	route("GET /mode", func(http.ResponseWriter, *http.Request) (any, *Error) { return map[string]string{"mode": "READWRITE"}, nil })
+	route("GET /mode", func(http.ResponseWriter, *http.Request) (any, *Error) {
+		return map[string]string{"mode": "READWRITE"}, nil
+	})
 	route("GET /subjects", s.getSubjects)
 	route("GET /subjects/{subject}/versions", s.getVersions)
 	route("POST /subjects/{subject}/versions", s.register)
@@ -443,4 +445,3 @@ func (s *Server) deleteConfig(_ http.ResponseWriter, r *http.Request) (any, *Err
 	}
 	return levelBody{level, level}, nil
 }
-

@@ -113,7 +113,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, component string, fsys fs.
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtext('askonce.migrate'))`); err != nil {
 		return 0, fmt.Errorf("store: migrate lock: %w", err)
 	}
-	defer func() { _, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock(hashtext('askonce.migrate'))`) }()
+	defer func() {
+		_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock(hashtext('askonce.migrate'))`)
+	}()
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS askonce_schema_migrations (
 		component  text        NOT NULL,
 		version    integer     NOT NULL,
