@@ -23,6 +23,7 @@ pg: deps build ## start the private PostgreSQL (127.0.0.1:55432, data in .var/pg
 	@$(BIN) pg start >/dev/null
 
 test: deps build pg ## install what tests need, start it, run every test with the race detector
+	$(BIN) schemas check
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 lint: ## gofmt, go vet, staticcheck

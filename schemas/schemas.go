@@ -10,6 +10,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"path"
 	"regexp"
 	"sort"
 	"strconv"
@@ -78,7 +79,7 @@ func versions(fsys fs.FS, dir, base string) ([]string, error) {
 			continue
 		}
 		n, _ := strconv.Atoi(m[2])
-		b, err := fs.ReadFile(fsys, dir+"/"+e.Name())
+		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
 		if err != nil {
 			return nil, fmt.Errorf("schemas: %w", err)
 		}

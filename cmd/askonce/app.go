@@ -57,6 +57,8 @@ See deploy/askonce.example.yaml for every key.`,
 		a.configCmd(),
 		a.brokerCmd(),
 		a.pgCmd(),
+		a.registryCmd(),
+		a.schemasCmd(),
 		a.topicsCmd(),
 		a.versionCmd(),
 	)

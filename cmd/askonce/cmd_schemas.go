@@ -1,0 +1,162 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/hamba/avro/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/askonce/askonce/internal/registry"
+	"github.com/askonce/askonce/schemas"
+)
+
+func (a *app) schemasCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "schemas",
+		Short: "Check, register and list the Avro schemas of the bus topics",
+	}
+	var dir string
+	var against bool
+	check := &cobra.Command{
+		Use:   "check",
+		Short: "Check that every schema version is compatible with its predecessors under its subject's level",
+		Long: `Checks each version of each topic schema (schemas/avro/<topic>.vN.avsc) against the versions
+before it under the subject's compatibility level (FULL_TRANSITIVE for the record topics).
+--dir checks files on disk (before they are committed) instead of the embedded ones;
+--against-registry also asks the registry at registry.url whether the newest version may be
+registered there.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, _, err := a.load(cmd, nil)
+			if err != nil {
+				return err
+			}
+			subs, err := schemas.Catalog()
+			if err != nil {
+				return err
+			}
+			var rc *registry.Client
+			if against {
+				if rc, err = registry.NewClient(cfg.Registry); err != nil {
+					return err
+				}
+			}
+			failed := 0
+			for _, s := range subs {
+				versions := s.Versions
+				if dir != "" {
+					if versions, err = schemas.VersionsIn(os.DirFS(dir), ".", s.File); err != nil {
+						return err
+					}
+					if len(versions) == 0 {
+						return fmt.Errorf("schemas check: no %s.v*.avsc in %s", s.File, dir)
+					}
+				}
+				var parsed []avro.Schema
+				before := failed
+				for i, text := range versions {
+					sch, err := schemas.Parse(text)
+					if err != nil {
+						fmt.Fprintf(a.stdout, "%s.v%d: INVALID: %v\n", s.File, i+1, err)
+						failed++
+						continue
+					}
+					for _, r := range registry.Check(s.Compatibility, sch, parsed) {
+						fmt.Fprintf(a.stdout, "%s.v%d: INCOMPATIBLE (%s): %s\n", s.File, i+1, s.Compatibility, r)
+						failed++
+					}
+					parsed = append(parsed, sch)
+				}
+				status := "ok"
+				if failed > before {
+					status = "FAILED"
+				}
+				if rc != nil && failed == before {
+					ok, reasons, err := rc.Compatible(cmd.Context(), schemas.Name(cfg.Kafka.Topics.Prefix+s.Topic), versions[len(versions)-1])
+					switch {
+					case registry.IsNotFound(err):
+						status += ", new subject in the registry"
+					case err != nil:
+						return err
+					case !ok:
+						failed++
+						status = fmt.Sprintf("REFUSED by the registry: %v", reasons)
+					default:
+						status += ", accepted by the registry"
+					}
+				}
+				fmt.Fprintf(a.stdout, "%-30s %d version(s), %s: %s\n", schemas.Name(s.Topic), len(versions), s.Compatibility, status)
+			}
+			if failed > 0 {
+				return fmt.Errorf("schemas check: %d problem(s)", failed)
+			}
+			return nil
+		},
+	}
+	check.Flags().StringVar(&dir, "dir", "", "directory of .avsc files to check instead of the embedded schemas")
+	check.Flags().BoolVar(&against, "against-registry", false, "also check the newest versions against the registry at registry.url")
+
+	register := &cobra.Command{
+		Use:   "register",
+		Short: "Register every schema version (oldest first) and set each subject's compatibility level",
+		Long: `For release pipelines where producers do not register schemas themselves
+(registry.auto_register: false): sets each record subject's compatibility level and registers
+its versions in order at registry.url. Idempotent.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, _, err := a.load(cmd, nil)
+			if err != nil {
+				return err
+			}
+			rc, err := registry.NewClient(cfg.Registry)
+			if err != nil {
+				return err
+			}
+			subs, err := schemas.Catalog()
+			if err != nil {
+				return err
+			}
+			for _, s := range subs {
+				subject := schemas.Name(cfg.Kafka.Topics.Prefix + s.Topic)
+				if err := rc.SetLevel(cmd.Context(), subject, s.Compatibility); err != nil {
+					return fmt.Errorf("set level of %s: %w", subject, err)
+				}
+				for i, text := range s.Versions {
+					id, err := rc.Register(cmd.Context(), subject, text)
+					if err != nil {
+						return fmt.Errorf("register %s v%d: %w", subject, i+1, err)
+					}
+					fmt.Fprintf(a.stdout, "%s v%d: id %d\n", subject, i+1, id)
+				}
+			}
+			return nil
+		},
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the topic schemas shipped in this binary",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			subs, err := schemas.Catalog()
+			if err != nil {
+				return err
+			}
+			for _, s := range subs {
+				sch, err := schemas.Parse(s.Latest())
+				if err != nil {
+					return err
+				}
+				named, ok := sch.(avro.NamedSchema)
+				if !ok {
+					return errors.New("schemas: a topic schema is not a named record")
+				}
+				fmt.Fprintf(a.stdout, "%-30s %-45s v%d %s\n", schemas.Name(s.Topic), named.FullName(), len(s.Versions), s.Compatibility)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(check, register, list)
+	return cmd
+}
