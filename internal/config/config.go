@@ -20,6 +20,8 @@ type Config struct {
 	Broker   Broker   `mapstructure:"broker"`
 	Postgres Postgres `mapstructure:"postgres"`
 	Registry Registry `mapstructure:"registry"`
+	Connect  Connect  `mapstructure:"connect"`
+	Seed     Seed     `mapstructure:"seed"`
 }
 
 // Log configures log/slog output.
@@ -166,6 +168,64 @@ type Registry struct {
 	RequireAuth bool `mapstructure:"require_auth"`
 }
 
+// Connect configures `askonce connect`: the connector instances it runs
+// (one per agency data center and source kind) and how they batch and retry.
+type Connect struct {
+	// SourcesURL is the database of pgoutbox sources whose own url is empty,
+	// and where `askonce seed` writes the synthetic agencies. Empty means the
+	// private PostgreSQL's server, database askonce_sources.
+	SourcesURL string `mapstructure:"sources_url" secret:"url"`
+	// BatchSize is the most records a connector reads, publishes and
+	// checkpoints at once; it bounds memory whatever the backlog.
+	BatchSize int `mapstructure:"batch_size"`
+	// PollInterval is how often an idle connector looks for new records.
+	PollInterval time.Duration `mapstructure:"poll_interval"`
+	// MaxBackoff caps the exponential backoff while a source or the broker is down.
+	MaxBackoff time.Duration `mapstructure:"max_backoff"`
+	// PruneAfter deletes outbox rows this long after they were published
+	// (needs DELETE on askonce_outbox); 0 never prunes.
+	PruneAfter time.Duration `mapstructure:"prune_after"`
+	// PGOutbox lists the transactional-outbox sources (set in the YAML file).
+	PGOutbox []PGOutboxSource `mapstructure:"pgoutbox"`
+	// CSVDrop lists the directories watched for legacy CSV exports.
+	CSVDrop []CSVDropSource `mapstructure:"csvdrop"`
+}
+
+// PGOutboxSource is one agency data center's database with an askonce_outbox.
+type PGOutboxSource struct {
+	Agency     string `mapstructure:"agency" yaml:"agency"`
+	DataCenter string `mapstructure:"data_center" yaml:"data_center"`
+	// URL of the agency database; empty means connect.sources_url.
+	URL string `mapstructure:"url" yaml:"url" secret:"url"`
+	// Schema holding askonce_outbox (search_path); empty means public.
+	Schema string `mapstructure:"schema" yaml:"schema"`
+}
+
+// CSVDropSource is one directory where a legacy system drops CSV exports.
+type CSVDropSource struct {
+	Agency     string `mapstructure:"agency" yaml:"agency"`
+	DataCenter string `mapstructure:"data_center" yaml:"data_center"`
+	// Dir is watched for *.csv files; done/ and rejected/ are created in it.
+	Dir string `mapstructure:"dir" yaml:"dir"`
+}
+
+// Seed configures `askonce seed`, the synthetic agency sources.
+type Seed struct {
+	// Persons is the size of the synthetic population.
+	Persons int `mapstructure:"persons"`
+	// Seed makes the population deterministic: same seed, same rows.
+	Seed int64 `mapstructure:"seed"`
+	// Defects is the fraction of source rows made invalid on purpose (bad
+	// NIN, future date, missing field, end before start), in [0, 0.5].
+	Defects float64 `mapstructure:"defects"`
+	// DataCenters per agency.
+	DataCenters int `mapstructure:"data_centers"`
+	// Months of monthly contributions generated, ending last month.
+	Months int `mapstructure:"months"`
+	// LiveRate is the changes per second `askonce seed --live` keeps making.
+	LiveRate float64 `mapstructure:"live_rate"`
+}
+
 // Default returns the configuration used when nothing else is set: the
 // embedded broker and the private PostgreSQL on this machine.
 func Default() Config {
@@ -211,5 +271,11 @@ func Default() Config {
 			Listen:        "127.0.0.1:8081",
 			Compatibility: "BACKWARD",
 		},
+		Connect: Connect{
+			BatchSize:    1000,
+			PollInterval: 250 * time.Millisecond,
+			MaxBackoff:   30 * time.Second,
+		},
+		Seed: Seed{Persons: 100_000, Seed: 1, Defects: 0.01, DataCenters: 11, Months: 12, LiveRate: 5},
 	}
 }

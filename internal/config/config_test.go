@@ -210,3 +210,58 @@ func TestExampleConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestConnectSourcesFromFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	body := `connect:
+  pgoutbox:
+    - {agency: cnas, data_center: cnas-dc01, url: "postgres://u:s3cret@db/x", schema: cnas_dc01}
+    - {agency: cnas, data_center: cnas-dc01}
+    - {agency: CNAS, data_center: "dc 2", schema: "x;drop"}
+  csvdrop:
+    - {agency: casnos, data_center: casnos-dc11, dir: /tmp/drop}
+`
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(Source{File: p})
+	if err == nil {
+		t.Fatal("invalid sources accepted")
+	}
+	for _, want := range []string{
+		"connect.pgoutbox[1]", "already has a pgoutbox connector",
+		"connect.pgoutbox[2].agency", "connect.pgoutbox[2].data_center", "connect.pgoutbox[2].schema",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+
+	good := strings.Replace(body, "    - {agency: cnas, data_center: cnas-dc01}\n    - {agency: CNAS, data_center: \"dc 2\", schema: \"x;drop\"}\n", "", 1)
+	if err := os.WriteFile(p, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(Source{File: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Connect.PGOutbox) != 1 || cfg.Connect.PGOutbox[0].Schema != "cnas_dc01" || cfg.Connect.CSVDrop[0].Dir != "/tmp/drop" {
+		t.Fatalf("sources = %+v", cfg.Connect)
+	}
+	out, err := cfg.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "s3cret") || !strings.Contains(string(out), "data_center: cnas-dc01") {
+		t.Fatalf("config print of sources:\n%s", out)
+	}
+
+	// A typo inside a list item is an error, like anywhere else.
+	typo := strings.Replace(good, "dir: /tmp/drop", "dri: /tmp/drop", 1)
+	if err := os.WriteFile(p, []byte(typo), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(Source{File: p}); err == nil || !strings.Contains(err.Error(), "dri") {
+		t.Fatalf("typo in a list item: %v", err)
+	}
+}

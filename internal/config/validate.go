@@ -15,7 +15,11 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var agencyRe = regexp.MustCompile(`^[a-z][a-z0-9-]{1,31}$`)
+var (
+	agencyRe     = regexp.MustCompile(`^[a-z][a-z0-9-]{1,31}$`)
+	dataCenterRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	identRe      = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+)
 
 // Validate checks every value and returns all problems at once, each naming
 // the key and, where it helps, the environment variable that sets it.
@@ -136,6 +140,67 @@ func (c *Config) Validate() error {
 		bad("registry.require_auth", "needs registry.username and registry.password")
 	}
 
+	pgURL := func(key, val string) {
+		if val == "" {
+			return
+		}
+		if u, err := url.Parse(val); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad(key, "must be a postgres:// URL")
+		}
+	}
+	pgURL("connect.sources_url", c.Connect.SourcesURL)
+	atLeast("connect.batch_size", c.Connect.BatchSize, 1)
+	if c.Connect.PollInterval <= 0 {
+		bad("connect.poll_interval", "must be positive, got %s", c.Connect.PollInterval)
+	}
+	if c.Connect.MaxBackoff < time.Second {
+		bad("connect.max_backoff", "must be at least 1s, got %s", c.Connect.MaxBackoff)
+	}
+	nonNegative("connect.prune_after", c.Connect.PruneAfter)
+	seen := map[string]string{}
+	instance := func(key, kind, agency, dc string) {
+		if !agencyRe.MatchString(agency) {
+			bad(key+".agency", "must be a lower-case agency code, got %q", agency)
+		}
+		if !dataCenterRe.MatchString(dc) {
+			bad(key+".data_center", "must be lower-case letters, digits and '-', got %q", dc)
+		}
+		id := kind + ":" + dc
+		if prev, dup := seen[id]; dup {
+			bad(key, "data center %s already has a %s connector (%s)", dc, kind, prev)
+		}
+		seen[id] = key
+	}
+	for i, s := range c.Connect.PGOutbox {
+		key := fmt.Sprintf("connect.pgoutbox[%d]", i)
+		instance(key, "pgoutbox", s.Agency, s.DataCenter)
+		pgURL(key+".url", s.URL)
+		if s.Schema != "" && !identRe.MatchString(s.Schema) {
+			bad(key+".schema", "must be a plain SQL identifier, got %q", s.Schema)
+		}
+	}
+	for i, s := range c.Connect.CSVDrop {
+		key := fmt.Sprintf("connect.csvdrop[%d]", i)
+		instance(key, "csvdrop", s.Agency, s.DataCenter)
+		if s.Dir == "" {
+			bad(key+".dir", "must not be empty")
+		}
+	}
+
+	atLeast("seed.persons", c.Seed.Persons, 1)
+	if c.Seed.Defects < 0 || c.Seed.Defects > 0.5 {
+		bad("seed.defects", "must be between 0 and 0.5, got %g", c.Seed.Defects)
+	}
+	if c.Seed.DataCenters < 1 || c.Seed.DataCenters > 99 {
+		bad("seed.data_centers", "must be 1-99, got %d", c.Seed.DataCenters)
+	}
+	if c.Seed.Months < 1 || c.Seed.Months > 600 {
+		bad("seed.months", "must be 1-600, got %d", c.Seed.Months)
+	}
+	if c.Seed.LiveRate < 0 {
+		bad("seed.live_rate", "must not be negative, got %g", c.Seed.LiveRate)
+	}
+
 	if len(errs) == 0 {
 		return nil
 	}
@@ -208,6 +273,25 @@ func childMap(m *yaml.Node, key string) *yaml.Node {
 }
 
 func redact(f field) any {
+	if f.value.Kind() == reflect.Slice && f.value.Type().Elem().Kind() == reflect.Struct {
+		items := make([]yaml.Node, 0, f.value.Len())
+		out := make([]any, 0, f.value.Len())
+		for i := 0; i < f.value.Len(); i++ {
+			item := &yaml.Node{Kind: yaml.MappingNode}
+			walk("", f.value.Index(i), func(sub field) {
+				var n yaml.Node
+				if err := n.Encode(redact(sub)); err != nil {
+					n = yaml.Node{Kind: yaml.ScalarNode, Value: fmt.Sprint(sub.value.Interface())}
+				}
+				item.Content = append(item.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: sub.key}, &n)
+			})
+			items = append(items, *item)
+		}
+		for i := range items {
+			out = append(out, &items[i])
+		}
+		return out
+	}
 	v := f.value.Interface()
 	switch f.secret {
 	case "true":

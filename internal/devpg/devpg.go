@@ -551,6 +551,19 @@ func waitReady(ctx context.Context, u string, timeout time.Duration) error {
 	}
 }
 
+// EnsureDatabase creates database db on the server of baseURL unless it
+// exists, and returns its URL.
+func EnsureDatabase(ctx context.Context, baseURL, db string) (string, error) {
+	admin, err := DatabaseURL(baseURL, "postgres")
+	if err != nil {
+		return "", err
+	}
+	if err := ensureDatabase(ctx, admin, db); err != nil {
+		return "", err
+	}
+	return DatabaseURL(baseURL, db)
+}
+
 func ensureDatabase(ctx context.Context, adminURL, db string) error {
 	conn, err := pgx.Connect(ctx, adminURL)
 	if err != nil {

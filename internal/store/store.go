@@ -40,6 +40,25 @@ func URL(cfg config.Postgres) (string, error) {
 	return u, nil
 }
 
+// SourcesDatabase is the database of the synthetic agency sources on the
+// private PostgreSQL server.
+const SourcesDatabase = "askonce_sources"
+
+// SourcesURL resolves where the synthetic agency sources live (and pgoutbox
+// sources without a url of their own): connect.sources_url, or database
+// askonce_sources on the server of postgres.url / the private instance,
+// created when missing.
+func SourcesURL(ctx context.Context, cfg *config.Config) (string, error) {
+	if cfg.Connect.SourcesURL != "" {
+		return cfg.Connect.SourcesURL, nil
+	}
+	base, err := URL(cfg.Postgres)
+	if err != nil {
+		return "", err
+	}
+	return devpg.EnsureDatabase(ctx, base, SourcesDatabase)
+}
+
 // Open returns a connection pool sized by postgres.max_conns, after
 // checking that the server answers.
 func Open(ctx context.Context, cfg config.Postgres) (*pgxpool.Pool, error) {
