@@ -134,3 +134,18 @@ func MustLatest(topic string) avro.Schema {
 	}
 	panic("schemas: no subject for topic " + topic)
 }
+
+// LatestText returns the latest schema text of the subject of topic base
+// name, or an error for an unknown topic.
+func LatestText(topic string) (string, error) {
+	subs, err := Catalog()
+	if err != nil {
+		return "", err
+	}
+	for _, s := range subs {
+		if s.Topic == topic {
+			return s.Latest(), nil
+		}
+	}
+	return "", fmt.Errorf("schemas: no subject for topic %s", topic)
+}

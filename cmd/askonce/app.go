@@ -55,6 +55,7 @@ See deploy/askonce.example.yaml for every key.`,
 
 	root.AddCommand(
 		a.configCmd(),
+		a.connectCmd(),
 		a.brokerCmd(),
 		a.pgCmd(),
 		a.registryCmd(),

@@ -20,6 +20,7 @@ type Config struct {
 	Broker   Broker   `mapstructure:"broker"`
 	Postgres Postgres `mapstructure:"postgres"`
 	Registry Registry `mapstructure:"registry"`
+	Rules    Rules    `mapstructure:"rules"`
 	Connect  Connect  `mapstructure:"connect"`
 	Seed     Seed     `mapstructure:"seed"`
 }
@@ -166,6 +167,17 @@ type Registry struct {
 	// RequireAuth makes `askonce registry` demand basic auth with
 	// Username/Password on every request except /healthz, /readyz and /metrics.
 	RequireAuth bool `mapstructure:"require_auth"`
+}
+
+// Rules configures the validation of records beyond their Avro types
+// (schemas.Rules), applied by connectors before publishing and by the
+// materializer before storing.
+type Rules struct {
+	// AllowSynthetic accepts synthetic persons (reserved commune block 99CC).
+	// Dev, tests and pilots only: synthetic data must never mix with real.
+	AllowSynthetic bool `mapstructure:"allow_synthetic"`
+	// AllowPendingWilayas accepts wilaya codes 59-69 (approved, not yet law).
+	AllowPendingWilayas bool `mapstructure:"allow_pending_wilayas"`
 }
 
 // Connect configures `askonce connect`: the connector instances it runs

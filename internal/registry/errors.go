@@ -3,6 +3,8 @@ package registry
 import (
 	"errors"
 	"fmt"
+
+	"github.com/askonce/askonce/internal/bus"
 )
 
 // Error is a Confluent Schema Registry error: an HTTP status and an error
@@ -65,4 +67,20 @@ func IsNotFound(err error) bool {
 func IsIncompatible(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Code == CodeIncompatible
+}
+
+// IsPermanent tells whether err is a registry answer that retrying cannot
+// change: a refused or invalid schema, or refused credentials. Outages
+// (no answer, 5xx) are not permanent.
+func IsPermanent(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Status == 401 || e.Status == 403 || e.Status == 409 || e.Status == 422
+}
+
+// Bus wraps a client for bus.Open.
+func (c *Client) Bus() bus.Registry {
+	return bus.Registry{Client: c, IsNotFound: IsNotFound, IsPermanent: IsPermanent}
 }

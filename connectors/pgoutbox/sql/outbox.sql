@@ -51,8 +51,10 @@ BEGIN
 END
 $$;
 
+-- SET search_path FROM CURRENT pins the outbox this function writes to: the
+-- one of the schema this file was run in, whatever the writer's search_path.
 CREATE OR REPLACE FUNCTION askonce_capture() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
     doc jsonb;
     k   text;

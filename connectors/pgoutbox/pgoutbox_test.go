@@ -1,0 +1,247 @@
+package pgoutbox_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/askonce/askonce/connectors"
+	"github.com/askonce/askonce/connectors/pgoutbox"
+	"github.com/askonce/askonce/internal/bus"
+	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/ops"
+	"github.com/askonce/askonce/internal/registry"
+	"github.com/askonce/askonce/internal/store"
+	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/schemas"
+)
+
+// agencySchema creates schema with the outbox contract and the synthetic
+// agency tables, as an agency would.
+func agencySchema(t *testing.T, ctx context.Context, pool *pgxpool.Pool, schema string) {
+	t.Helper()
+	tables, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "internal", "synth", "sql", "agency.sql"))
+	testenv.Must(t, err, "agency.sql")
+	conn, err := pool.Acquire(ctx)
+	testenv.Must(t, err, "acquire")
+	defer conn.Release()
+	for _, sql := range []string{"CREATE SCHEMA " + schema, "SET search_path TO " + schema, pgoutbox.OutboxSQL, string(tables), "RESET search_path"} {
+		_, err := conn.Exec(ctx, sql)
+		testenv.Must(t, err, "agency schema %s", schema)
+	}
+}
+
+func exec(t *testing.T, ctx context.Context, pool *pgxpool.Pool, sql string, args ...any) {
+	t.Helper()
+	_, err := pool.Exec(ctx, sql, args...)
+	testenv.Must(t, err, "exec %s", sql)
+}
+
+const birthCols = `(id, nin, surname_latin, surname_arabic, first_names_latin, first_names_arabic, sex, birth_date,
+	birth_commune, birth_wilaya, father_first_name_latin, mother_surname_latin, mother_first_names_latin,
+	act_number, act_year, act_commune, registered_on, birth_time)`
+
+func insertBirth(t *testing.T, ctx context.Context, pool *pgxpool.Pool, schema string, id int, nin string) {
+	t.Helper()
+	exec(t, ctx, pool, `INSERT INTO `+schema+`.births `+birthCols+` VALUES
+		($1, $2, 'BENALI', 'بن علي', 'Youcef', 'يوسف', 'M', '1985-03-14', '9916', '16', 'Ahmed', 'SAIDI', 'Fatiha',
+		 42, 1985, '9916', '1985-03-16', '08:30:00')`, id, nin)
+}
+
+func TestConnectorPublishesValidatesAndDeadLetters(t *testing.T) {
+	ctx := testenv.Ctx(t, 3*time.Minute)
+	broker := testenv.StartBroker(t, nil)
+	regURL := testenv.StartRegistry(t)
+	srcURL := testenv.Postgres(t)
+	src, err := store.OpenURL(ctx, srcURL, 4)
+	testenv.Must(t, err, "source db")
+	t.Cleanup(src.Close)
+	agencySchema(t, ctx, src, "etatcivil_dc07")
+	agencySchema(t, ctx, src, "cnas_dc01")
+
+	const nin = "109859916000420137"
+	insertBirth(t, ctx, src, "etatcivil_dc07", 1, nin)
+	insertBirth(t, ctx, src, "etatcivil_dc07", 2, "10985991600042013X") // nin.format
+	exec(t, ctx, src, `INSERT INTO cnas_dc01.employment_periods (id, nin, nss, fund, employer_id, employer_name, start_date, end_date, status)
+		VALUES (1, $1, '1600123456', 'CNAS', '16E0099', 'SARL Atlas', '2015-01-01', '2010-01-01', 'CLOSED')`, nin) // date.order
+	exec(t, ctx, src, `INSERT INTO cnas_dc01.contributions (id, subject, nin, nss, employer_id, fund, period, wage_base, amount_due, amount_paid, status, due_date)
+		VALUES (1, 'INSURED', $1, '1600123456', '16E0099', 'CNAS', '2026-09', 6500000, 2275000, 2275000, 'PAID', '2026-10-30')`, nin)
+	// An outbox row no askonce mapping knows (an agency's own extra table).
+	exec(t, ctx, src, `INSERT INTO cnas_dc01.askonce_outbox (entity, key, op, payload) VALUES ('chifa_card', 'chifa_card/1', 'upsert', '{"version":1}')`)
+
+	cfg := config.Default()
+	cfg.Kafka = broker.Kafka()
+	cfg.Postgres.URL = testenv.Postgres(t)
+	cfg.Registry.URL = regURL
+	cfg.Rules.AllowSynthetic = true
+	cfg.Connect.SourcesURL = srcURL
+	cfg.Connect.PollInterval = 50 * time.Millisecond
+	cfg.Connect.PGOutbox = []config.PGOutboxSource{
+		{Agency: "etatcivil", DataCenter: "etatcivil-dc07", Schema: "etatcivil_dc07"},
+		{Agency: "cnas", DataCenter: "cnas-dc01", Schema: "cnas_dc01"},
+	}
+	log := ops.NewLogger(io.Discard, "error", "json")
+	reg := ops.NewRegistry()
+	opsSrv := ops.NewServer(reg, log)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- connectors.Run(runCtx, &cfg, reg, opsSrv, log) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("connectors.Run: %v", err)
+		}
+	})
+
+	topics := bus.NewTopics(cfg.Kafka.Topics)
+	addr := broker.Addr
+	dlq := testenv.WaitTopic(t, ctx, addr, topics.DLQ, 3, 30*time.Second)
+	civil := testenv.WaitTopic(t, ctx, addr, topics.CivilStatus, 1, 10*time.Second)
+	contrib := testenv.WaitTopic(t, ctx, addr, topics.Contribution, 1, 10*time.Second)
+	if emp := testenv.ReadTopic(t, ctx, addr, topics.Employment); len(emp) != 0 || len(civil) != 1 || len(dlq) != 3 || len(contrib) != 1 {
+		t.Fatalf("topics hold civil %d, employment %d, contribution %d, dlq %d", len(civil), len(emp), len(contrib), len(dlq))
+	}
+
+	rc, err := registry.NewClient(cfg.Registry)
+	testenv.Must(t, err, "registry client")
+	codec := bus.NewCodec(rc, bus.CodecOptions{IsNotFound: registry.IsNotFound})
+	text, err := schemas.LatestText(bus.BaseCivilStatus)
+	testenv.Must(t, err, "schema")
+	_, err = codec.Use(ctx, topics.CivilStatus, text)
+	testenv.Must(t, err, "codec")
+	m := civil[0]
+	var rec schemas.CivilStatusRecord
+	_, err = codec.Decode(ctx, topics.CivilStatus, m.Value, &rec)
+	testenv.Must(t, err, "decode")
+	if string(m.Key) != nin || rec.NIN != nin || rec.Kind != schemas.KindBirth || rec.Person.SurnameArabic != "بن علي" ||
+		rec.Provenance.SourceKey != "birth/1" || rec.Provenance.SourceVersion != 1 || rec.Provenance.DataCenter != "etatcivil-dc07" ||
+		rec.Provenance.Operation != schemas.OpUpsert || rec.Birth.BirthTime == nil || *rec.Birth.BirthTime != 8*time.Hour+30*time.Minute {
+		t.Fatalf("record = key %s %+v person %+v birth %+v", m.Key, rec.Provenance, rec.Person, rec.Birth)
+	}
+
+	codes := map[string]kafka.Message{}
+	for _, d := range dlq {
+		codes[bus.Header(d, bus.HeaderDLQCode)] = d
+	}
+	for code, source := range map[string]string{"nin.format": "pgoutbox:etatcivil-dc07", "date.order": "pgoutbox:cnas-dc01", "entity.unknown": "pgoutbox:cnas-dc01"} {
+		d, ok := codes[code]
+		if !ok {
+			t.Fatalf("no DLQ record with code %s: %v", code, codes)
+		}
+		if bus.Header(d, bus.HeaderDLQSource) != source || bus.Header(d, bus.HeaderDLQMessage) == "" || len(d.Value) == 0 ||
+			bus.Header(d, bus.HeaderDLQPosition) == "" || bus.Header(d, bus.HeaderDLQAgency) == "" {
+			t.Errorf("DLQ %s: headers %v value %s", code, d.Headers, d.Value)
+		}
+	}
+	if v := bus.Header(codes["nin.format"], bus.HeaderDLQViolations); v == "" {
+		t.Error("DLQ record lacks the violations header")
+	}
+
+	// A correction and a withdrawal travel as new versions of the same key.
+	tx, err := src.Begin(ctx)
+	testenv.Must(t, err, "begin")
+	_, err = tx.Exec(ctx, "SET LOCAL askonce.op = 'correction'")
+	testenv.Must(t, err, "set op")
+	_, err = tx.Exec(ctx, "UPDATE etatcivil_dc07.births SET first_names_latin = 'Youssef' WHERE id = 1")
+	testenv.Must(t, err, "correct")
+	testenv.Must(t, tx.Commit(ctx), "commit")
+	exec(t, ctx, src, "DELETE FROM etatcivil_dc07.births WHERE id = 1")
+	var ops []string
+	for _, m := range testenv.WaitTopic(t, ctx, addr, topics.CivilStatus, 3, 30*time.Second) {
+		var r schemas.CivilStatusRecord
+		_, err := codec.Decode(ctx, topics.CivilStatus, m.Value, &r)
+		testenv.Must(t, err, "decode")
+		if string(m.Key) != nin || r.Provenance.SourceKey != "birth/1" {
+			t.Errorf("key %s source key %s", m.Key, r.Provenance.SourceKey)
+		}
+		ops = append(ops, fmt.Sprintf("%s@%d", r.Provenance.Operation, r.Provenance.SourceVersion))
+	}
+	if fmt.Sprint(ops) != "[UPSERT@1 CORRECTION@2 DELETE@3]" {
+		t.Fatalf("versions of birth/1: %v", ops)
+	}
+
+	// The checkpoint moved to the head of each outbox.
+	busDB, err := store.OpenURL(ctx, cfg.Postgres.URL, 2)
+	testenv.Must(t, err, "bus db")
+	defer busDB.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var pos, published, rejected int64
+		err := busDB.QueryRow(ctx, `SELECT position, published, rejected FROM connect_checkpoints WHERE connector = 'pgoutbox:etatcivil-dc07'`).Scan(&pos, &published, &rejected)
+		if err == nil && pos == 4 && published == 3 && rejected == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkpoint of etatcivil-dc07: pos %d published %d rejected %d err %v", pos, published, rejected, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if errs := opsSrv.Ready(ctx); len(errs) > 0 {
+		for name, err := range errs {
+			if err != nil {
+				t.Errorf("not ready: %s: %v", name, err)
+			}
+		}
+	}
+}
+
+// TestOutboxGaps: a row committed after a higher one is still published in
+// order; a seq left by a rolled-back transaction is passed.
+func TestOutboxGaps(t *testing.T) {
+	ctx := testenv.Ctx(t, time.Minute)
+	pool, err := store.OpenURL(ctx, testenv.Postgres(t), 4)
+	testenv.Must(t, err, "db")
+	t.Cleanup(pool.Close)
+	agencySchema(t, ctx, pool, "cnas_dc02")
+	topics := bus.NewTopics(config.Default().Kafka.Topics)
+	o := pgoutbox.NewOutbox(pool, "cnas_dc02", pgoutbox.Source{Agency: "cnas", DataCenter: "cnas-dc02"}, topics)
+	ins := `INSERT INTO cnas_dc02.affiliations (id, nin, nss, fund, start_date, status) VALUES ($1, '109859916000420137', '1600123456', 'CNAS', '2007-09-01', 'ACTIVE')`
+
+	seqs := func(after int64) ([]string, bool) {
+		b, err := o.Read(ctx, after, 100)
+		testenv.Must(t, err, "read")
+		var out []string
+		for _, r := range b.Records {
+			out = append(out, r.Position)
+		}
+		return out, b.Soon
+	}
+
+	slow, err := pool.Begin(ctx) // takes seq 1, commits last
+	testenv.Must(t, err, "begin")
+	defer slow.Rollback(context.Background()) //nolint:errcheck // no-op after commit
+	_, err = slow.Exec(ctx, ins, 1)
+	testenv.Must(t, err, "insert 1")
+	exec(t, ctx, pool, ins, 2) // seq 2, committed first
+	for i := 0; i < 2; i++ {
+		if got, soon := seqs(0); len(got) != 0 || !soon {
+			t.Fatalf("read past an in-flight seq: %v soon=%v", got, soon)
+		}
+	}
+	testenv.Must(t, slow.Commit(ctx), "commit")
+	if got, _ := seqs(0); fmt.Sprint(got) != "[seq 1 seq 2]" {
+		t.Fatalf("after commit: %v", got)
+	}
+
+	rolled, err := pool.Begin(ctx) // takes seq 3, rolls back
+	testenv.Must(t, err, "begin")
+	defer rolled.Rollback(context.Background()) //nolint:errcheck // no-op after rollback
+	_, err = rolled.Exec(ctx, ins, 3)
+	testenv.Must(t, err, "insert 3")
+	exec(t, ctx, pool, ins, 4) // seq 4
+	if got, _ := seqs(2); len(got) != 0 {
+		t.Fatalf("read past an in-flight seq: %v", got)
+	}
+	testenv.Must(t, rolled.Rollback(ctx), "rollback")
+	got, _ := seqs(2)
+	if fmt.Sprint(got) != "[seq 4]" {
+		t.Fatalf("after rollback: %v", got)
+	}
+}

@@ -1,0 +1,223 @@
+// Package runtime is what every connector shares: validation against the
+// record rules, Avro encoding in the Confluent wire format, publishing to
+// the record topics and the dead-letter queue, durable checkpoints,
+// backoff, and metrics. A source only reads and maps.
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/askonce/askonce/internal/bus"
+	"github.com/askonce/askonce/schemas"
+)
+
+// Record is one source record on its way to a topic: mapped (Value), or
+// not mappable (MapErr), with the original bytes kept for the DLQ.
+type Record struct {
+	// Topic is the full name of the record topic it belongs to.
+	Topic string
+	// Key is the Kafka key: the citizen's NIN (an employer id for employer
+	// contributions), so one citizen's records stay ordered on one partition.
+	Key []byte
+	// Value is *schemas.CivilStatusRecord, *schemas.EmploymentRecord or
+	// *schemas.ContributionRecord; nil when MapErr is set.
+	Value any
+	// Raw is the original bytes (outbox payload, CSV line) for the DLQ.
+	Raw []byte
+	// Position says where the original is (outbox seq, file:line).
+	Position string
+	// MapErr is why the source could not map it.
+	MapErr *MapError
+}
+
+// MapError is a record the source could not turn into its Avro type.
+type MapError struct {
+	Code    string // stable, e.g. payload.invalid, entity.unknown
+	Message string
+}
+
+func (e *MapError) Error() string { return e.Code + ": " + e.Message }
+
+// Mapping failure codes, beside the validation codes of schemas.
+const (
+	CodePayloadInvalid = "payload.invalid" // not JSON, or a field of the wrong type
+	CodeEntityUnknown  = "entity.unknown"  // an outbox entity or CSV kind askonce does not publish
+	CodeOpUnknown      = "op.unknown"      // an outbox op other than upsert, delete, correction
+	CodeCSVMalformed   = "csv.malformed"   // a line that is not valid CSV for its header
+	CodeCSVEncoding    = "csv.encoding"    // a line that is not UTF-8
+	CodeFieldTooLong   = "field.too_long"  // a field longer than the format allows
+)
+
+// Counts are what one batch did.
+type Counts struct {
+	Published int
+	Rejected  int
+}
+
+// Instance names one connector instance: a source kind at an agency data center.
+type Instance struct {
+	Kind       string // pgoutbox, csvdrop
+	Agency     string
+	DataCenter string
+}
+
+// Name is kind:data_center, the instance's label in metrics, logs and checkpoints.
+func (i Instance) Name() string { return i.Kind + ":" + i.DataCenter }
+
+// Publisher validates, encodes and publishes batches of records, sending
+// what fails to the DLQ with its reason. One Publisher serves every
+// instance of a process.
+type Publisher struct {
+	codec  *bus.Codec
+	writer *kafka.Writer
+	dlq    string
+	rules  schemas.Rules
+	log    *slog.Logger
+	now    func() time.Time
+	m      *Metrics
+}
+
+// NewPublisher publishes through client's brokers. The codec must already
+// Use the three record topics' schemas.
+func NewPublisher(client *bus.Client, codec *bus.Codec, rules schemas.Rules, m *Metrics, log *slog.Logger) *Publisher {
+	w := client.Writer("")
+	w.BatchSize = 1000
+	w.BatchBytes = 4 << 20
+	w.BatchTimeout = 5 * time.Millisecond
+	w.MaxAttempts = 3
+	return &Publisher{codec: codec, writer: w, dlq: client.Topics().DLQ, rules: rules, log: log, now: time.Now, m: m}
+}
+
+// Close flushes and closes the producer.
+func (p *Publisher) Close() error { return p.writer.Close() }
+
+// Publish validates and encodes recs and writes them, valid ones to their
+// topics and rejects to the DLQ, in one synchronous produce that returns
+// only when the brokers acknowledged every message (acks=all). On error
+// nothing may be assumed published: the caller retries the whole batch
+// (records carry their source version, so a duplicate changes nothing
+// downstream).
+func (p *Publisher) Publish(ctx context.Context, inst Instance, recs []Record) (Counts, error) {
+	var n Counts
+	msgs := make([]kafka.Message, 0, len(recs))
+	type rejected struct{ topic, code string }
+	var rejects []rejected
+	for i := range recs {
+		r := &recs[i]
+		reject := func(code, msg string, violations any) {
+			msgs = append(msgs, bus.DLQMessage(p.dlq, r.Key, r.Raw, bus.Reject{
+				Code: code, Message: msg, Violations: violations, Source: inst.Name(),
+				Position: r.Position, Topic: r.Topic, Agency: inst.Agency, DataCenter: inst.DataCenter,
+			}, p.now()))
+			rejects = append(rejects, rejected{r.Topic, code})
+			n.Rejected++
+		}
+		if r.MapErr != nil {
+			reject(r.MapErr.Code, r.MapErr.Message, nil)
+			continue
+		}
+		if vs := p.validate(r.Value); len(vs) > 0 {
+			reject(vs[0].Code, vs.Error(), vs)
+			continue
+		}
+		b, err := p.codec.Encode(r.Topic, r.Value)
+		if err != nil {
+			// The value passed validation but not its Avro type (an enum
+			// symbol, a union branch): a defect of the record, not of the bus.
+			reject("avro.encode", err.Error(), nil)
+			continue
+		}
+		msgs = append(msgs, kafka.Message{Topic: r.Topic, Key: r.Key, Value: b})
+		n.Published++
+	}
+	if len(msgs) == 0 {
+		return n, nil
+	}
+	start := time.Now()
+	if err := p.writer.WriteMessages(ctx, msgs...); err != nil {
+		p.m.produceErrors.WithLabelValues(inst.Name()).Inc()
+		return Counts{}, fmt.Errorf("publish %d records: %w", len(msgs), err)
+	}
+	p.m.produceSeconds.WithLabelValues(inst.Name()).Observe(time.Since(start).Seconds())
+	pub := map[string]int{}
+	for _, m := range msgs {
+		if m.Topic != p.dlq {
+			pub[m.Topic]++
+		}
+	}
+	for topic, c := range pub {
+		p.m.published.WithLabelValues(inst.Name(), topic).Add(float64(c))
+	}
+	for _, r := range rejects {
+		p.m.rejected.WithLabelValues(inst.Name(), r.code).Inc()
+	}
+	return n, nil
+}
+
+func (p *Publisher) validate(v any) schemas.Violations {
+	switch rec := v.(type) {
+	case *schemas.CivilStatusRecord:
+		return p.rules.CivilStatus(rec)
+	case *schemas.EmploymentRecord:
+		return p.rules.Employment(rec)
+	case *schemas.ContributionRecord:
+		return p.rules.Contribution(rec)
+	default:
+		return schemas.Violations{{Code: CodeEntityUnknown, Field: "", Message: fmt.Sprintf("no rules for %T", v)}}
+	}
+}
+
+// Metrics are the connectors' Prometheus metrics, labelled by instance.
+type Metrics struct {
+	read           *prometheus.CounterVec
+	published      *prometheus.CounterVec
+	rejected       *prometheus.CounterVec
+	batches        *prometheus.CounterVec
+	batchSeconds   *prometheus.HistogramVec
+	produceSeconds *prometheus.HistogramVec
+	produceErrors  *prometheus.CounterVec
+	sourceErrors   *prometheus.CounterVec
+	lag            *prometheus.GaugeVec
+	lastSuccess    *prometheus.GaugeVec
+	up             *prometheus.GaugeVec
+}
+
+// NewMetrics registers the connector metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	l := []string{"connector"}
+	m := &Metrics{
+		read: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "connect",
+			Name: "records_read_total", Help: "Source records read."}, l),
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "connect",
+			Name: "records_published_total", Help: "Records published to a record topic and acknowledged."}, []string{"connector", "topic"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "connect",
+			Name: "records_rejected_total", Help: "Records sent to the DLQ, by reason code."}, []string{"connector", "code"}),
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "connect",
+			Name: "batches_total", Help: "Batches published and checkpointed."}, l),
+		batchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "askonce", Subsystem: "connect",
+			Name: "batch_duration_seconds", Help: "Read, publish and checkpoint time of a batch.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12)}, l),
+		produceSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "askonce", Subsystem: "connect",
+			Name: "produce_duration_seconds", Help: "Time until the brokers acknowledged a batch.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12)}, l),
+		produceErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "connect",
+			Name: "produce_errors_total", Help: "Batches the brokers did not acknowledge (retried)."}, l),
+		sourceErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "connect",
+			Name: "source_errors_total", Help: "Failed reads of the source or of the checkpoint store (retried)."}, l),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "askonce", Subsystem: "connect",
+			Name: "source_lag_records", Help: "Source head position minus checkpoint (outbox rows, or CSV lines waiting)."}, l),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "askonce", Subsystem: "connect",
+			Name: "last_success_timestamp_seconds", Help: "When the connector last read its source and published successfully."}, l),
+		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "askonce", Subsystem: "connect",
+			Name: "up", Help: "1 when the connector's last attempt succeeded, 0 while it backs off."}, l),
+	}
+	reg.MustRegister(m.read, m.published, m.rejected, m.batches, m.batchSeconds, m.produceSeconds,
+		m.produceErrors, m.sourceErrors, m.lag, m.lastSuccess, m.up)
+	return m
+}

@@ -1,0 +1,86 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// ReadTopic returns every message of topic present now (up to each
+// partition's high watermark), partition by partition, in offset order.
+func ReadTopic(t testing.TB, ctx context.Context, broker, topic string) []kafka.Message {
+	t.Helper()
+	msgs, err := readTopic(ctx, broker, topic)
+	if err != nil {
+		t.Fatalf("testenv: read %s: %v", topic, err)
+	}
+	return msgs
+}
+
+// WaitTopic reads topic until it holds at least n messages, or fails the
+// test after timeout.
+func WaitTopic(t testing.TB, ctx context.Context, broker, topic string, n int, timeout time.Duration) []kafka.Message {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		msgs, err := readTopic(ctx, broker, topic)
+		if err == nil && len(msgs) >= n {
+			return msgs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testenv: %s holds %d messages, want %d (err %v)", topic, len(msgs), n, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func readTopic(ctx context.Context, broker, topic string) ([]kafka.Message, error) {
+	conn, err := kafka.DialContext(ctx, "tcp", broker)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		return nil, err
+	}
+	var out []kafka.Message
+	for _, p := range parts {
+		leader := net.JoinHostPort(p.Leader.Host, strconv.Itoa(p.Leader.Port))
+		pc, err := kafka.DialLeader(ctx, "tcp", leader, topic, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		first, last, err := pc.ReadOffsets()
+		pc.Close()
+		if err != nil {
+			return nil, err
+		}
+		if last <= first {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
+		if err := r.SetOffset(first); err != nil {
+			r.Close()
+			return nil, err
+		}
+		for off := first; off < last; {
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			m, err := r.ReadMessage(rctx)
+			cancel()
+			if err != nil {
+				r.Close()
+				return nil, fmt.Errorf("partition %d offset %d: %w", p.ID, off, err)
+			}
+			out = append(out, m)
+			off = m.Offset + 1
+		}
+		r.Close()
+	}
+	return out, nil
+}
