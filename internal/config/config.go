@@ -14,15 +14,16 @@ import (
 // underscores) and in `askonce config print`. Fields tagged secret are
 // redacted wherever the configuration is shown.
 type Config struct {
-	Log      Log      `mapstructure:"log"`
-	Ops      Ops      `mapstructure:"ops"`
-	Kafka    Kafka    `mapstructure:"kafka"`
-	Broker   Broker   `mapstructure:"broker"`
-	Postgres Postgres `mapstructure:"postgres"`
-	Registry Registry `mapstructure:"registry"`
-	Rules    Rules    `mapstructure:"rules"`
-	Connect  Connect  `mapstructure:"connect"`
-	Seed     Seed     `mapstructure:"seed"`
+	Log         Log         `mapstructure:"log"`
+	Ops         Ops         `mapstructure:"ops"`
+	Kafka       Kafka       `mapstructure:"kafka"`
+	Broker      Broker      `mapstructure:"broker"`
+	Postgres    Postgres    `mapstructure:"postgres"`
+	Registry    Registry    `mapstructure:"registry"`
+	Rules       Rules       `mapstructure:"rules"`
+	Connect     Connect     `mapstructure:"connect"`
+	Materialize Materialize `mapstructure:"materialize"`
+	Seed        Seed        `mapstructure:"seed"`
 }
 
 // Log configures log/slog output.
@@ -221,6 +222,20 @@ type CSVDropSource struct {
 	Dir string `mapstructure:"dir" yaml:"dir"`
 }
 
+// Materialize configures `askonce materialize`, which applies the record
+// topics to the lookup store in PostgreSQL.
+type Materialize struct {
+	// GroupID is the Kafka consumer group; instances with the same group
+	// share the partitions.
+	GroupID string `mapstructure:"group_id"`
+	// BatchSize is the most messages applied in one transaction.
+	BatchSize int `mapstructure:"batch_size"`
+	// BatchWait is how long a batch waits to fill after its first message.
+	BatchWait time.Duration `mapstructure:"batch_wait"`
+	// MaxBackoff caps the backoff while PostgreSQL, Kafka or the registry is down.
+	MaxBackoff time.Duration `mapstructure:"max_backoff"`
+}
+
 // Seed configures `askonce seed`, the synthetic agency sources.
 type Seed struct {
 	// Persons is the size of the synthetic population.
@@ -287,6 +302,12 @@ func Default() Config {
 			BatchSize:    1000,
 			PollInterval: 250 * time.Millisecond,
 			MaxBackoff:   30 * time.Second,
+		},
+		Materialize: Materialize{
+			GroupID:    "askonce-materialize",
+			BatchSize:  2000,
+			BatchWait:  100 * time.Millisecond,
+			MaxBackoff: 30 * time.Second,
 		},
 		Seed: Seed{Persons: 100_000, Seed: 1, Defects: 0.01, DataCenters: 11, Months: 12, LiveRate: 5},
 	}

@@ -187,6 +187,17 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if c.Materialize.GroupID == "" {
+		bad("materialize.group_id", "must not be empty")
+	}
+	atLeast("materialize.batch_size", c.Materialize.BatchSize, 1)
+	if c.Materialize.BatchWait <= 0 {
+		bad("materialize.batch_wait", "must be positive, got %s", c.Materialize.BatchWait)
+	}
+	if c.Materialize.MaxBackoff < time.Second {
+		bad("materialize.max_backoff", "must be at least 1s, got %s", c.Materialize.MaxBackoff)
+	}
+
 	atLeast("seed.persons", c.Seed.Persons, 1)
 	if c.Seed.Defects < 0 || c.Seed.Defects > 0.5 {
 		bad("seed.defects", "must be between 0 and 0.5, got %g", c.Seed.Defects)

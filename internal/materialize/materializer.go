@@ -1,0 +1,362 @@
+package materialize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/askonce/askonce/internal/bus"
+	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/schemas"
+)
+
+// Source is the DLQ source name of materializer rejects.
+const Source = "materialize"
+
+// Materializer consumes the record topics in a consumer group and applies
+// them to the store. Several instances with the same group share the
+// partitions.
+type Materializer struct {
+	cfg    config.Materialize
+	conn   *bus.Conn
+	pool   *pgxpool.Pool
+	reader *kafka.Reader
+	dlq    *kafka.Writer
+	rules  schemas.Rules
+	topics bus.Topics
+	log    *slog.Logger
+	m      *metrics
+
+	mu      sync.Mutex
+	lastErr error
+	lastOK  time.Time
+	fresh   map[string]time.Time // data center -> last event time seen
+	agency  map[string]string
+}
+
+// New returns a materializer over conn (codec ready) and pool (migrated).
+func New(cfg config.Materialize, conn *bus.Conn, pool *pgxpool.Pool, rules schemas.Rules, reg prometheus.Registerer, log *slog.Logger) *Materializer {
+	topics := conn.Client.Topics()
+	r := conn.Client.Reader(kafka.ReaderConfig{
+		GroupID:        cfg.GroupID,
+		GroupTopics:    topics.Records(),
+		StartOffset:    kafka.FirstOffset,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        250 * time.Millisecond,
+		CommitInterval: 0, // synchronous commits, after the store committed
+		QueueCapacity:  max(cfg.BatchSize, 100),
+	})
+	w := conn.Client.Writer(topics.DLQ)
+	w.BatchTimeout = 5 * time.Millisecond
+	w.MaxAttempts = 3
+	mat := &Materializer{cfg: cfg, conn: conn, pool: pool, reader: r, dlq: w, rules: rules, topics: topics, log: log,
+		fresh: map[string]time.Time{}, agency: map[string]string{}}
+	mat.m = newMetrics(reg, mat)
+	return mat
+}
+
+// Close leaves the consumer group and closes the DLQ producer.
+func (m *Materializer) Close() error {
+	return errors.Join(m.reader.Close(), m.dlq.Close())
+}
+
+// Healthy is nil while batches apply; the error being retried otherwise.
+func (m *Materializer) Healthy(context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lastErr
+}
+
+func (m *Materializer) status(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lastErr = err
+	if err == nil {
+		m.lastOK = time.Now()
+	}
+}
+
+// Run consumes until ctx ends. Transient failures (PostgreSQL, Kafka, the
+// registry) are retried with backoff, the batch kept in memory; a message
+// that can never apply goes to the DLQ and the consumer goes on.
+func (m *Materializer) Run(ctx context.Context) error {
+	m.log.Info("materializer started", "group", m.cfg.GroupID, "topics", m.topics.Records(), "batch_size", m.cfg.BatchSize)
+	attempt := 0
+	for ctx.Err() == nil {
+		msgs, err := m.fetch(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			m.status(fmt.Errorf("fetch: %w", err))
+			m.log.Warn("fetch failed, retrying", "err", err)
+			sleep(ctx, m.backoff(&attempt))
+			continue
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		start := time.Now()
+		for {
+			err = m.process(ctx, msgs)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			m.m.batchErrors.Inc()
+			m.status(err)
+			lvl := slog.LevelWarn
+			if attempt > 3 {
+				lvl = slog.LevelError
+			}
+			m.log.Log(ctx, lvl, "batch failed, retrying", "err", err, "messages", len(msgs), "attempt", attempt+1)
+			sleep(ctx, m.backoff(&attempt))
+		}
+		// The store committed: now the group may move on. A failed commit
+		// (a rebalance took the partitions) only means these messages come
+		// again, to this or another instance, and change nothing.
+		if err := m.reader.CommitMessages(ctx, msgs...); err != nil && ctx.Err() == nil {
+			m.log.Warn("offset commit failed; the batch will be replayed, without effect", "err", err)
+		}
+		attempt = 0
+		m.status(nil)
+		m.m.batchSize.Observe(float64(len(msgs)))
+		m.m.batchSeconds.Observe(time.Since(start).Seconds())
+	}
+	m.log.Info("materializer stopped")
+	return nil
+}
+
+// fetch waits for a first message, then takes what arrives within
+// BatchWait, up to BatchSize.
+func (m *Materializer) fetch(ctx context.Context) ([]kafka.Message, error) {
+	first, err := m.reader.FetchMessage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msgs := []kafka.Message{first}
+	wctx, cancel := context.WithTimeout(ctx, m.cfg.BatchWait)
+	defer cancel()
+	for len(msgs) < m.cfg.BatchSize {
+		msg, err := m.reader.FetchMessage(wctx)
+		if err != nil {
+			break
+		}
+		msgs = append(msgs, msg)
+	}
+	return msgs, ctx.Err()
+}
+
+type reject struct {
+	msg    kafka.Message
+	code   string
+	text   string
+	viol   schemas.Violations
+	agency string
+	dc     string
+}
+
+// process decodes, validates and applies one batch. It is idempotent: on
+// error the caller retries it whole.
+func (m *Materializer) process(ctx context.Context, msgs []kafka.Message) error {
+	var rows []row
+	var rejects []reject
+	fresh := map[string]*freshness{}
+	offsets := map[origin]struct{}{}
+	last := map[[2]any]int64{}
+	for _, msg := range msgs {
+		o := origin{topic: msg.Topic, partition: msg.Partition, offset: msg.Offset}
+		if k := [2]any{msg.Topic, msg.Partition}; msg.Offset >= last[k] {
+			last[k] = msg.Offset
+		}
+		v, prov, err := m.decode(ctx, msg)
+		var de *bus.DecodeError
+		switch {
+		case errors.As(err, &de):
+			rejects = append(rejects, reject{msg: msg, code: de.Reason, text: de.Error()})
+			continue
+		case err != nil:
+			return err // the registry is unreachable: retry the batch
+		}
+		if vs := m.validate(v); len(vs) > 0 {
+			rejects = append(rejects, reject{msg: msg, code: vs[0].Code, text: vs.Error(), viol: vs, agency: prov.Agency, dc: prov.DataCenter})
+			continue
+		}
+		r, err := rowOf(v, o)
+		if err != nil {
+			rejects = append(rejects, reject{msg: msg, code: schemas.CodeKindPayload, text: err.Error(), agency: prov.Agency, dc: prov.DataCenter})
+			continue
+		}
+		rows = append(rows, r)
+		f := fresh[prov.DataCenter]
+		if f == nil {
+			f = &freshness{agency: prov.Agency}
+			fresh[prov.DataCenter] = f
+		}
+		f.n++
+		if prov.EventTime.After(f.last) {
+			f.last = prov.EventTime
+		}
+	}
+	for k, off := range last {
+		offsets[origin{topic: k[0].(string), partition: k[1].(int), offset: off}] = struct{}{}
+	}
+	// Rejects are made durable before the offsets move, so none is lost.
+	if len(rejects) > 0 {
+		out := make([]kafka.Message, len(rejects))
+		now := time.Now()
+		for i, r := range rejects {
+			rj := bus.Reject{Code: r.code, Message: r.text, Source: Source, Topic: r.msg.Topic, Agency: r.agency, DataCenter: r.dc,
+				Position: bus.OffsetPosition(r.msg.Topic, r.msg.Partition, r.msg.Offset)}
+			if r.viol != nil {
+				rj.Violations = r.viol
+			}
+			out[i] = bus.DLQMessage("", r.msg.Key, r.msg.Value, rj, now)
+		}
+		if err := m.dlq.WriteMessages(ctx, out...); err != nil {
+			return fmt.Errorf("dead-letter %d messages: %w", len(out), err)
+		}
+	}
+	conn, err := m.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer conn.Release()
+	res, err := apply(ctx, conn.Conn(), rows, fresh, offsets)
+	if err != nil {
+		return err
+	}
+	for _, r := range rejects {
+		m.m.rejected.WithLabelValues(r.msg.Topic, r.code).Inc()
+	}
+	for t, n := range res.applied {
+		m.m.applied.WithLabelValues(t).Add(float64(n))
+	}
+	for t, n := range res.stale {
+		m.m.stale.WithLabelValues(t).Add(float64(n))
+	}
+	for _, msg := range msgs {
+		m.m.lag.WithLabelValues(msg.Topic, strconv.Itoa(msg.Partition)).Set(float64(max(msg.HighWaterMark-msg.Offset-1, 0)))
+	}
+	m.mu.Lock()
+	for dc, f := range fresh {
+		if f.last.After(m.fresh[dc]) {
+			m.fresh[dc] = f.last
+			m.agency[dc] = f.agency
+		}
+	}
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *Materializer) decode(ctx context.Context, msg kafka.Message) (any, schemas.Provenance, error) {
+	switch msg.Topic {
+	case m.topics.CivilStatus:
+		var r schemas.CivilStatusRecord
+		_, err := m.conn.Codec.Decode(ctx, msg.Topic, msg.Value, &r)
+		return &r, r.Provenance, err
+	case m.topics.Employment:
+		var r schemas.EmploymentRecord
+		_, err := m.conn.Codec.Decode(ctx, msg.Topic, msg.Value, &r)
+		return &r, r.Provenance, err
+	case m.topics.Contribution:
+		var r schemas.ContributionRecord
+		_, err := m.conn.Codec.Decode(ctx, msg.Topic, msg.Value, &r)
+		return &r, r.Provenance, err
+	}
+	return nil, schemas.Provenance{}, &bus.DecodeError{Reason: bus.ReasonIncompatible, Err: fmt.Errorf("topic %s is not a record topic", msg.Topic)}
+}
+
+func (m *Materializer) validate(v any) schemas.Violations {
+	switch r := v.(type) {
+	case *schemas.CivilStatusRecord:
+		return m.rules.CivilStatus(r)
+	case *schemas.EmploymentRecord:
+		return m.rules.Employment(r)
+	case *schemas.ContributionRecord:
+		return m.rules.Contribution(r)
+	}
+	return nil
+}
+
+func (m *Materializer) backoff(attempt *int) time.Duration {
+	d := 100 * time.Millisecond << min(*attempt, 16)
+	if d > m.cfg.MaxBackoff || d <= 0 {
+		d = m.cfg.MaxBackoff
+	}
+	*attempt++
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+type metrics struct {
+	applied      *prometheus.CounterVec
+	stale        *prometheus.CounterVec
+	rejected     *prometheus.CounterVec
+	batchSize    prometheus.Histogram
+	batchSeconds prometheus.Histogram
+	batchErrors  prometheus.Counter
+	lag          *prometheus.GaugeVec
+}
+
+// freshnessCollector reports the age of each data center's newest record
+// at scrape time.
+type freshnessCollector struct {
+	m    *Materializer
+	desc *prometheus.Desc
+}
+
+func (c freshnessCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c freshnessCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	now := time.Now()
+	for dc, t := range c.m.fresh {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, now.Sub(t).Seconds(), c.m.agency[dc], dc)
+	}
+}
+
+func newMetrics(reg prometheus.Registerer, mat *Materializer) *metrics {
+	m := &metrics{
+		applied: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "materialize",
+			Name: "records_applied_total", Help: "Records that inserted or changed a store row."}, []string{"table"}),
+		stale: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "materialize",
+			Name: "records_stale_total", Help: "Records skipped: an equal or higher version was already stored (replays, duplicates)."}, []string{"table"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "materialize",
+			Name: "records_rejected_total", Help: "Messages sent to the DLQ, by reason code."}, []string{"topic", "code"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "askonce", Subsystem: "materialize",
+			Name: "batch_size_messages", Help: "Messages per applied batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 8)}),
+		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "askonce", Subsystem: "materialize",
+			Name: "batch_duration_seconds", Help: "Decode, validate, apply and commit time of a batch.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12)}),
+		batchErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "materialize",
+			Name: "batch_errors_total", Help: "Batch attempts that failed and were retried."}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "askonce", Subsystem: "materialize",
+			Name: "consumer_lag_messages", Help: "High watermark minus the next offset to apply, per partition."}, []string{"topic", "partition"}),
+	}
+	reg.MustRegister(m.applied, m.stale, m.rejected, m.batchSize, m.batchSeconds, m.batchErrors, m.lag,
+		freshnessCollector{m: mat, desc: prometheus.NewDesc("askonce_materialize_freshness_age_seconds",
+			"Age of the newest record applied from each data center.", []string{"agency", "data_center"}, nil)})
+	return m
+}
