@@ -20,6 +20,7 @@ const (
 	BaseEmployment   = "askonce.employment.v1"
 	BaseContribution = "askonce.contribution.v1"
 	BaseDLQ          = "askonce.dlq.v1"
+	BaseAudit        = "askonce.audit.v1"
 	BaseNotifyPrefix = "askonce.notify."
 )
 
@@ -29,6 +30,7 @@ type Topics struct {
 	Employment   string
 	Contribution string
 	DLQ          string
+	Audit        string
 	prefix       string
 	cfg          config.Topics
 }
@@ -41,6 +43,7 @@ func NewTopics(cfg config.Topics) Topics {
 		Employment:   p + BaseEmployment,
 		Contribution: p + BaseContribution,
 		DLQ:          p + BaseDLQ,
+		Audit:        p + BaseAudit,
 		prefix:       p,
 		cfg:          cfg,
 	}
@@ -92,6 +95,7 @@ func (t Topics) Specs() []Spec {
 		spec(t.Employment, c.RecordPartitions, ms(c.RecordRetention)),
 		spec(t.Contribution, c.RecordPartitions, ms(c.RecordRetention)),
 		spec(t.DLQ, c.DLQPartitions, ms(c.DLQRetention)),
+		spec(t.Audit, c.AuditPartitions, ms(c.AuditRetention)),
 	}
 	for _, a := range c.Agencies {
 		specs = append(specs, spec(t.Notify(a), c.NotifyPartitions, ms(c.NotifyRetention)))

@@ -95,9 +95,12 @@ type Topics struct {
 	RecordPartitions int `mapstructure:"record_partitions"`
 	// RecordRetention of the record topics; 0 keeps records forever, which
 	// lets a new materializer rebuild the lookup store from the topics.
-	RecordRetention  time.Duration `mapstructure:"record_retention"`
-	DLQPartitions    int           `mapstructure:"dlq_partitions"`
-	DLQRetention     time.Duration `mapstructure:"dlq_retention"`
+	RecordRetention time.Duration `mapstructure:"record_retention"`
+	DLQPartitions   int           `mapstructure:"dlq_partitions"`
+	DLQRetention    time.Duration `mapstructure:"dlq_retention"`
+	// The audit topic mirrors the hash-chained audit log; 0 keeps it forever.
+	AuditPartitions  int           `mapstructure:"audit_partitions"`
+	AuditRetention   time.Duration `mapstructure:"audit_retention"`
 	NotifyPartitions int           `mapstructure:"notify_partitions"`
 	NotifyRetention  time.Duration `mapstructure:"notify_retention"`
 	// Agencies get one notification topic each: askonce.notify.<agency>.
@@ -271,6 +274,7 @@ func Default() Config {
 				RecordRetention:   0,
 				DLQPartitions:     3,
 				DLQRetention:      30 * 24 * time.Hour,
+				AuditPartitions:   3,
 				NotifyPartitions:  3,
 				NotifyRetention:   14 * 24 * time.Hour,
 				Agencies:          []string{"cnr", "cnas", "casnos", "cnac", "anem", "cacobatph", "etatcivil"},

@@ -88,6 +88,8 @@ func (c *Config) Validate() error {
 	atLeast("kafka.topics.replication_factor", t.ReplicationFactor, 1)
 	atLeast("kafka.topics.record_partitions", t.RecordPartitions, 1)
 	atLeast("kafka.topics.dlq_partitions", t.DLQPartitions, 1)
+	atLeast("kafka.topics.audit_partitions", t.AuditPartitions, 1)
+	nonNegative("kafka.topics.audit_retention", t.AuditRetention)
 	atLeast("kafka.topics.notify_partitions", t.NotifyPartitions, 1)
 	nonNegative("kafka.topics.record_retention", t.RecordRetention)
 	nonNegative("kafka.topics.dlq_retention", t.DLQRetention)
