@@ -57,5 +57,17 @@ ON CONFLICT (connector) DO UPDATE SET
 	return nil
 }
 
+// Heard records that connector read its source successfully now.
+func (c *Checkpoints) Heard(ctx context.Context, inst Instance) error {
+	_, err := c.pool.Exec(ctx, `
+INSERT INTO connect_checkpoints (connector, position, agency, data_center, heard_at) VALUES ($1, 0, $2, $3, now())
+ON CONFLICT (connector) DO UPDATE SET agency = excluded.agency, data_center = excluded.data_center, heard_at = now()`,
+		inst.Name(), inst.Agency, inst.DataCenter)
+	if err != nil {
+		return fmt.Errorf("record heartbeat of %s: %w", inst.Name(), err)
+	}
+	return nil
+}
+
 // Pool is the bus database the checkpoints live in.
 func (c *Checkpoints) Pool() *pgxpool.Pool { return c.pool }

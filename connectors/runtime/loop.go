@@ -26,6 +26,10 @@ type Source interface {
 	Head(ctx context.Context) (int64, error)
 }
 
+// heartbeatEvery is how often a connector records that it heard from its
+// source (connect_checkpoints.heard_at), data or not.
+const heartbeatEvery = 5 * time.Second
+
 // Options tune a Runner.
 type Options struct {
 	BatchSize    int
@@ -118,7 +122,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 	}
 	r.log.Info("connector started", "position", pos)
-	var lastHead, lastPrune time.Time
+	var lastHead, lastPrune, lastHeard time.Time
 	pruner, canPrune := r.src.(Pruner)
 	for ctx.Err() == nil {
 		start := time.Now()
@@ -145,6 +149,13 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.fail("read source", err, &bo)
 			sleep(ctx, bo.next())
 			continue
+		}
+		if time.Since(lastHeard) > heartbeatEvery {
+			if err := r.cp.Heard(ctx, r.inst); err == nil {
+				lastHeard = time.Now()
+			} else if ctx.Err() == nil {
+				r.log.Warn("heartbeat not recorded", "err", err)
+			}
 		}
 		if len(b.Records) == 0 {
 			r.status(nil)

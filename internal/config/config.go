@@ -23,6 +23,7 @@ type Config struct {
 	Rules       Rules       `mapstructure:"rules"`
 	Connect     Connect     `mapstructure:"connect"`
 	Materialize Materialize `mapstructure:"materialize"`
+	Lookup      Lookup      `mapstructure:"lookup"`
 	Seed        Seed        `mapstructure:"seed"`
 }
 
@@ -239,6 +240,36 @@ type Materialize struct {
 	MaxBackoff time.Duration `mapstructure:"max_backoff"`
 }
 
+// Lookup configures `askonce serve`, the lookup API for clerks and
+// back-office systems.
+type Lookup struct {
+	// Listen is the address of the API (and of /metrics, /healthz, /readyz).
+	Listen string `mapstructure:"listen"`
+	// PolicyFile is the YAML policy: clients, their credentials, and which
+	// document types each may ask for which purposes. Required: deny by default.
+	PolicyFile string `mapstructure:"policy_file"`
+	// DevMode accepts a policy marked dev_only (well-known dev API keys).
+	// Never in production.
+	DevMode bool `mapstructure:"dev_mode"`
+	// StaleAfter: a data center not heard from for this long makes answers
+	// that depend on it not_held with reason source_stale.
+	StaleAfter time.Duration `mapstructure:"stale_after"`
+	// SigningKeysDir holds the Ed25519 signing keys (askonce keys rotate).
+	SigningKeysDir string `mapstructure:"signing_keys_dir"`
+	// CreateSigningKey creates a first signing key when the directory has none.
+	CreateSigningKey bool `mapstructure:"create_signing_key"`
+	// RequestTimeout bounds each request, audit included.
+	RequestTimeout time.Duration `mapstructure:"request_timeout"`
+	// MaxBodyBytes bounds request bodies.
+	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
+	// TLSCertFile and TLSKeyFile make the API serve HTTPS; ClientCAFile
+	// additionally accepts client certificates signed by that CA (mTLS),
+	// matched to clients by their certificate fingerprint in the policy.
+	TLSCertFile  string `mapstructure:"tls_cert_file"`
+	TLSKeyFile   string `mapstructure:"tls_key_file" secret:"path"`
+	ClientCAFile string `mapstructure:"client_ca_file"`
+}
+
 // Seed configures `askonce seed`, the synthetic agency sources.
 type Seed struct {
 	// Persons is the size of the synthetic population.
@@ -312,6 +343,14 @@ func Default() Config {
 			BatchSize:  2000,
 			BatchWait:  100 * time.Millisecond,
 			MaxBackoff: 30 * time.Second,
+		},
+		Lookup: Lookup{
+			Listen:           "127.0.0.1:8080",
+			StaleAfter:       15 * time.Minute,
+			SigningKeysDir:   ".var/keys",
+			CreateSigningKey: false,
+			RequestTimeout:   5 * time.Second,
+			MaxBodyBytes:     16 << 10,
 		},
 		Seed: Seed{Persons: 100_000, Seed: 1, Defects: 0.01, DataCenters: 11, Months: 12, LiveRate: 5},
 	}

@@ -200,6 +200,26 @@ func (c *Config) Validate() error {
 		bad("materialize.max_backoff", "must be at least 1s, got %s", c.Materialize.MaxBackoff)
 	}
 
+	hostPort("lookup.listen", c.Lookup.Listen, false)
+	if c.Lookup.StaleAfter <= 0 {
+		bad("lookup.stale_after", "must be positive, got %s", c.Lookup.StaleAfter)
+	}
+	if c.Lookup.SigningKeysDir == "" {
+		bad("lookup.signing_keys_dir", "must not be empty")
+	}
+	if c.Lookup.RequestTimeout <= 0 {
+		bad("lookup.request_timeout", "must be positive, got %s", c.Lookup.RequestTimeout)
+	}
+	if c.Lookup.MaxBodyBytes < 256 {
+		bad("lookup.max_body_bytes", "must be at least 256, got %d", c.Lookup.MaxBodyBytes)
+	}
+	if (c.Lookup.TLSCertFile == "") != (c.Lookup.TLSKeyFile == "") {
+		bad("lookup.tls_cert_file", "tls_cert_file and tls_key_file go together")
+	}
+	if c.Lookup.ClientCAFile != "" && c.Lookup.TLSCertFile == "" {
+		bad("lookup.client_ca_file", "client certificates need TLS: set lookup.tls_cert_file and lookup.tls_key_file")
+	}
+
 	atLeast("seed.persons", c.Seed.Persons, 1)
 	if c.Seed.Defects < 0 || c.Seed.Defects > 0.5 {
 		bad("seed.defects", "must be between 0 and 0.5, got %g", c.Seed.Defects)
