@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/askonce/askonce/connectors/csvdrop"
 	"github.com/askonce/askonce/connectors/pgoutbox"
 	"github.com/askonce/askonce/connectors/runtime"
 	"github.com/askonce/askonce/internal/bus"
@@ -80,7 +81,12 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 		urls[i] = u
 		perURL[u]++
 	}
-	var runners []*runtime.Runner
+	// Every instance has a readiness (Healthy) and a loop (Run).
+	type instance interface {
+		Healthy() error
+		Run(context.Context) error
+	}
+	var runners []instance
 	for i, s := range c.PGOutbox {
 		pool, ok := pools[urls[i]]
 		if !ok {
@@ -100,6 +106,14 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 			log.Error("connector source not ready", "connector", inst.Name(), "err", err)
 		}
 		runners = append(runners, runtime.NewRunner(inst, src, pub, cps, opt, m, log))
+	}
+	if len(c.CSVDrop) > 0 {
+		fm := csvdrop.NewMetrics(reg)
+		copt := csvdrop.Options{BatchSize: c.BatchSize, PollInterval: c.PollInterval, MaxBackoff: c.MaxBackoff}
+		for _, s := range c.CSVDrop {
+			src := csvdrop.Source{Agency: s.Agency, DataCenter: s.DataCenter, Dir: s.Dir}
+			runners = append(runners, csvdrop.NewRunner(src, pub, cps, conn.Client.Topics(), copt, m, fm, log))
+		}
 	}
 	opsSrv.AddCheck("connectors", func(context.Context) error {
 		var bad []string
