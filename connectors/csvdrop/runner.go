@@ -11,6 +11,7 @@
 package csvdrop
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -154,7 +155,6 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		bo.reset()
 		r.health.Set(nil)
-		r.heard(ctx)
 		sleep(ctx, r.opt.PollInterval)
 	}
 	return nil
@@ -212,6 +212,7 @@ func (r *Runner) scan(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("drop directory: %w", err)
 	}
+	r.heard(ctx)
 	now := time.Now()
 	present := map[string]bool{}
 	var ready []string
@@ -305,11 +306,7 @@ func (r *Runner) hash(name string, o *observed) error {
 		n, err := f.Read(buf)
 		if n > 0 {
 			h.Write(buf[:n])
-			for _, c := range buf[:n] {
-				if c == '\n' {
-					lines++
-				}
-			}
+			lines += int64(bytes.Count(buf[:n], []byte{'\n'}))
 			last = buf[n-1]
 			size += int64(n)
 		}
