@@ -60,6 +60,7 @@ See deploy/askonce.example.yaml for every key.`,
 		a.pgCmd(),
 		a.registryCmd(),
 		a.schemasCmd(),
+		a.seedCmd(),
 		a.topicsCmd(),
 		a.versionCmd(),
 	)
