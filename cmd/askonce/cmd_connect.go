@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"github.com/spf13/cobra"
@@ -11,6 +10,7 @@ import (
 	"github.com/askonce/askonce/connectors"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/ops"
+	"github.com/askonce/askonce/internal/synth"
 )
 
 const defaultConnectOps = "127.0.0.1:9102"
@@ -61,23 +61,10 @@ func addSyntheticSources(cfg *config.Config) {
 	for _, s := range cfg.Connect.PGOutbox {
 		have[s.DataCenter] = true
 	}
-	for _, dc := range syntheticDataCenters(cfg.Seed.DataCenters) {
+	for _, dc := range synth.DataCenters(cfg.Seed.DataCenters) {
 		if !have[dc.Name] {
 			cfg.Connect.PGOutbox = append(cfg.Connect.PGOutbox, config.PGOutboxSource{Agency: dc.Agency, DataCenter: dc.Name, Schema: dc.Schema})
 		}
 	}
 	cfg.Rules.AllowSynthetic = true
-}
-
-// TODO(synth): replaced by synth.DataCenters once that package lands.
-type dataCenter struct{ Agency, Name, Schema string }
-
-func syntheticDataCenters(n int) []dataCenter {
-	var out []dataCenter
-	for _, a := range []string{"etatcivil", "cnas", "casnos"} {
-		for i := 1; i <= n; i++ {
-			out = append(out, dataCenter{a, fmt.Sprintf("%s-dc%02d", a, i), fmt.Sprintf("%s_dc%02d", a, i)})
-		}
-	}
-	return out
 }

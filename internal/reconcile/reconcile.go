@@ -47,7 +47,9 @@ type Report struct {
 }
 
 // Clean says whether the store matches the source.
-func (r Report) Clean() bool { return r.Missing == 0 && r.Behind == 0 && r.Extra == 0 && r.SourceSum == r.StoreSum }
+func (r Report) Clean() bool {
+	return r.Missing == 0 && r.Behind == 0 && r.Extra == 0 && r.SourceSum == r.StoreSum
+}
 
 type state struct {
 	version int64
