@@ -44,12 +44,14 @@ func (s Subject) Latest() string { return s.Versions[len(s.Versions)-1] }
 // Name is the registry subject for a topic name (TopicNameStrategy).
 func Name(topic string) string { return topic + "-value" }
 
-// Catalog lists the subjects of the record topics, in a fixed order.
+// Catalog lists the subjects of the record topics, then of the audit
+// topic (the mirror of the lookup API's audit log), in a fixed order.
 func Catalog() ([]Subject, error) {
 	subs := []Subject{
 		{Topic: "askonce.civil-status.v1", File: "civil-status", Compatibility: "FULL_TRANSITIVE"},
 		{Topic: "askonce.employment.v1", File: "employment", Compatibility: "FULL_TRANSITIVE"},
 		{Topic: "askonce.contribution.v1", File: "contribution", Compatibility: "FULL_TRANSITIVE"},
+		{Topic: "askonce.audit.v1", File: "audit", Compatibility: "FULL_TRANSITIVE"},
 	}
 	for i := range subs {
 		v, err := versions(files, "avro", subs[i].File)

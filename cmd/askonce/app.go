@@ -54,8 +54,10 @@ See deploy/askonce.example.yaml for every key.`,
 	pf.String("ops-listen", "", "address of /metrics, /healthz, /readyz (default: the subcommand's own port)")
 
 	root.AddCommand(
+		a.auditCmd(),
 		a.configCmd(),
 		a.connectCmd(),
+		a.keysCmd(),
 		a.materializeCmd(),
 		a.brokerCmd(),
 		a.pgCmd(),
@@ -64,6 +66,7 @@ See deploy/askonce.example.yaml for every key.`,
 		a.schemasCmd(),
 		a.seedCmd(),
 		a.topicsCmd(),
+		a.verifyCmd(),
 		a.versionCmd(),
 	)
 	return root
