@@ -49,7 +49,8 @@ type Provenance struct {
 	Operation     string    `avro:"operation" json:"operation"`
 }
 
-// CivilStatusRecord is a value of askonce.civil-status.v1.
+// CivilStatusRecord is a value of askonce.civil-status.v1 (schema
+// civil-status.v2.avsc, the latest; records written with v1 read into it).
 type CivilStatusRecord struct {
 	Provenance Provenance      `avro:"provenance" json:"provenance"`
 	NIN        string          `avro:"nin" json:"nin"`
@@ -79,6 +80,10 @@ type PersonIdentity struct {
 	MotherFirstNamesLatin  *string   `avro:"mother_first_names_latin" json:"mother_first_names_latin,omitempty"`
 	MotherSurnameArabic    *string   `avro:"mother_surname_arabic" json:"mother_surname_arabic,omitempty"`
 	MotherFirstNamesArabic *string   `avro:"mother_first_names_arabic" json:"mother_first_names_arabic,omitempty"`
+	// FatherNIN and MotherNIN (schema v2) link the person to the parents'
+	// fiche familiale; nil when unknown and in records written with v1.
+	FatherNIN *string `avro:"father_nin" json:"father_nin,omitempty"`
+	MotherNIN *string `avro:"mother_nin" json:"mother_nin,omitempty"`
 }
 
 // BirthAct is an acte de naissance.

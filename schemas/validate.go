@@ -30,6 +30,7 @@ const (
 	CodeSyntheticRejected = "synthetic.rejected" // a synthetic (99CC) commune where synthetic data is not allowed
 	CodeActNumber         = "act.number"         // an act number is not 1-99999
 	CodeSpouseSelf        = "spouse.self"        // a spouse NIN is the person's own
+	CodeParentSelf        = "parent.self"        // a parent's NIN (father_nin, mother_nin) is the person's own
 	CodeAgencyUnknown     = "provenance.agency"  // the agency is unknown or wrong for the topic
 	CodeDataCenter        = "provenance.data_center"
 	CodeSourceVersion     = "provenance.version" // the source version is not positive
@@ -132,6 +133,18 @@ func (c *checker) nin(field, v string) {
 	}
 	// Positions 6-9 are a commune code: it must be a plausible one.
 	c.wilayaOf(field, v[5:9], true)
+}
+
+// optNIN checks an optional NIN: absent is fine, present must be one.
+func (c *checker) optNIN(field string, v *string) {
+	if v == nil {
+		return
+	}
+	if strings.TrimSpace(*v) == "" {
+		c.add(CodeNINFormat, field, "must be 18 digits or absent, got an empty string")
+		return
+	}
+	c.nin(field, *v)
 }
 
 func (c *checker) commune(field, v string) {
@@ -314,6 +327,17 @@ func (r Rules) CivilStatus(rec *CivilStatusRecord) Violations {
 			// Wilayas were re-mapped in 1984, 2019 and 2025: the commune code
 			// keeps the wilaya of registration, which birth_wilaya records.
 			c.add(CodeCommuneFormat, "person.birth_commune", "commune %s is not in wilaya %s", p.BirthCommune, p.BirthWilaya)
+		}
+		// Parents' NINs (schema v2): optional, but a NIN when present, and
+		// never the person's own.
+		for _, parent := range []struct {
+			field string
+			nin   *string
+		}{{"person.father_nin", p.FatherNIN}, {"person.mother_nin", p.MotherNIN}} {
+			c.optNIN(parent.field, parent.nin)
+			if parent.nin != nil && *parent.nin == rec.NIN && rec.NIN != "" {
+				c.add(CodeParentSelf, parent.field, "is the person's own NIN")
+			}
 		}
 	}
 	if b := rec.Birth; b != nil {

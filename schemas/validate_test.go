@@ -16,6 +16,7 @@ func ptr[T any](v T) *T { return &v }
 func TestValidRecordsPass(t *testing.T) {
 	for name, v := range map[string]schemas.Violations{
 		"birth":        rules.CivilStatus(schematest.Birth()),
+		"child birth":  rules.CivilStatus(schematest.ChildBirth()),
 		"marriage":     rules.CivilStatus(schematest.Marriage()),
 		"divorce":      rules.CivilStatus(schematest.Divorce()),
 		"death":        rules.CivilStatus(schematest.Death()),
@@ -64,6 +65,13 @@ func TestCivilStatusCodes(t *testing.T) {
 		{"no source key", rules, func(r *schemas.CivilStatusRecord) { r.Provenance.SourceKey = "" }, schemas.CodeRequired, "provenance.source_key"},
 		{"event in the future", rules, func(r *schemas.CivilStatusRecord) { r.Provenance.EventTime = schematest.Now.Add(time.Hour) }, schemas.CodeDateFuture, "provenance.event_time"},
 		{"bad operation", rules, func(r *schemas.CivilStatusRecord) { r.Provenance.Operation = "MERGE" }, schemas.CodeEnumUnknown, "provenance.operation"},
+		// Parents' NINs (schema v2): optional, a NIN when present, never the person's own.
+		{"father nin too short", rules, func(r *schemas.CivilStatusRecord) { r.Person.FatherNIN = ptr("10985991600042") }, schemas.CodeNINFormat, "person.father_nin"},
+		{"mother nin with letters", rules, func(r *schemas.CivilStatusRecord) { r.Person.MotherNIN = ptr("2098799I6001230142") }, schemas.CodeNINFormat, "person.mother_nin"},
+		{"father nin empty", rules, func(r *schemas.CivilStatusRecord) { r.Person.FatherNIN = ptr(" ") }, schemas.CodeNINFormat, "person.father_nin"},
+		{"father is self", rules, func(r *schemas.CivilStatusRecord) { r.Person.FatherNIN = ptr(r.NIN) }, schemas.CodeParentSelf, "person.father_nin"},
+		{"mother is self", rules, func(r *schemas.CivilStatusRecord) { r.Person.MotherNIN = ptr(r.NIN) }, schemas.CodeParentSelf, "person.mother_nin"},
+		{"synthetic mother in production", schemas.Rules{Now: schematest.Now}, func(r *schemas.CivilStatusRecord) { r.Person.MotherNIN = ptr(schematest.SpouseNIN) }, schemas.CodeSyntheticRejected, "person.mother_nin"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,6 +101,28 @@ func TestCivilStatusCodes(t *testing.T) {
 			tc.edit(tc.rec)
 			expect(t, rules.CivilStatus(tc.rec), tc.code, tc.field)
 		})
+	}
+}
+
+// TestParentNINs: absent parents (v1 records, parents not registered) and
+// valid parents pass; a child's own NIN differs from both.
+func TestParentNINs(t *testing.T) {
+	for name, r := range map[string]*schemas.CivilStatusRecord{"no parents": schematest.Birth(), "both parents": schematest.ChildBirth()} {
+		if v := rules.CivilStatus(r); v != nil {
+			t.Errorf("%s: %v", name, v)
+		}
+	}
+	r := schematest.ChildBirth()
+	r.Person.MotherNIN = nil
+	if v := rules.CivilStatus(r); v != nil {
+		t.Errorf("father only: %v", v)
+	}
+	// A parent's NIN never needs a birth act in the same record: no
+	// birth_mismatch against the child's act.
+	r = schematest.ChildBirth()
+	r.Person.FatherNIN = ptr("109709916012340199")
+	if v := rules.CivilStatus(r); v != nil {
+		t.Errorf("another father: %v", v)
 	}
 }
 

@@ -81,6 +81,7 @@ var Kinds = []*Kind{
 		opt("father_first_name_latin", tText), opt("father_first_name_arabic", tText),
 		opt("mother_surname_latin", tText), opt("mother_first_names_latin", tText),
 		opt("mother_surname_arabic", tText), opt("mother_first_names_arabic", tText),
+		opt("father_nin", tText), opt("mother_nin", tText),
 		req("act_number", tInt), req("act_year", tInt), req("act_commune", tText),
 		req("registered_on", tDate), opt("birth_time", tTime), opt("marginal_notes", tNotes)),
 	kind("marriage", bus.BaseCivilStatus,

@@ -265,6 +265,7 @@ func (r *row) civil(entity string, prov schemas.Provenance) *schemas.CivilStatus
 			FatherFirstNameLatin: r.opt("father_first_name_latin"), FatherFirstNameArabic: r.opt("father_first_name_arabic"),
 			MotherSurnameLatin: r.opt("mother_surname_latin"), MotherFirstNamesLatin: r.opt("mother_first_names_latin"),
 			MotherSurnameArabic: r.opt("mother_surname_arabic"), MotherFirstNamesArabic: r.opt("mother_first_names_arabic"),
+			FatherNIN: r.opt("father_nin"), MotherNIN: r.opt("mother_nin"),
 		}
 		rec.Birth = &schemas.BirthAct{
 			ActNumber: r.int32("act_number"), ActYear: r.int32("act_year"), ActCommune: r.str("act_commune"),

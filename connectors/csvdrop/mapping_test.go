@@ -22,6 +22,7 @@ var rows = map[string]map[string]string{
 		"birth_date": "1985-03-14", "birth_date_presumed": "false", "birth_commune": "9916", "birth_wilaya": "99",
 		"father_first_name_latin": "Ahmed", "father_first_name_arabic": "أحمد", "mother_surname_latin": "SAIDI",
 		"mother_first_names_latin": "Fatiha", "mother_surname_arabic": "سعيدي", "mother_first_names_arabic": "فتيحة",
+		"father_nin": "109559916001010137", "mother_nin": "209609916002020137",
 		"act_number": "42", "act_year": "1985", "act_commune": "9916", "registered_on": "1985-03-16", "birth_time": "08:30:00",
 		"marginal_notes": "Marié le 2010-06-01 à 9916|Divorcé le 2015-02-02"},
 	"marriage": {"id": "5", "version": "1", "nin": "109859916000420137", "act_number": "310", "act_year": "2010",

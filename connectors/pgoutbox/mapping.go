@@ -135,6 +135,8 @@ type payload struct {
 	MotherFirstNamesLatin  *string  `json:"mother_first_names_latin"`
 	MotherSurnameArabic    *string  `json:"mother_surname_arabic"`
 	MotherFirstNamesArabic *string  `json:"mother_first_names_arabic"`
+	FatherNIN              *string  `json:"father_nin"`
+	MotherNIN              *string  `json:"mother_nin"`
 	ActNumber              int      `json:"act_number"`
 	ActYear                int      `json:"act_year"`
 	ActCommune             string   `json:"act_commune"`
@@ -244,6 +246,7 @@ func (p *payload) civil(entity string, prov schemas.Provenance) (*schemas.CivilS
 			FatherFirstNameLatin: nonEmpty(p.FatherFirstNameLatin), FatherFirstNameArabic: nonEmpty(p.FatherFirstNameArabic),
 			MotherSurnameLatin: nonEmpty(p.MotherSurnameLatin), MotherFirstNamesLatin: nonEmpty(p.MotherFirstNamesLatin),
 			MotherSurnameArabic: nonEmpty(p.MotherSurnameArabic), MotherFirstNamesArabic: nonEmpty(p.MotherFirstNamesArabic),
+			FatherNIN: nonEmpty(p.FatherNIN), MotherNIN: nonEmpty(p.MotherNIN),
 		}
 		r.Birth = &schemas.BirthAct{
 			ActNumber: p.ActNumber, ActYear: p.ActYear, ActCommune: p.ActCommune,

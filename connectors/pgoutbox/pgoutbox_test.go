@@ -46,13 +46,16 @@ func exec(t *testing.T, ctx context.Context, pool *pgxpool.Pool, sql string, arg
 
 const birthCols = `(id, nin, surname_latin, surname_arabic, first_names_latin, first_names_arabic, sex, birth_date,
 	birth_commune, birth_wilaya, father_first_name_latin, mother_surname_latin, mother_first_names_latin,
-	act_number, act_year, act_commune, registered_on, birth_time)`
+	act_number, act_year, act_commune, registered_on, birth_time, father_nin, mother_nin)`
+
+// Parents of the births insertBirth writes (civil-status v2 columns).
+const fatherNIN, motherNIN = "109559916001010137", "209609916002020137"
 
 func insertBirth(t *testing.T, ctx context.Context, pool *pgxpool.Pool, schema string, id int, nin string) {
 	t.Helper()
 	exec(t, ctx, pool, `INSERT INTO `+schema+`.births `+birthCols+` VALUES
 		($1, $2, 'BENALI', 'بن علي', 'Youcef', 'يوسف', 'M', '1985-03-14', '9916', '16', 'Ahmed', 'SAIDI', 'Fatiha',
-		 42, 1985, '9916', '1985-03-16', '08:30:00')`, id, nin)
+		 42, 1985, '9916', '1985-03-16', '08:30:00', $3, $4)`, id, nin, fatherNIN, motherNIN)
 }
 
 func TestConnectorPublishesValidatesAndDeadLetters(t *testing.T) {
@@ -122,7 +125,8 @@ func TestConnectorPublishesValidatesAndDeadLetters(t *testing.T) {
 	testenv.Must(t, err, "decode")
 	if string(m.Key) != nin || rec.NIN != nin || rec.Kind != schemas.KindBirth || rec.Person.SurnameArabic != "بن علي" ||
 		rec.Provenance.SourceKey != "birth/1" || rec.Provenance.SourceVersion != 1 || rec.Provenance.DataCenter != "etatcivil-dc07" ||
-		rec.Provenance.Operation != schemas.OpUpsert || rec.Birth.BirthTime == nil || *rec.Birth.BirthTime != 8*time.Hour+30*time.Minute {
+		rec.Provenance.Operation != schemas.OpUpsert || rec.Birth.BirthTime == nil || *rec.Birth.BirthTime != 8*time.Hour+30*time.Minute ||
+		rec.Person.FatherNIN == nil || *rec.Person.FatherNIN != fatherNIN || rec.Person.MotherNIN == nil || *rec.Person.MotherNIN != motherNIN {
 		t.Fatalf("record = key %s %+v person %+v birth %+v", m.Key, rec.Provenance, rec.Person, rec.Birth)
 	}
 

@@ -193,6 +193,76 @@ func TestSchemaResolution(t *testing.T) {
 	}
 }
 
+// TestCivilStatusV1ProducersKeepWorking: the shipped civil-status v2
+// (parents' NINs) is accepted after v1 by a registry at FULL_TRANSITIVE; a
+// record from a producer still on v1 decodes with the v2 reader, its
+// parents' NINs nil; a v2 record decodes with a consumer still on v1.
+func TestCivilStatusV1ProducersKeepWorking(t *testing.T) {
+	ctx := testenv.Ctx(t, time.Minute)
+	reg := startRegistry(t)
+	var versions []string
+	subs, err := schemas.Catalog()
+	testenv.Must(t, err, "catalog")
+	for _, s := range subs {
+		if s.Topic == bus.BaseCivilStatus {
+			versions = s.Versions
+		}
+	}
+	if len(versions) < 2 {
+		t.Fatalf("%d civil-status versions, want v1 and v2", len(versions))
+	}
+	v1, v2 := versions[0], versions[1]
+	subject := schemas.Name(bus.BaseCivilStatus)
+	rc, err := registry.NewClient(config.Registry{URL: reg.URL, Timeout: 5 * time.Second})
+	testenv.Must(t, err, "registry client")
+	testenv.Must(t, rc.SetLevel(ctx, subject, "FULL_TRANSITIVE"), "set level")
+
+	old := newCodec(t, reg.URL)
+	id1, err := old.Use(ctx, bus.BaseCivilStatus, v1)
+	testenv.Must(t, err, "register v1")
+	ok, reasons, err := rc.Compatible(ctx, subject, v2)
+	testenv.Must(t, err, "compatibility of v2")
+	if !ok {
+		t.Fatalf("the registry refuses v2 after v1 under FULL_TRANSITIVE: %v", reasons)
+	}
+	upgraded := newCodec(t, reg.URL)
+	id2, err := upgraded.Use(ctx, bus.BaseCivilStatus, v2)
+	testenv.Must(t, err, "register v2")
+	if id1 == id2 {
+		t.Fatal("v1 and v2 share an id")
+	}
+
+	// A producer on v1 writes a birth; the parents' NINs it knows nothing of are not sent.
+	fromV1, err := old.Encode(bus.BaseCivilStatus, schematest.ChildBirth())
+	testenv.Must(t, err, "encode v1")
+	var asV2 schemas.CivilStatusRecord
+	gotID, err := upgraded.Decode(ctx, bus.BaseCivilStatus, fromV1, &asV2)
+	if err != nil {
+		t.Fatalf("v2 reader on v1 data: %v", err)
+	}
+	if gotID != id1 || asV2.Person == nil || asV2.Person.FirstNamesLatin != "Meriem" || asV2.Person.FatherNIN != nil || asV2.Person.MotherNIN != nil {
+		t.Fatalf("v2 reader got id %d person %+v", gotID, asV2.Person)
+	}
+
+	// A producer on v2 sends them; a consumer on v1 still reads the record.
+	fromV2, err := upgraded.Encode(bus.BaseCivilStatus, schematest.ChildBirth())
+	testenv.Must(t, err, "encode v2")
+	var withParents schemas.CivilStatusRecord
+	_, err = upgraded.Decode(ctx, bus.BaseCivilStatus, fromV2, &withParents)
+	testenv.Must(t, err, "v2 reader on v2 data")
+	if p := withParents.Person; p == nil || p.FatherNIN == nil || *p.FatherNIN != schematest.NIN || p.MotherNIN == nil || *p.MotherNIN != schematest.SpouseNIN {
+		t.Fatalf("v2 round trip lost the parents: %+v", withParents.Person)
+	}
+	var asV1 schemas.CivilStatusRecord
+	gotID, err = old.Decode(ctx, bus.BaseCivilStatus, fromV2, &asV1)
+	if err != nil {
+		t.Fatalf("v1 reader on v2 data: %v", err)
+	}
+	if gotID != id2 || asV1.NIN != schematest.ChildNIN || asV1.Person == nil || asV1.Person.FatherNIN != nil || asV1.Birth == nil || asV1.Birth.ActNumber != 7 {
+		t.Fatalf("v1 reader got id %d %+v", gotID, asV1)
+	}
+}
+
 func TestDecodeErrors(t *testing.T) {
 	ctx := testenv.Ctx(t, time.Minute)
 	reg := startRegistry(t)

@@ -27,7 +27,6 @@ type env struct {
 	broker *testenv.Broker
 	conn   *bus.Conn
 	pool   *pgxpool.Pool
-	log    func() *ops.Server
 }
 
 func setup(t *testing.T, ctx context.Context) *env {
@@ -122,6 +121,28 @@ func TestMaterializeAppliesVersionsAndDeadLetters(t *testing.T) {
 	invalid.NIN = "109859916000990137" // act number positions disagree: nin.birth_mismatch
 	invalid.Provenance.SourceKey = "birth/bad"
 	unknownID := binary.BigEndian.AppendUint32([]byte{0}, 999999)
+	// A child of NIN and SpouseNIN, written with the latest schema (v2,
+	// parents' NINs); and a younger one from a producer still on v1, which
+	// knows nothing of the parents' NINs.
+	child := schematest.ChildBirth()
+	fromV1 := schematest.ChildBirth()
+	fromV1.NIN, fromV1.Provenance.SourceKey = "100169916000080137", "birth/2016/9916/8"
+	fromV1.Person.FirstNamesLatin, fromV1.Person.Sex = "Adam", "M"
+	fromV1.Person.BirthDate = time.Date(2016, time.June, 1, 0, 0, 0, 0, time.UTC)
+	fromV1.Birth.ActNumber, fromV1.Birth.ActYear, fromV1.Birth.RegisteredOn = 8, 2016, fromV1.Person.BirthDate.AddDate(0, 0, 2)
+	rc, err := registry.NewClient(e.cfg.Registry)
+	testenv.Must(t, err, "registry client")
+	oldCodec := bus.NewCodec(rc, bus.CodecOptions{AutoRegister: true, IsNotFound: registry.IsNotFound})
+	subs, err := schemas.Catalog()
+	testenv.Must(t, err, "catalog")
+	for _, s := range subs {
+		if s.Topic == bus.BaseCivilStatus {
+			_, err = oldCodec.Use(ctx, topics.CivilStatus, s.Versions[0])
+			testenv.Must(t, err, "civil-status v1")
+		}
+	}
+	v1Msg, err := oldCodec.Encode(topics.CivilStatus, fromV1)
+	testenv.Must(t, err, "encode with v1")
 
 	e.produce(t, ctx,
 		e.encode(t, topics.CivilStatus, &v3, schematest.NIN),
@@ -133,11 +154,13 @@ func TestMaterializeAppliesVersionsAndDeadLetters(t *testing.T) {
 		e.encode(t, topics.Employment, emp, schematest.NIN),
 		e.encode(t, topics.Contribution, contrib, schematest.NIN),
 		e.encode(t, topics.CivilStatus, &v3, schematest.NIN), // duplicate
+		e.encode(t, topics.CivilStatus, child, child.NIN),
+		kafka.Message{Topic: topics.CivilStatus, Key: []byte(fromV1.NIN), Value: v1Msg},
 	)
 	stop, srv := e.run(t, ctx, "mat-1")
 	defer stop()
 
-	waitRows(t, ctx, e.pool, "4", `SELECT (SELECT count(*) FROM persons) + (SELECT count(*) FROM marriages) + (SELECT count(*) FROM employment_periods) + (SELECT count(*) FROM contributions)`)
+	waitRows(t, ctx, e.pool, "6", `SELECT (SELECT count(*) FROM persons) + (SELECT count(*) FROM marriages) + (SELECT count(*) FROM employment_periods) + (SELECT count(*) FROM contributions)`)
 	var first string
 	var version int64
 	testenv.Must(t, e.pool.QueryRow(ctx, `SELECT first_names_latin, version FROM persons WHERE nin = $1`, schematest.NIN).Scan(&first, &version), "person")
@@ -145,6 +168,10 @@ func TestMaterializeAppliesVersionsAndDeadLetters(t *testing.T) {
 		t.Fatalf("stored %q version %d, want the highest version 3", first, version)
 	}
 	waitRows(t, ctx, e.pool, "spouse", `SELECT relation FROM family_links WHERE nin = $1`, schematest.NIN)
+	// The parents' NINs are stored; the v1 record, read through v2, has none.
+	waitRows(t, ctx, e.pool, schematest.ChildNIN, `SELECT string_agg(nin, ',' ORDER BY nin) FROM persons WHERE father_nin = $1 AND mother_nin = $2 AND NOT deleted`,
+		schematest.NIN, schematest.SpouseNIN)
+	waitRows(t, ctx, e.pool, "Adam true", `SELECT first_names_latin || ' ' || (father_nin IS NULL AND mother_nin IS NULL)::text FROM persons WHERE nin = $1`, fromV1.NIN)
 
 	dlq := testenv.WaitTopic(t, ctx, e.broker.Addr, topics.DLQ, 3, 30*time.Second)
 	codes := map[string]kafka.Message{}

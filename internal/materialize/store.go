@@ -42,7 +42,7 @@ type table struct {
 
 // Tables of the store, in the order a batch applies them.
 var (
-	tPersons       = table{"persons", []string{"nin", "surname_latin", "surname_arabic", "first_names_latin", "first_names_arabic", "marital_surname_latin", "sex", "birth_date", "birth_date_presumed", "birth_commune", "birth_wilaya", "father_first_name_latin", "father_first_name_arabic", "mother_surname_latin", "mother_first_names_latin", "mother_surname_arabic", "mother_first_names_arabic", "act_number", "act_year", "act_commune", "registered_on", "birth_time", "marginal_notes"}}
+	tPersons       = table{"persons", []string{"nin", "surname_latin", "surname_arabic", "first_names_latin", "first_names_arabic", "marital_surname_latin", "sex", "birth_date", "birth_date_presumed", "birth_commune", "birth_wilaya", "father_first_name_latin", "father_first_name_arabic", "mother_surname_latin", "mother_first_names_latin", "mother_surname_arabic", "mother_first_names_arabic", "act_number", "act_year", "act_commune", "registered_on", "birth_time", "marginal_notes", "father_nin", "mother_nin"}}
 	tMarriages     = table{"marriages", []string{"nin", "act_number", "act_year", "act_commune", "marriage_date", "spouse_nin", "spouse_surname_latin", "spouse_first_names_latin", "marginal_notes"}}
 	tDivorces      = table{"divorces", []string{"nin", "spouse_nin", "divorce_date", "court", "judgment_number", "marriage_act_number", "marriage_act_year", "marriage_act_commune", "marginal_notes"}}
 	tDeaths        = table{"deaths", []string{"nin", "act_number", "act_year", "act_commune", "date_of_death", "place_commune", "marginal_notes"}}
@@ -112,7 +112,8 @@ func rowOf(v any, o origin) (row, error) {
 			out.values = append(c, r.NIN, p.SurnameLatin, p.SurnameArabic, p.FirstNamesLatin, p.FirstNamesArabic, p.MaritalSurnameLatin,
 				p.Sex, date(p.BirthDate), p.BirthDatePresumed, p.BirthCommune, p.BirthWilaya, p.FatherFirstNameLatin, p.FatherFirstNameArabic,
 				p.MotherSurnameLatin, p.MotherFirstNamesLatin, p.MotherSurnameArabic, p.MotherFirstNamesArabic,
-				nz(b.ActNumber), nz(b.ActYear), b.ActCommune, date(b.RegisteredOn), optDur(b.BirthTime), b.MarginalNotes)
+				nz(b.ActNumber), nz(b.ActYear), b.ActCommune, date(b.RegisteredOn), optDur(b.BirthTime), b.MarginalNotes,
+				p.FatherNIN, p.MotherNIN)
 		case schemas.KindMarriage:
 			out.t = tMarriages
 			m := r.Marriage

@@ -41,7 +41,7 @@ var tableColumns = [numTables][]string{
 		"marital_surname_latin", "sex", "birth_date", "birth_date_presumed", "birth_commune", "birth_wilaya",
 		"father_first_name_latin", "father_first_name_arabic", "mother_surname_latin", "mother_first_names_latin",
 		"mother_surname_arabic", "mother_first_names_arabic", "act_number", "act_year", "act_commune",
-		"registered_on", "birth_time", "marginal_notes"},
+		"registered_on", "birth_time", "marginal_notes", "father_nin", "mother_nin"},
 	tMarriages: {"id", "nin", "act_number", "act_year", "act_commune", "marriage_date", "spouse_nin",
 		"spouse_surname_latin", "spouse_first_names_latin", "marginal_notes"},
 	tDivorces: {"id", "nin", "spouse_nin", "divorce_date", "court", "judgment_number", "marriage_act_number",
@@ -52,9 +52,12 @@ var tableColumns = [numTables][]string{
 	tContributions: {"id", "subject", "nin", "nss", "employer_id", "fund", "period", "wage_base", "amount_due", "amount_paid", "status", "due_date", "paid_date"},
 }
 
-// Column positions used by defects and live changes.
+// Column positions used by defects, live changes and tests.
 const (
 	bNIN, bSurname, bBirthDate = 1, 2, 8
+	bFirstNames, bSex          = 4, 7
+	bFatherFirst, bMotherSur   = 12, 14
+	bFatherNIN, bMotherNIN     = 24, 25
 	mNIN, mActCommune, mDate   = 1, 4, 5
 	mSpouseNIN                 = 6
 	dvNIN, dvSpouseNIN, dvDate = 1, 2, 3
@@ -482,6 +485,13 @@ func (e *emitter) person(g *gen, i int) {
 			marital = str(husband.surnameLatin())
 		}
 		commune := syntheticCommune(int(p.birthW))
+		fatherNIN, motherNIN := null(), null()
+		if p.dad >= 0 {
+			fatherNIN = str(e.nin(g, int(p.dad)))
+		}
+		if p.mum >= 0 {
+			motherNIN = str(e.nin(g, int(p.mum)))
+		}
 		row := e.row[:0]
 		row = append(row,
 			integer(birthID(gi)), str(nin), str(p.surnameLatin()), str(surnames[p.surname].Arabic),
@@ -491,7 +501,7 @@ func (e *emitter) person(g *gen, i int) {
 			str(surnames[p.motherSur].Latin), str(joinNames(motherList, p.mother, false)),
 			str(surnames[p.motherSur].Arabic), str(joinNames(motherList, p.mother, true)),
 			integer(int64(e.pl.birthAct[gi])), integer(int64(p.actYear())), str(commune),
-			date(p.reg), birthTime, arr(notes))
+			date(p.reg), birthTime, arr(notes), fatherNIN, motherNIN)
 		e.put(civil, tBirths, birthID(gi), row)
 
 		if p.spouse >= 0 {

@@ -248,7 +248,8 @@ type person struct {
 	mother     [2]int16
 	birth, reg day
 	presumed   bool
-	inlaw      bool // married into a family of the block: not a lineage member
+	inlaw      bool  // married into a family of the block: not a lineage member
+	dad, mum   int32 // local indexes of the parents, -1 when outside the population
 	birthW     uint8
 	resW       uint8
 	death      day
@@ -388,7 +389,7 @@ func (g *gen) rootYear() int {
 // newPerson appends a person born on birth. alive is the age in years the
 // person is known to have reached (marriage of an in-law): no death before.
 func (g *gen) newPerson(sex byte, birth day, birthW int, external bool, alive float64) int {
-	p := person{sex: sex, birth: birth, birthW: uint8(birthW), spouse: -1, married: noDay, divorced: noDay}
+	p := person{sex: sex, birth: birth, birthW: uint8(birthW), spouse: -1, dad: -1, mum: -1, married: noDay, divorced: noDay}
 	by := birth.Year()
 	p.era = uint8(eraOf(by))
 	p.first = g.firstNames(sex, int(p.era))
@@ -660,6 +661,8 @@ func (g *gen) child(husband, wife int, birth day) {
 	cp.surname = h.surname
 	cp.fatherEra, cp.father = h.era, h.first
 	cp.motherEra, cp.motherSur, cp.mother = w.era, w.surname, w.first
+	// Both parents are in the block: the birth act carries their NINs.
+	cp.dad, cp.mum = int32(husband), int32(wife)
 }
 
 // empWilaya: most people work in their wilaya of residence, some in Alger.

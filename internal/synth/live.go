@@ -288,6 +288,9 @@ func (l *live) prepare(ctx context.Context) error {
 		if dc.Agency != AgencyEtatCivil {
 			continue
 		}
+		if err := l.addParentColumns(ctx, dc.Schema); err != nil {
+			return err
+		}
 		for kind, tbl := range map[int]string{actBirth: "births", actMarriage: "marriages", actDeath: "deaths"} {
 			q := fmt.Sprintf(`SELECT act_commune, act_year, max(act_number) FROM %s.%s
 				WHERE act_year >= $1 AND act_commune ~ '^99[0-9]{2}$' AND act_number IS NOT NULL GROUP BY 1, 2`, pgx.Identifier{dc.Schema}.Sanitize(), tbl)
@@ -315,6 +318,27 @@ func (l *live) prepare(ctx context.Context) error {
 	}
 	for t := range l.nextID {
 		l.nextID[t] = max(l.nextID[t], 1)
+	}
+	return nil
+}
+
+// addParentColumns gives a database seeded before the parents' NINs
+// (civil-status v2) the births columns father_nin and mother_nin, as
+// sql/agency.sql does for a new seed: live births then carry them, the
+// seeded rows keep NULL.
+func (l *live) addParentColumns(ctx context.Context, schema string) error {
+	var n int
+	if err := l.pool.QueryRow(ctx, `SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1)
+		AND attname IN ('father_nin', 'mother_nin') AND NOT attisdropped`, schema+".births").Scan(&n); err != nil {
+		return fmt.Errorf("synth: live: %w", err)
+	}
+	if n == 2 {
+		return nil
+	}
+	l.log.Info("live mode: adding the parents' NIN columns to a database seeded before them", "schema", schema)
+	if _, err := l.pool.Exec(ctx, "ALTER TABLE "+pgx.Identifier{schema}.Sanitize()+
+		".births ADD COLUMN IF NOT EXISTS father_nin text, ADD COLUMN IF NOT EXISTS mother_nin text"); err != nil {
+		return fmt.Errorf("synth: live: %s.births: %w", schema, err)
 	}
 	return nil
 }
@@ -583,6 +607,7 @@ func (l *live) birth(ctx context.Context, tx pgx.Tx) (bool, error) {
 	}
 	first := list[int(float64(len(list))*math.Pow(l.r.Float64(), 1.7))]
 	var surname, fatherFirst, motherSur, motherFirst name
+	fatherNIN, motherNIN := null(), null()
 	w := 0
 	if len(mothers) > 0 {
 		mo := mothers[l.r.IntN(len(mothers))]
@@ -598,6 +623,8 @@ func (l *live) birth(ctx context.Context, tx pgx.Tx) (bool, error) {
 			}
 			if err == nil && !l.defective(tBirths, fid) && surname.Latin != "" {
 				motherSur, motherFirst = name{mo.surname, mo.surnameAr}, name{mo.first, mo.firstAr}
+				// Both parents are registered: the act carries their NINs.
+				fatherNIN, motherNIN = str(mo.spouseNIN), str(mo.nin)
 				w = wilayaOfCommune(mo.commune)
 			}
 		}
@@ -622,7 +649,7 @@ func (l *live) birth(ctx context.Context, tx pgx.Tx) (bool, error) {
 		null(), str(sexCode(sex)), date(l.today), boolean(false), str(commune), str(wilayaCode(uint8(w))),
 		str(fatherFirst.Latin), str(fatherFirst.Arabic), str(motherSur.Latin), str(motherFirst.Latin),
 		str(motherSur.Arabic), str(motherFirst.Arabic), integer(int64(num)), integer(int64(year)), str(commune),
-		date(l.today), {k: vTime, i: int64(l.r.IntN(1440)) * 60}, arr([]string{})}
+		date(l.today), {k: vTime, i: int64(l.r.IntN(1440)) * 60}, arr([]string{}), fatherNIN, motherNIN}
 	return l.insert(ctx, tx, dc.Schema, tBirths, row)
 }
 

@@ -38,6 +38,8 @@ type birthRow struct {
 	RegisteredOn           *string  `json:"registered_on"`
 	BirthTime              *string  `json:"birth_time"`
 	MarginalNotes          []string `json:"marginal_notes"`
+	FatherNIN              *string  `json:"father_nin"`
+	MotherNIN              *string  `json:"mother_nin"`
 	Version                int64    `json:"version"`
 }
 
@@ -225,6 +227,7 @@ func mapRow(agency, dataCenter, entity, key, op string, payload []byte, at time.
 				FatherFirstNameLatin: r.FatherFirstNameLatin, FatherFirstNameArabic: r.FatherFirstNameArabic,
 				MotherSurnameLatin: r.MotherSurnameLatin, MotherFirstNamesLatin: r.MotherFirstNamesLatin,
 				MotherSurnameArabic: r.MotherSurnameArabic, MotherFirstNamesArabic: r.MotherFirstNamesArabic,
+				FatherNIN: r.FatherNIN, MotherNIN: r.MotherNIN,
 			},
 			Birth: &schemas.BirthAct{ActNumber: iv(r.ActNumber), ActYear: iv(r.ActYear), ActCommune: sv(r.ActCommune),
 				RegisteredOn: dv(r.RegisteredOn), BirthTime: bt, MarginalNotes: notes(r.MarginalNotes)},

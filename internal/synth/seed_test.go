@@ -187,6 +187,22 @@ func TestSeedLoadsValidatesAndIsIdempotent(t *testing.T) {
 	if children < 200 {
 		t.Errorf("only %d births carry their parents' names", children)
 	}
+	// Children born in the population carry their parents' NINs (civil-status
+	// v2); only a parent's birth row defective on purpose (a mangled NIN)
+	// leaves one unmatched.
+	var linked, unmatched int
+	testenv.Must(t, pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM `+union("births", "nin, sex")+` f
+		WHERE f.nin = c.father_nin AND f.sex = 'M') OR NOT EXISTS (SELECT 1 FROM `+union("births", "nin, sex")+` m WHERE m.nin = c.mother_nin AND m.sex = 'F'))
+		FROM `+union("births", "father_nin, mother_nin")+` c WHERE c.father_nin IS NOT NULL OR c.mother_nin IS NOT NULL`).Scan(&linked, &unmatched), "parents")
+	var badBirths int64
+	for _, m := range res.Manifest {
+		if m.Entity == "birth" {
+			badBirths += m.Defects
+		}
+	}
+	if linked < 500 || int64(unmatched) > 2*badBirths {
+		t.Errorf("%d births carry parents' NINs, %d without the parents' acts (%d birth rows defective)", linked, unmatched, badBirths)
+	}
 
 	// Same seed again: nothing to do.
 	again, err := Ensure(ctx, pool, p, false, Options{})
@@ -248,6 +264,9 @@ func TestLiveChangesTheSources(t *testing.T) {
 	}
 	_, err := Ensure(ctx, pool, p, false, Options{})
 	testenv.Must(t, err, "seed")
+	// One data center as seeded before the parents' NINs: live mode adds the columns.
+	_, err = pool.Exec(ctx, `ALTER TABLE etatcivil_dc01.births DROP COLUMN father_nin, DROP COLUMN mother_nin`)
+	testenv.Must(t, err, "an older seed")
 	last := map[string]int64{}
 	for _, r := range readOutbox(t, ctx, pool, p.DataCenters, nil) {
 		last[r.dc.Schema] = max(last[r.dc.Schema], r.seq)
@@ -265,12 +284,21 @@ func TestLiveChangesTheSources(t *testing.T) {
 		cancel()
 		testenv.Must(t, err, "live run %d", i)
 	}
+	var cols int
+	testenv.Must(t, pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns WHERE table_schema = 'etatcivil_dc01'
+		AND table_name = 'births' AND column_name IN ('father_nin', 'mother_nin')`).Scan(&cols), "columns")
+	if cols != 2 {
+		t.Errorf("live mode left etatcivil_dc01.births with %d of the parents' NIN columns", cols)
+	}
+	if n := counterSum(t, reg, "askonce_seed_change_errors_total"); n > 0 {
+		t.Errorf("%v live changes failed", n)
+	}
 	changes := readOutbox(t, ctx, pool, p.DataCenters, last)
 	if len(changes) < 100 {
 		t.Fatalf("live mode wrote %d outbox rows", len(changes))
 	}
 	ops, entities := map[string]int{}, map[string]int{}
-	versions := 0
+	versions, withParents := 0, 0
 	for _, r := range changes {
 		ops[r.op]++
 		entities[r.entity]++
@@ -279,6 +307,16 @@ func TestLiveChangesTheSources(t *testing.T) {
 		if m.version > 1 {
 			versions++
 		}
+		if r.entity == "birth" && r.op == "upsert" && m.version == 1 && m.civil.Person.FatherNIN != nil {
+			withParents++
+			if m.civil.Person.MotherNIN == nil {
+				t.Errorf("live birth %s: a father's NIN without the mother's", m.nin)
+			}
+		}
+	}
+	// Live births to a married couple of the population carry their NINs.
+	if withParents == 0 {
+		t.Errorf("no live birth carries its parents' NINs (%d births)", entities["birth"])
 	}
 	if ops["correction"] == 0 || ops["upsert"] == 0 || versions == 0 {
 		t.Errorf("ops %v, %d rows with version > 1", ops, versions)

@@ -175,7 +175,13 @@ func TestRowsAreValidAndDefectsRejected(t *testing.T) {
 	p := Params{Persons: 4000, Seed: 3, Defects: 0.0, DataCenters: 3, Months: 12}
 	dcs := DataCenters(p.DataCenters)
 	var pl *plan
-	type birthInfo struct{ dc int }
+	type birthInfo struct {
+		dc                   int
+		sex, first, surname  string
+		birth                int64
+		fatherNIN, motherNIN string
+		fatherFirst, motherS string
+	}
 	births := map[string]birthInfo{}
 	marriages := map[string]string{}
 	counts := map[string]int{}
@@ -203,7 +209,24 @@ func TestRowsAreValidAndDefectsRejected(t *testing.T) {
 			if _, dup := births[nin]; dup {
 				t.Errorf("NIN %s twice", nin)
 			}
-			births[nin] = birthInfo{dc: dc}
+			bi := birthInfo{dc: dc, sex: row[bSex].s, first: row[bFirstNames].s, surname: row[bSurname].s, birth: row[bBirthDate].i,
+				fatherFirst: row[bFatherFirst].s, motherS: row[bMotherSur].s}
+			for _, c := range []struct {
+				col int
+				to  *string
+			}{{bFatherNIN, &bi.fatherNIN}, {bMotherNIN, &bi.motherNIN}} {
+				switch row[c.col].k {
+				case vStr:
+					*c.to = row[c.col].s
+				case vNull:
+				default:
+					t.Errorf("birth %s: parent NIN column %d of kind %d", nin, c.col, row[c.col].k)
+				}
+			}
+			if (bi.fatherNIN == "") != (bi.motherNIN == "") {
+				t.Errorf("birth %s: father NIN %q, mother NIN %q: both or neither", nin, bi.fatherNIN, bi.motherNIN)
+			}
+			births[nin] = bi
 			w := wilayaOfCommune(row[10].s)
 			if row[11].s != fmt.Sprintf("%02d", w) || row[20].s != row[10].s || dc != int(pl.regions[w]) {
 				t.Errorf("birth %s: commune %s wilaya %s in data center %s", nin, row[10].s, row[11].s, dcName)
@@ -280,6 +303,36 @@ func TestRowsAreValidAndDefectsRejected(t *testing.T) {
 			t.Errorf("spouse %s of %s is married to %s", spouse, nin, marriages[spouse])
 		}
 	}
+	// Children born in the population carry their parents' NINs: a
+	// married couple of the population, older than the child, whose names
+	// are the filiation on the child's act.
+	linked := 0
+	for nin, c := range births {
+		if c.fatherNIN == "" {
+			continue
+		}
+		linked++
+		f, okF := births[c.fatherNIN]
+		m, okM := births[c.motherNIN]
+		switch {
+		case !okF || !okM:
+			t.Errorf("child %s: parents %s, %s have no birth act", nin, c.fatherNIN, c.motherNIN)
+		case f.sex != "M" || m.sex != "F":
+			t.Errorf("child %s: father %s is %s, mother %s is %s", nin, c.fatherNIN, f.sex, c.motherNIN, m.sex)
+		case marriages[c.fatherNIN] != c.motherNIN:
+			t.Errorf("child %s: parents %s and %s are not married to each other", nin, c.fatherNIN, c.motherNIN)
+		case f.birth >= c.birth || m.birth >= c.birth:
+			t.Errorf("child %s: born before a parent", nin)
+		case c.fatherFirst != f.first || c.surname != f.surname || c.motherS != m.surname:
+			t.Errorf("child %s: filiation %s/%s does not match the parents' acts %s %s / %s", nin, c.fatherFirst, c.motherS, f.surname, f.first, m.surname)
+		}
+	}
+	// Lineage roots and in-laws have no parents in the population; the
+	// others (most of the population) do.
+	if linked < p.Persons/4 || linked == len(births) {
+		t.Errorf("%d of %d births carry parents' NINs", linked, len(births))
+	}
+	counts["children linked"] = linked
 	ratio := float64(sexes["M"]) / float64(sexes["F"])
 	if ratio < 0.97 || ratio > 1.12 {
 		t.Errorf("sex ratio %.3f", ratio)

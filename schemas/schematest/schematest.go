@@ -49,6 +49,32 @@ func Birth() *schemas.CivilStatusRecord {
 	}
 }
 
+// ChildNIN is the synthetic daughter of NIN and SpouseNIN: register year
+// 2014, commune 9916, birth act 00007.
+const ChildNIN = "200149916000070165"
+
+// ChildBirth is a BIRTH record of ChildNIN whose parents' NINs (schema v2)
+// are NIN (father) and SpouseNIN (mother).
+func ChildBirth() *schemas.CivilStatusRecord {
+	return &schemas.CivilStatusRecord{
+		Provenance: prov("etatcivil", "etatcivil-dc07", "birth/2014/9916/7", 1),
+		NIN:        ChildNIN,
+		Kind:       schemas.KindBirth,
+		Person: &schemas.PersonIdentity{
+			SurnameLatin: "BENALI", SurnameArabic: "بن علي",
+			FirstNamesLatin: "Meriem", FirstNamesArabic: "مريم",
+			Sex: "F", BirthDate: day(2014, time.May, 9), BirthCommune: "9916", BirthWilaya: "99",
+			FatherFirstNameLatin: str("Youcef"), FatherFirstNameArabic: str("يوسف"),
+			MotherSurnameLatin: str("HAMIDI"), MotherFirstNamesLatin: str("Amina"),
+			FatherNIN: str(NIN), MotherNIN: str(SpouseNIN),
+		},
+		Birth: &schemas.BirthAct{
+			ActNumber: 7, ActYear: 2014, ActCommune: "9916", RegisteredOn: day(2014, time.May, 11),
+			MarginalNotes: []string{},
+		},
+	}
+}
+
 // Marriage is a MARRIAGE record of NIN with SpouseNIN.
 func Marriage() *schemas.CivilStatusRecord {
 	return &schemas.CivilStatusRecord{

@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS births (
     mother_first_names_latin   text,
     mother_surname_arabic      text,
     mother_first_names_arabic  text,
+    father_nin                 text,          -- NIN of the father, when registered (civil-status v2)
+    mother_nin                 text,          -- NIN of the mother, when registered (civil-status v2)
     act_number                 integer,
     act_year                   integer,
     act_commune                text,
@@ -35,6 +37,10 @@ CREATE TABLE IF NOT EXISTS births (
     marginal_notes             text[] NOT NULL DEFAULT '{}',
     version                    bigint NOT NULL DEFAULT 1
 );
+-- Added with civil-status v2 (the parents' NINs link children to the
+-- fiche familiale): a database seeded before gets the columns, NULL.
+ALTER TABLE births ADD COLUMN IF NOT EXISTS father_nin text;
+ALTER TABLE births ADD COLUMN IF NOT EXISTS mother_nin text;
 
 CREATE TABLE IF NOT EXISTS marriages (
     id                         bigint PRIMARY KEY,
