@@ -34,11 +34,8 @@ lint: ## gofmt, go vet, staticcheck
 	  $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(GOBIN)/staticcheck ./...
 
-demo: deps build ## run the whole bus on embedded defaults with synthetic data
-	@if ! $(BIN) dev --help >/dev/null 2>&1; then \
-	  echo "make demo: 'askonce dev' does not exist yet (issue #7: one command runs the whole bus)."; \
-	  echo "Today you can run the parts: 'bin/askonce pg start' and 'bin/askonce broker'."; exit 2; fi
-	$(BIN) dev
+demo: deps build ## run the whole bus on embedded defaults with synthetic data (Ctrl-C stops it)
+	$(BIN) dev $(DEMO_FLAGS)
 
 bench: deps build pg ## measure ingest and lookup against this machine's ceilings (writes BENCHMARKS.md)
 	@if ! $(BIN) bench --help >/dev/null 2>&1; then \

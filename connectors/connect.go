@@ -24,6 +24,7 @@ import (
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
+	"github.com/askonce/askonce/internal/synth"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -135,4 +136,20 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 	err = g.Wait()
 	log.Info("connectors stopped")
 	return err
+}
+
+// AddSynthetic adds a pgoutbox source for every data center of the
+// synthetic agencies (askonce seed) that has none configured, and accepts
+// synthetic persons.
+func AddSynthetic(cfg *config.Config) {
+	have := map[string]bool{}
+	for _, s := range cfg.Connect.PGOutbox {
+		have[s.DataCenter] = true
+	}
+	for _, dc := range synth.DataCenters(cfg.Seed.DataCenters) {
+		if !have[dc.Name] {
+			cfg.Connect.PGOutbox = append(cfg.Connect.PGOutbox, config.PGOutboxSource{Agency: dc.Agency, DataCenter: dc.Name, Schema: dc.Schema})
+		}
+	}
+	cfg.Rules.AllowSynthetic = true
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/askonce/askonce/connectors"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/ops"
-	"github.com/askonce/askonce/internal/synth"
 )
 
 const defaultConnectOps = "127.0.0.1:9102"
@@ -36,7 +35,7 @@ Ops (/metrics, /healthz, /readyz) on ` + defaultConnectOps + ` unless --ops-list
 				return err
 			}
 			if synthetic {
-				addSyntheticSources(cfg)
+				connectors.AddSynthetic(cfg)
 			}
 			return runConnect(cmd.Context(), cfg, log)
 		},
@@ -52,19 +51,4 @@ func runConnect(ctx context.Context, cfg *config.Config, log *slog.Logger) error
 	g.Go(func() error { return srv.Serve(gctx, ops.DefaultListen(cfg.Ops.Listen, defaultConnectOps), nil) })
 	g.Go(func() error { return connectors.Run(gctx, cfg, reg, srv, log) })
 	return g.Wait()
-}
-
-// addSyntheticSources adds a pgoutbox source for every data center of the
-// synthetic agencies that has none configured, and accepts synthetic persons.
-func addSyntheticSources(cfg *config.Config) {
-	have := map[string]bool{}
-	for _, s := range cfg.Connect.PGOutbox {
-		have[s.DataCenter] = true
-	}
-	for _, dc := range synth.DataCenters(cfg.Seed.DataCenters) {
-		if !have[dc.Name] {
-			cfg.Connect.PGOutbox = append(cfg.Connect.PGOutbox, config.PGOutboxSource{Agency: dc.Agency, DataCenter: dc.Name, Schema: dc.Schema})
-		}
-	}
-	cfg.Rules.AllowSynthetic = true
 }

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/lookup"
+	"github.com/askonce/askonce/internal/ops"
+)
+
+func (a *app) serveCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the lookup API: signed documents for clerks, or a clear \"not held\"",
+		Long: `Serves the lookup API on lookup.listen (default http://127.0.0.1:8080), with /metrics,
+/healthz and /readyz on the same address: POST /v1/document-requests, GET /v1/document-types,
+GET /v1/attestations/{id}, GET /v1/citizens/{nin}/access-log, GET /v1/keys, GET /openapi.yaml.
+Clients and what they may ask come from the policy file (lookup.policy_file); SIGHUP reloads it
+and the signing keys. Every request is appended to the hash-chained audit log before it is
+answered.
+
+--dev serves the dev policy (deploy/dev/policy.yaml, keys dev-<client>-key) and creates a
+signing key when there is none.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := a.load(cmd, map[string]string{"listen": "lookup.listen", "policy": "lookup.policy_file"})
+			if err != nil {
+				return err
+			}
+			if dev, _ := cmd.Flags().GetBool("dev"); dev {
+				cfg.Lookup.DevMode = true
+				cfg.Lookup.CreateSigningKey = true
+				if cfg.Lookup.PolicyFile == "" {
+					cfg.Lookup.PolicyFile = "deploy/dev/policy.yaml"
+				}
+			}
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			reg := ops.NewRegistry()
+			return lookup.Run(cmd.Context(), cfg, reg, ops.NewServer(reg, log), log, hup, nil)
+		},
+	}
+	def := config.Default()
+	cmd.Flags().String("listen", def.Lookup.Listen, "address of the API")
+	cmd.Flags().String("policy", "", "policy file (lookup.policy_file)")
+	cmd.Flags().Bool("dev", false, "dev mode: the dev policy and its well-known keys, a signing key created when missing")
+	return cmd
+}

@@ -1,0 +1,15 @@
+// Package dev embeds the development configuration files, so that
+// `askonce dev` works from any directory.
+package dev
+
+import _ "embed"
+
+// Policy is deploy/dev/policy.yaml: the dev clients and their well-known keys.
+//
+//go:embed policy.yaml
+var Policy []byte
+
+// Connect is deploy/dev/connect.yaml: the 33 synthetic data centers.
+//
+//go:embed connect.yaml
+var Connect []byte

@@ -1,0 +1,684 @@
+package lookup
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/askonce/askonce/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrate creates or updates the lookup API's tables.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
+	_, err := store.Migrate(ctx, pool, "lookup", migrations, "migrations", log)
+	return err
+}
+
+// Signature is a detached signature over a canonical document.
+type Signature struct {
+	Alg   string `json:"alg"`
+	KID   string `json:"kid"`
+	Value string `json:"value"`
+}
+
+// Signer signs canonical documents and publishes its public keys.
+type Signer interface {
+	Canonical(v any) ([]byte, error)
+	Sign(payload []byte) Signature
+	PublicKeys() any
+}
+
+// AuditEntry is what the API appends to the audit log for every request.
+type AuditEntry struct {
+	At           time.Time `json:"at"`
+	RequestID    string    `json:"request_id"`
+	Client       string    `json:"client"`
+	ClerkID      string    `json:"clerk_id"`
+	NIN          string    `json:"nin"`
+	DocumentType string    `json:"document_type"`
+	Purpose      string    `json:"purpose"`
+	Outcome      string    `json:"outcome"`
+	Reason       string    `json:"reason"`
+	DocumentID   string    `json:"document_id"`
+}
+
+// Auditor is the audit log: Append returns once the entry is durable.
+type Auditor interface {
+	Append(ctx context.Context, e AuditEntry) error
+	ForCitizen(ctx context.Context, nin string, limit int) ([]AuditEntry, error)
+}
+
+// Outcomes of a request, as audited and counted.
+const (
+	OutcomeIssued          = "issued"
+	OutcomeNotHeld         = "not_held"
+	OutcomeDenied          = "denied"
+	OutcomeInvalid         = "invalid"
+	OutcomeUnauthenticated = "unauthenticated"
+	OutcomeRateLimited     = "rate_limited"
+)
+
+// Options configure the API.
+type Options struct {
+	MaxBodyBytes   int64
+	RequestTimeout time.Duration
+	// PolicyFile and DevMode are re-read by ReloadPolicy.
+	PolicyFile string
+	DevMode    bool
+}
+
+// Service is the lookup API.
+type Service struct {
+	opt      Options
+	pool     *pgxpool.Pool
+	store    *Store
+	fresh    *Freshness
+	signer   Signer
+	audit    Auditor
+	log      *slog.Logger
+	now      func() time.Time
+	policy   atomic.Pointer[Policy]
+	m        *metrics
+	mux      *http.ServeMux
+	openapi  []byte
+	limitMu  sync.Mutex
+	limiters map[string]*rate.Limiter
+	anon     *rate.Limiter
+}
+
+// NewService builds the API over the store pool. The policy is loaded now
+// (an unreadable or invalid policy is an error: nothing would be allowed).
+func NewService(opt Options, pool *pgxpool.Pool, fresh *Freshness, signer Signer, audit Auditor, reg prometheus.Registerer, log *slog.Logger) (*Service, error) {
+	s := &Service{opt: opt, pool: pool, store: NewStore(pool), fresh: fresh, signer: signer, audit: audit, log: log,
+		now: time.Now, limiters: map[string]*rate.Limiter{}, anon: rate.NewLimiter(20, 40), openapi: openAPI}
+	if err := s.ReloadPolicy(); err != nil {
+		return nil, err
+	}
+	s.m = newMetrics(reg)
+	s.routes()
+	return s, nil
+}
+
+// ReloadPolicy re-reads the policy file; on error the current policy stays.
+func (s *Service) ReloadPolicy() error {
+	p, err := LoadPolicy(s.opt.PolicyFile, s.opt.DevMode)
+	if err != nil {
+		return err
+	}
+	s.policy.Store(p)
+	s.limitMu.Lock()
+	s.limiters = map[string]*rate.Limiter{}
+	s.limitMu.Unlock()
+	s.log.Info("policy loaded", "file", s.opt.PolicyFile, "clients", len(p.clients), "dev_only", p.devOnly)
+	return nil
+}
+
+// Handler is the API, to be combined with the ops endpoints.
+func (s *Service) Handler() http.Handler { return s.mux }
+
+func (s *Service) routes() {
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET /v1/document-types", s.wrap("document-types", s.documentTypes))
+	s.mux.HandleFunc("POST /v1/document-requests", s.wrap("document-requests", s.documentRequest))
+	s.mux.HandleFunc("GET /v1/attestations/{id}", s.wrap("attestations", s.attestation))
+	s.mux.HandleFunc("GET /v1/citizens/{nin}/access-log", s.wrap("access-log", s.accessLog))
+	s.mux.HandleFunc("GET /v1/keys", s.wrap("keys", s.keys))
+	s.mux.HandleFunc("GET /v1/sources", s.wrap("sources", s.sources))
+	s.mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(s.openapi) //nolint:errcheck // client went away
+	})
+}
+
+// request is the per-request context the handlers share.
+type request struct {
+	id     string
+	client *Client
+	start  time.Time
+}
+
+var requestIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+func newID(prefix string) string {
+	b := make([]byte, 12)
+	rand.Read(b) //nolint:errcheck // crypto/rand never fails on Linux
+	return prefix + hex.EncodeToString(b)
+}
+
+func (s *Service) wrap(endpoint string, h func(http.ResponseWriter, *http.Request, *request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rq := &request{id: r.Header.Get("X-Request-ID"), start: s.now()}
+		if !requestIDRe.MatchString(rq.id) {
+			rq.id = newID("req_")
+		}
+		w.Header().Set("X-Request-ID", rq.id)
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		ctx, cancel := context.WithTimeout(r.Context(), s.opt.RequestTimeout)
+		defer cancel()
+		rq.client = s.authenticate(r)
+		h(w, r.WithContext(ctx), rq)
+		s.m.duration.WithLabelValues(endpoint).Observe(time.Since(rq.start).Seconds())
+	}
+}
+
+// authenticate finds the client of a request: a client certificate (mTLS)
+// or an API key (Authorization: Bearer, or X-API-Key). nil when none or unknown.
+func (s *Service) authenticate(r *http.Request) *Client {
+	p := s.policy.Load()
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		if c := p.ByCertificate(r.TLS.PeerCertificates[0].Raw); c != nil {
+			return c
+		}
+	}
+	key := r.Header.Get("X-API-Key")
+	if a := r.Header.Get("Authorization"); key == "" && len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		key = strings.TrimSpace(a[7:])
+	}
+	return p.ByAPIKey(key)
+}
+
+func (s *Service) allow(c *Client) bool {
+	if c == nil {
+		return s.anon.Allow()
+	}
+	s.limitMu.Lock()
+	l := s.limiters[c.ID]
+	if l == nil {
+		l = rate.NewLimiter(rate.Limit(c.Rate), c.Burst)
+		s.limiters[c.ID] = l
+	}
+	s.limitMu.Unlock()
+	return l.Allow()
+}
+
+// Problem is an RFC 9457 problem document.
+type Problem struct {
+	Type         string       `json:"type"`
+	Title        string       `json:"title"`
+	Status       int          `json:"status"`
+	Detail       string       `json:"detail,omitempty"`
+	Instance     string       `json:"instance,omitempty"`
+	RequestID    string       `json:"request_id"`
+	Outcome      string       `json:"outcome,omitempty"`
+	Reason       string       `json:"reason,omitempty"`
+	DocumentType string       `json:"document_type,omitempty"`
+	Paper        string       `json:"paper,omitempty"`
+	StaleSources []string     `json:"stale_sources,omitempty"`
+	Errors       []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError names one invalid request field.
+type FieldError struct {
+	Field   string `json:"field"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+const problemBase = "https://askonce.dz/problems/"
+
+func (s *Service) problem(w http.ResponseWriter, r *http.Request, rq *request, p Problem) {
+	p.RequestID = rq.id
+	p.Instance = r.URL.Path
+	if p.Type == "" {
+		p.Type = "about:blank"
+	}
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="askonce"`)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p) //nolint:errcheck // client went away
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v) //nolint:errcheck // client went away
+}
+
+func (s *Service) unauthenticated(w http.ResponseWriter, r *http.Request, rq *request) {
+	s.problem(w, r, rq, Problem{Type: problemBase + "unauthenticated", Title: "Unauthenticated", Status: http.StatusUnauthorized,
+		Detail: "a valid API key (Authorization: Bearer) or client certificate is required", Outcome: OutcomeUnauthenticated})
+}
+
+func (s *Service) rateLimited(w http.ResponseWriter, r *http.Request, rq *request) {
+	w.Header().Set("Retry-After", "1")
+	s.problem(w, r, rq, Problem{Type: problemBase + "rate-limited", Title: "Too many requests", Status: http.StatusTooManyRequests,
+		Detail: "over this client's rate limit", Outcome: OutcomeRateLimited})
+}
+
+func (s *Service) documentTypes(w http.ResponseWriter, r *http.Request, rq *request) {
+	if rq.client == nil {
+		s.unauthenticated(w, r, rq)
+		return
+	}
+	if !s.allow(rq.client) {
+		s.rateLimited(w, r, rq)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"document_types": Catalog, "purposes": Purposes, "allowed": rq.client.Purposes()})
+}
+
+// DocumentRequest is the body of POST /v1/document-requests.
+type DocumentRequest struct {
+	DocumentType string `json:"document_type"`
+	NIN          string `json:"nin"`
+	Purpose      string `json:"purpose"`
+	ClerkID      string `json:"clerk_id"`
+}
+
+// ninRe is the NIN format: 18 digits. The control key is unpublished, so a
+// real-looking NIN is never refused on a guessed checksum.
+var ninRe = regexp.MustCompile(`^[0-9]{18}$`)
+
+// ParseNIN checks a NIN's format.
+func ParseNIN(s string) (string, error) {
+	if !ninRe.MatchString(s) {
+		return "", errors.New("a NIN is 18 digits")
+	}
+	return s, nil
+}
+
+var clerkRe = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,64}$`)
+
+// DecodeRequest reads a document request body: JSON, one object, known
+// fields only, at most max bytes.
+func DecodeRequest(body io.Reader, max int64) (DocumentRequest, error) {
+	var req DocumentRequest
+	dec := json.NewDecoder(io.LimitReader(body, max+1))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return req, fmt.Errorf("body larger than %d bytes", max)
+		}
+		return req, fmt.Errorf("body is not a JSON document request: %v", err)
+	}
+	if dec.More() {
+		return req, errors.New("body holds more than one JSON value")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return req, errors.New("body holds more than one JSON value")
+	}
+	return req, nil
+}
+
+// Validate checks the fields of a request against the catalog.
+func (req DocumentRequest) Validate() []FieldError {
+	var errs []FieldError
+	if _, err := ParseNIN(req.NIN); err != nil {
+		errs = append(errs, FieldError{"nin", "nin.format", err.Error()})
+	}
+	if _, ok := DocumentByType(req.DocumentType); !ok {
+		errs = append(errs, FieldError{"document_type", "document_type.unknown", fmt.Sprintf("%q is not a document type (GET /v1/document-types)", clip(req.DocumentType))})
+	}
+	if _, ok := PurposeByCode(req.Purpose); !ok {
+		errs = append(errs, FieldError{"purpose", "purpose.unknown", fmt.Sprintf("%q is not a purpose (GET /v1/document-types)", clip(req.Purpose))})
+	}
+	if !clerkRe.MatchString(req.ClerkID) {
+		errs = append(errs, FieldError{"clerk_id", "clerk_id.format", "1-64 characters: letters, digits, . _ @ : -"})
+	}
+	return errs
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+func (s *Service) record(ctx context.Context, rq *request, req DocumentRequest, outcome, reason, docID string) error {
+	clientID := "-"
+	if rq.client != nil {
+		clientID = rq.client.ID
+	}
+	start := s.now()
+	err := s.audit.Append(ctx, AuditEntry{At: start, RequestID: rq.id, Client: clientID, ClerkID: clip(req.ClerkID), NIN: clip(req.NIN),
+		DocumentType: clip(req.DocumentType), Purpose: clip(req.Purpose), Outcome: outcome, Reason: reason, DocumentID: docID})
+	s.m.auditSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.log.Error("audit append failed: request refused", "request_id", rq.id, "err", err)
+	}
+	return err
+}
+
+func (s *Service) auditFailed(w http.ResponseWriter, r *http.Request, rq *request) {
+	w.Header().Set("Retry-After", "5")
+	s.problem(w, r, rq, Problem{Type: problemBase + "audit-unavailable", Title: "Audit log unavailable", Status: http.StatusServiceUnavailable,
+		Detail: "the request could not be recorded in the audit log, so it is not answered; retry later"})
+}
+
+func (s *Service) count(doc, outcome string) {
+	if _, ok := DocumentByType(doc); !ok {
+		doc = "unknown"
+	}
+	s.m.requests.WithLabelValues(doc, outcome).Inc()
+}
+
+func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *request) {
+	ctx := r.Context()
+	if !s.allow(rq.client) {
+		s.count("unknown", OutcomeRateLimited)
+		s.rateLimited(w, r, rq)
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		s.count("unknown", OutcomeInvalid)
+		s.problem(w, r, rq, Problem{Type: problemBase + "malformed-request", Title: "Malformed request", Status: http.StatusUnsupportedMediaType,
+			Detail: "send Content-Type: application/json", Outcome: OutcomeInvalid})
+		return
+	}
+	req, err := DecodeRequest(http.MaxBytesReader(w, r.Body, s.opt.MaxBodyBytes), s.opt.MaxBodyBytes)
+	if err != nil {
+		s.count("unknown", OutcomeInvalid)
+		status := http.StatusBadRequest
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) || strings.Contains(err.Error(), "larger than") {
+			status = http.StatusRequestEntityTooLarge
+		}
+		s.problem(w, r, rq, Problem{Type: problemBase + "malformed-request", Title: "Malformed request", Status: status, Detail: err.Error(), Outcome: OutcomeInvalid})
+		return
+	}
+	if rq.client == nil {
+		// Someone without credentials asked about a citizen: the citizen
+		// may want to know, so it is audited too (the NIN only if well formed).
+		if _, err := ParseNIN(req.NIN); err != nil {
+			req.NIN = ""
+		}
+		s.count(req.DocumentType, OutcomeUnauthenticated)
+		if s.record(ctx, rq, req, OutcomeUnauthenticated, "", "") != nil {
+			s.auditFailed(w, r, rq)
+			return
+		}
+		s.unauthenticated(w, r, rq)
+		return
+	}
+	if errs := req.Validate(); len(errs) > 0 {
+		s.count(req.DocumentType, OutcomeInvalid)
+		if s.record(ctx, rq, req, OutcomeInvalid, errs[0].Code, "") != nil {
+			s.auditFailed(w, r, rq)
+			return
+		}
+		s.problem(w, r, rq, Problem{Type: problemBase + "invalid-request", Title: "Invalid request", Status: http.StatusUnprocessableEntity,
+			Detail: errs[0].Message, Outcome: OutcomeInvalid, Errors: errs})
+		return
+	}
+	doc, _ := DocumentByType(req.DocumentType)
+	if !rq.client.Allowed(req.Purpose, req.DocumentType) {
+		s.count(req.DocumentType, OutcomeDenied)
+		if s.record(ctx, rq, req, OutcomeDenied, "policy", "") != nil {
+			s.auditFailed(w, r, rq)
+			return
+		}
+		s.problem(w, r, rq, Problem{Type: problemBase + "denied", Title: "Denied by policy", Status: http.StatusForbidden,
+			Detail:  fmt.Sprintf("client %s may not ask for %s for purpose %s", rq.client.ID, req.DocumentType, req.Purpose),
+			Outcome: OutcomeDenied, DocumentType: req.DocumentType})
+		return
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	d, err := s.store.decide(ctx, req.DocumentType, req.NIN, now)
+	if err == nil {
+		err = s.checkFresh(ctx, &d)
+	}
+	if err != nil {
+		s.log.Error("lookup failed", "request_id", rq.id, "document_type", req.DocumentType, "err", err)
+		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", Title: "Store unavailable", Status: http.StatusServiceUnavailable,
+			Detail: "the lookup store could not be read; retry later"})
+		return
+	}
+	if !d.issued {
+		s.count(req.DocumentType, OutcomeNotHeld)
+		if s.record(ctx, rq, req, OutcomeNotHeld, d.reason, "") != nil {
+			s.auditFailed(w, r, rq)
+			return
+		}
+		title := "Not held electronically"
+		if d.reason == ReasonConditionNot {
+			title = "The records held do not support this document"
+		}
+		s.problem(w, r, rq, Problem{Type: problemBase + "not-held", Title: title, Status: http.StatusNotFound, Detail: d.detail,
+			Outcome: OutcomeNotHeld, Reason: d.reason, DocumentType: req.DocumentType, Paper: doc.Paper, StaleSources: d.stale()})
+		return
+	}
+	signed, docID, err := s.issue(ctx, rq, req, doc, d, now)
+	if err != nil {
+		s.log.Error("issue failed", "request_id", rq.id, "err", err)
+		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", Title: "Could not issue", Status: http.StatusServiceUnavailable,
+			Detail: "the document could not be signed and stored; retry later"})
+		return
+	}
+	if s.record(ctx, rq, req, OutcomeIssued, "", docID) != nil {
+		// Never hand out a document whose issue is not in the audit log.
+		if _, err := s.pool.Exec(context.WithoutCancel(ctx), `DELETE FROM attestations WHERE id = $1`, docID); err != nil {
+			s.log.Error("unaudited attestation left in the store", "document_id", docID, "err", err)
+		}
+		s.auditFailed(w, r, rq)
+		return
+	}
+	s.count(req.DocumentType, OutcomeIssued)
+	s.m.asksAvoided.WithLabelValues(req.DocumentType, rq.client.ID).Inc()
+	w.Header().Set("Location", "/v1/attestations/"+docID)
+	writeJSON(w, http.StatusOK, map[string]any{"outcome": OutcomeIssued, "document": json.RawMessage(signed.Document), "signature": signed.Signature})
+}
+
+func (d *decision) stale() []string { return d.staleDCs }
+
+// checkFresh turns a decision into not_held source_stale when a data center
+// it depends on has not been heard from in time.
+func (s *Service) checkFresh(ctx context.Context, d *decision) error {
+	agencies := d.agencies
+	stale, err := s.fresh.Stale(ctx, d.dcs, agencies)
+	if err != nil {
+		return err
+	}
+	if len(agencies) > 0 {
+		known, err := s.fresh.Known(ctx, agencies)
+		if err != nil {
+			return err
+		}
+		if !known {
+			stale = append(stale, strings.Join(agencies, "|")+" (no data center ever heard from)")
+		}
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	*d = decision{reason: ReasonSourceStale, staleDCs: stale,
+		detail: fmt.Sprintf("data center(s) %s not heard from recently: the answer could be out of date", strings.Join(stale, ", "))}
+	return nil
+}
+
+// Signed is an issued document and its signature.
+type Signed struct {
+	Document  json.RawMessage `json:"document"`
+	Signature Signature       `json:"signature"`
+}
+
+func (s *Service) issue(ctx context.Context, rq *request, req DocumentRequest, doc DocumentType, d decision, now time.Time) (Signed, string, error) {
+	id := newID("doc_")
+	pur, _ := PurposeByCode(req.Purpose)
+	fields := minimize(d.fields, pur.Fields[req.DocumentType])
+	var validUntil any
+	if v := doc.validUntil(now); v != nil {
+		validUntil = v.Format(time.RFC3339)
+	}
+	sources := make([]any, len(d.sources))
+	for i, r := range d.sources {
+		sources[i] = map[string]any{"agency": r.Agency, "data_center": r.DataCenter, "source_key": r.SourceKey,
+			"source_version": r.SourceVersion, "event_time": r.EventTime.UTC().Format(time.RFC3339Nano)}
+	}
+	body := map[string]any{
+		"id": id, "type": doc.Type, "paper": doc.Paper, "nin": req.NIN, "purpose": req.Purpose,
+		"requested_by": map[string]any{"client": rq.client.ID, "agency": rq.client.Name, "clerk_id": req.ClerkID},
+		"issued_at":    now.Format(time.RFC3339), "as_of": now.Format(time.RFC3339), "valid_until": validUntil,
+		"fields": fields, "provenance": sources, "issuer": "askonce",
+	}
+	canon, err := s.signer.Canonical(body)
+	if err != nil {
+		return Signed{}, "", fmt.Errorf("canonical form: %w", err)
+	}
+	sig := s.signer.Sign(canon)
+	sigJSON, _ := json.Marshal(sig)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO attestations (id, client, document_type, nin, issued_at, document, signature) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		id, rq.client.ID, doc.Type, req.NIN, now, string(canon), sigJSON); err != nil {
+		return Signed{}, "", fmt.Errorf("store attestation: %w", err)
+	}
+	return Signed{Document: canon, Signature: sig}, id, nil
+}
+
+// minimize keeps the fields a purpose may see.
+func minimize(fields map[string]any, allowed []string) map[string]any {
+	if len(allowed) == 1 && allowed[0] == "*" {
+		return fields
+	}
+	out := map[string]any{}
+	for _, k := range allowed {
+		if v, ok := fields[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func (s *Service) attestation(w http.ResponseWriter, r *http.Request, rq *request) {
+	if rq.client == nil {
+		s.unauthenticated(w, r, rq)
+		return
+	}
+	if !s.allow(rq.client) {
+		s.rateLimited(w, r, rq)
+		return
+	}
+	var doc string
+	var sig Signature
+	var sigJSON []byte
+	err := s.pool.QueryRow(r.Context(), `SELECT document, signature FROM attestations WHERE id = $1 AND client = $2`,
+		r.PathValue("id"), rq.client.ID).Scan(&doc, &sigJSON)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Another client's document is as absent as a missing one.
+		s.problem(w, r, rq, Problem{Type: problemBase + "not-found", Title: "No such attestation", Status: http.StatusNotFound})
+		return
+	}
+	if err != nil {
+		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", Title: "Store unavailable", Status: http.StatusServiceUnavailable})
+		return
+	}
+	json.Unmarshal(sigJSON, &sig) //nolint:errcheck // written by issue
+	writeJSON(w, http.StatusOK, Signed{Document: json.RawMessage(doc), Signature: sig})
+}
+
+func (s *Service) keys(w http.ResponseWriter, _ *http.Request, _ *request) {
+	w.Header().Set("Cache-Control", "max-age=300")
+	writeJSON(w, http.StatusOK, s.signer.PublicKeys())
+}
+
+func (s *Service) sources(w http.ResponseWriter, r *http.Request, rq *request) {
+	if rq.client == nil {
+		s.unauthenticated(w, r, rq)
+		return
+	}
+	rep, err := s.fresh.Report(r.Context())
+	if err != nil {
+		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", Title: "Store unavailable", Status: http.StatusServiceUnavailable})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sources": rep})
+}
+
+func (s *Service) accessLog(w http.ResponseWriter, r *http.Request, rq *request) {
+	ctx := r.Context()
+	req := DocumentRequest{NIN: r.PathValue("nin"), DocumentType: "access-log", Purpose: "citizen-access-log", ClerkID: r.URL.Query().Get("clerk_id")}
+	if req.ClerkID == "" {
+		req.ClerkID = "portal"
+	}
+	if rq.client == nil {
+		s.unauthenticated(w, r, rq)
+		return
+	}
+	if !s.allow(rq.client) {
+		s.rateLimited(w, r, rq)
+		return
+	}
+	if _, err := ParseNIN(req.NIN); err != nil {
+		s.problem(w, r, rq, Problem{Type: problemBase + "invalid-request", Title: "Invalid request", Status: http.StatusUnprocessableEntity,
+			Detail: err.Error(), Outcome: OutcomeInvalid, Errors: []FieldError{{"nin", "nin.format", err.Error()}}})
+		return
+	}
+	if _, ok := rq.client.grants["citizen-access-log"]; !ok {
+		if s.record(ctx, rq, req, OutcomeDenied, "policy", "") != nil {
+			s.auditFailed(w, r, rq)
+			return
+		}
+		s.problem(w, r, rq, Problem{Type: problemBase + "denied", Title: "Denied by policy", Status: http.StatusForbidden,
+			Detail: fmt.Sprintf("client %s may not read access logs", rq.client.ID), Outcome: OutcomeDenied})
+		return
+	}
+	entries, err := s.audit.ForCitizen(ctx, req.NIN, 500)
+	if err != nil {
+		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", Title: "Audit log unavailable", Status: http.StatusServiceUnavailable})
+		return
+	}
+	if s.record(ctx, rq, req, OutcomeIssued, "", "") != nil {
+		s.auditFailed(w, r, rq)
+		return
+	}
+	names := map[string]string{}
+	for _, c := range s.policy.Load().Clients() {
+		names[c.ID] = c.Name
+	}
+	out := []map[string]any{}
+	for _, e := range entries {
+		out = append(out, map[string]any{"at": e.At.UTC().Format(time.RFC3339), "agency": names[e.Client], "client": e.Client,
+			"purpose": e.Purpose, "document_type": e.DocumentType, "outcome": e.Outcome})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"nin": req.NIN, "accesses": out})
+}
+
+type metrics struct {
+	requests     *prometheus.CounterVec
+	asksAvoided  *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	auditSeconds prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "lookup",
+			Name: "requests_total", Help: "Document requests by document type and outcome."}, []string{"document_type", "outcome"}),
+		asksAvoided: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce",
+			Name: "asks_avoided_total", Help: "Documents issued: papers the citizen did not have to bring."}, []string{"document_type", "client"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "askonce", Subsystem: "lookup",
+			Name: "request_duration_seconds", Help: "Request latency, audit included.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5}}, []string{"endpoint"}),
+		auditSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "askonce", Subsystem: "lookup",
+			Name: "audit_append_duration_seconds", Help: "Time until a request's audit entry is durable.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1}}),
+	}
+	reg.MustRegister(m.requests, m.asksAvoided, m.duration, m.auditSeconds)
+	return m
+}
