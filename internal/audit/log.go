@@ -136,7 +136,7 @@ func (l *Log) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l.publishLoop(ctx)
+			l.publishLoop(ctx, l.opts.Conn)
 		}()
 	}
 	l.writeLoop(ctx)

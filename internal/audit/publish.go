@@ -19,8 +19,7 @@ import (
 // that locked it. At-least-once: a crash between the broker's ack and the
 // commit publishes the batch again. The row lock (FOR UPDATE SKIP LOCKED)
 // lets one instance publish at a time when several share the database.
-func (l *Log) publishLoop(ctx context.Context) {
-	conn := l.opts.Conn
+func (l *Log) publishLoop(ctx context.Context, conn *bus.Conn) {
 	topic := conn.Client.Topics().Audit
 	w := conn.Client.Writer(topic)
 	w.BatchSize = l.opts.PublishBatch
@@ -129,3 +128,9 @@ func (l *Log) updateLag(ctx context.Context) {
 		l.m.publishLag.Set(float64(max(lag, 0)))
 	}
 }
+
+// Mirror publishes committed entries to the audit topic through conn until
+// ctx ends. It is for a Log made without Options.Conn because Kafka was not
+// reachable when it started: the audit table records every request
+// meanwhile, and the mirror catches up from its checkpoint.
+func (l *Log) Mirror(ctx context.Context, conn *bus.Conn) { l.publishLoop(ctx, conn) }

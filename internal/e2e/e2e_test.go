@@ -248,9 +248,20 @@ func TestPipelineSurvivesSIGKILL(t *testing.T) {
 	if int64(len(seen)) != valid {
 		t.Fatalf("topics hold %d distinct records, want %d", len(seen), valid)
 	}
+	// Per data center: the topics hold exactly its valid rows, the DLQ
+	// exactly its defective ones.
+	perDC := map[string]int64{}
+	for k := range seen {
+		perDC[k.dc]++
+	}
+	dlqDC := map[string]int64{}
 	dlq := map[string]bool{}
 	for _, m := range testenv.ReadTopic(t, ctx, broker.Addr, topics.DLQ) {
-		dlq[bus.Header(m, bus.HeaderDLQSource)+" "+bus.Header(m, bus.HeaderDLQPosition)] = true
+		id := bus.Header(m, bus.HeaderDLQSource) + " " + bus.Header(m, bus.HeaderDLQPosition)
+		if !dlq[id] {
+			dlqDC[bus.Header(m, bus.HeaderDLQDataCenter)]++
+		}
+		dlq[id] = true
 		if bus.Header(m, bus.HeaderDLQCode) == "" {
 			t.Fatalf("DLQ record without a reason: %v", m.Headers)
 		}
@@ -258,5 +269,21 @@ func TestPipelineSurvivesSIGKILL(t *testing.T) {
 	if int64(len(dlq)) != defects {
 		t.Fatalf("DLQ holds %d distinct rejects, want the %d defective rows", len(dlq), defects)
 	}
-	t.Logf("%d records published (%d twice, identical), %d distinct rejects in the DLQ", published, dups, len(dlq))
+	mrows, err := src.Query(ctx, `SELECT data_center, sum(rows - defects)::bigint, sum(defects)::bigint FROM askonce_seed.manifest GROUP BY data_center`)
+	testenv.Must(t, err, "manifest")
+	dcs := 0
+	for mrows.Next() {
+		var dc string
+		var good, bad int64
+		testenv.Must(t, mrows.Scan(&dc, &good, &bad), "manifest row")
+		if perDC[dc] != good || dlqDC[dc] != bad {
+			t.Errorf("%s: topics %d (want %d), DLQ %d (want %d)", dc, perDC[dc], good, dlqDC[dc], bad)
+		}
+		dcs++
+	}
+	mrows.Close()
+	if dcs != 33 {
+		t.Fatalf("manifest lists %d data centers", dcs)
+	}
+	t.Logf("%d records published (%d twice, identical), %d distinct rejects in the DLQ; per data center counts match for all 33", published, dups, len(dlq))
 }

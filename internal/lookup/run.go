@@ -77,23 +77,13 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 	}
 	opsSrv.AddCheck("postgres", pool.Ping)
 
-	// The audit topic mirror: optional, the audit table is the record.
-	var conn *bus.Conn
 	rc, err := registry.NewClient(cfg.Registry)
 	if err != nil {
 		return err
 	}
-	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	conn, err = bus.Open(openCtx, cfg, rc.Bus(), log)
-	cancel()
-	if err != nil {
-		log.Warn("audit topic mirror off: Kafka or the registry is not reachable; the audit table still records every request", "err", err)
-		conn = nil
-	} else {
-		defer conn.Client.Close()
-		opsSrv.AddCheck("kafka", conn.Client.Ping)
-	}
-	alog := audit.New(pool, audit.Options{Conn: conn}, reg, log)
+	// The audit table is the record; the topic mirror starts when Kafka and
+	// the registry answer, and catches up from its checkpoint.
+	alog := audit.New(pool, audit.Options{}, reg, log)
 	opsSrv.AddCheck("audit", alog.Healthy)
 
 	svc, err := NewService(Options{MaxBodyBytes: cfg.Lookup.MaxBodyBytes, RequestTimeout: cfg.Lookup.RequestTimeout,
@@ -134,6 +124,19 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return alog.Run(gctx) })
+	g.Go(func() error {
+		conn, err := bus.Open(gctx, cfg, rc.Bus(), log)
+		if err != nil {
+			if gctx.Err() != nil {
+				return nil
+			}
+			log.Error("audit topic mirror off: the audit table still records every request", "err", err)
+			return nil
+		}
+		defer conn.Client.Close()
+		alog.Mirror(gctx, conn)
+		return nil
+	})
 	g.Go(func() error {
 		for {
 			select {
