@@ -191,7 +191,9 @@ func TestPipelineSurvivesSIGKILL(t *testing.T) {
 	waitFor(t, "the materializer to start applying", time.Minute, func() bool { return storeRows() >= valid/5 })
 	mat.kill()
 	t.Logf("materialize SIGKILLed with %d of %d records stored", storeRows(), valid)
+	// Two instances in the same group share the partitions.
 	start(t, env, "materialize-2", "materialize")
+	start(t, env, "materialize-3", "materialize")
 	out, err = run(t, env, "reconcile", "--synthetic", "--wait", "90s")
 	if err != nil || !strings.Contains(out, "zero difference over 33 data centers") {
 		t.Fatalf("reconcile: %v\n%s", err, out)
