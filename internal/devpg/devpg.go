@@ -309,12 +309,43 @@ func (i *Instance) resolveUser() error {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	i.runAs = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
-	if !i.reachable(i.dir) {
-		sum := sha256.Sum256([]byte(i.dir))
-		i.state = filepath.Join(os.TempDir(), "askonce-pg-"+hex.EncodeToString(sum[:6]))
+	sum := sha256.Sum256([]byte(i.dir))
+	fallback := filepath.Join(os.TempDir(), "askonce-pg-"+hex.EncodeToString(sum[:6]))
+	// The choice must be the same on every call, whether or not the
+	// directory exists yet: an instance already initialized in one place
+	// stays there, and a new one is judged by the nearest existing parent
+	// (the directory is created 0755 under it).
+	switch {
+	case initialized(i.dir):
+	case initialized(fallback):
+		i.state = fallback
+	case !i.reachable(nearestExisting(i.dir)):
+		i.state = fallback
+	}
+	if i.state != i.dir {
 		i.log.Info("postgres user can not reach the working tree; keeping PostgreSQL files elsewhere", "dir", i.state)
 	}
 	return nil
+}
+
+// initialized tells whether state holds an initialized data directory.
+func initialized(state string) bool {
+	_, err := os.Stat(filepath.Join(state, "data", "PG_VERSION"))
+	return err == nil
+}
+
+// nearestExisting is dir, or its closest ancestor that exists.
+func nearestExisting(dir string) string {
+	for {
+		if _, err := os.Stat(dir); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return dir
+		}
+		dir = parent
+	}
 }
 
 // reachable tells whether the postgres user can traverse to dir.
