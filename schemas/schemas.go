@@ -45,25 +45,53 @@ func (s Subject) Latest() string { return s.Versions[len(s.Versions)-1] }
 func Name(topic string) string { return topic + "-value" }
 
 // Catalog lists the subjects of the record topics, then of the audit
-// topic (the mirror of the lookup API's audit log), in a fixed order.
+// topic (the mirror of the lookup API's audit log), then of the portfolio
+// topic (agencies' back offices declare the citizens they serve), in a
+// fixed order. The notification topics, one per agency, share one schema:
+// see NotificationSubject.
 func Catalog() ([]Subject, error) {
 	subs := []Subject{
 		{Topic: "askonce.civil-status.v1", File: "civil-status", Compatibility: "FULL_TRANSITIVE"},
 		{Topic: "askonce.employment.v1", File: "employment", Compatibility: "FULL_TRANSITIVE"},
 		{Topic: "askonce.contribution.v1", File: "contribution", Compatibility: "FULL_TRANSITIVE"},
 		{Topic: "askonce.audit.v1", File: "audit", Compatibility: "FULL_TRANSITIVE"},
+		{Topic: "askonce.portfolio.v1", File: "portfolio", Compatibility: "FULL_TRANSITIVE"},
 	}
+	if err := load(subs); err != nil {
+		return nil, err
+	}
+	return subs, nil
+}
+
+// NotifyTopicPrefix starts the name of every agency's notification topic:
+// askonce.notify.<agency>.
+const NotifyTopicPrefix = "askonce.notify."
+
+// NotificationSubject is the subject template of the notification topics
+// askonce.notify.<agency>: every agency's topic has its own subject
+// (<topic>-value, TopicNameStrategy) holding this same schema. Topic is the
+// prefix; the router registers one subject per configured agency.
+func NotificationSubject() (Subject, error) {
+	subs := []Subject{{Topic: NotifyTopicPrefix, File: "notification", Compatibility: "FULL_TRANSITIVE"}}
+	if err := load(subs); err != nil {
+		return Subject{}, err
+	}
+	return subs[0], nil
+}
+
+// load fills the versions of subs from the embedded files.
+func load(subs []Subject) error {
 	for i := range subs {
 		v, err := versions(files, "avro", subs[i].File)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if len(v) == 0 {
-			return nil, fmt.Errorf("schemas: no avro/%s.v*.avsc", subs[i].File)
+			return fmt.Errorf("schemas: no avro/%s.v*.avsc", subs[i].File)
 		}
 		subs[i].Versions = v
 	}
-	return subs, nil
+	return nil
 }
 
 var versionFile = regexp.MustCompile(`^(.+)\.v(\d+)\.avsc$`)

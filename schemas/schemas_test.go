@@ -23,8 +23,8 @@ func catalog(t *testing.T) []schemas.Subject {
 
 func TestCatalogParses(t *testing.T) {
 	subs := catalog(t)
-	if len(subs) != 4 {
-		t.Fatalf("%d subjects, want 4", len(subs))
+	if len(subs) != 5 {
+		t.Fatalf("%d subjects, want 5", len(subs))
 	}
 	for _, s := range subs {
 		for i, v := range s.Versions {

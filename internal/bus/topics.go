@@ -11,6 +11,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/schemas"
 )
 
 // Base names of the bus topics (ARCHITECTURE.md). The configured prefix is
@@ -21,7 +22,8 @@ const (
 	BaseContribution = "askonce.contribution.v1"
 	BaseDLQ          = "askonce.dlq.v1"
 	BaseAudit        = "askonce.audit.v1"
-	BaseNotifyPrefix = "askonce.notify."
+	BasePortfolio    = "askonce.portfolio.v1"
+	BaseNotifyPrefix = schemas.NotifyTopicPrefix
 )
 
 // Topics are the topic names in use, prefix included.
@@ -31,8 +33,11 @@ type Topics struct {
 	Contribution string
 	DLQ          string
 	Audit        string
-	prefix       string
-	cfg          config.Topics
+	// Portfolio is where agencies' back offices declare the citizens they
+	// serve (consumed by the notification router).
+	Portfolio string
+	prefix    string
+	cfg       config.Topics
 }
 
 // NewTopics names the topics of a configuration.
@@ -44,6 +49,7 @@ func NewTopics(cfg config.Topics) Topics {
 		Contribution: p + BaseContribution,
 		DLQ:          p + BaseDLQ,
 		Audit:        p + BaseAudit,
+		Portfolio:    p + BasePortfolio,
 		prefix:       p,
 		cfg:          cfg,
 	}
@@ -96,6 +102,9 @@ func (t Topics) Specs() []Spec {
 		spec(t.Contribution, c.RecordPartitions, ms(c.RecordRetention)),
 		spec(t.DLQ, c.DLQPartitions, ms(c.DLQRetention)),
 		spec(t.Audit, c.AuditPartitions, ms(c.AuditRetention)),
+		// Portfolio changes are few and small; kept forever so that a
+		// rebuilt router (or an audit) can read every change again.
+		spec(t.Portfolio, c.NotifyPartitions, -1),
 	}
 	for _, a := range c.Agencies {
 		specs = append(specs, spec(t.Notify(a), c.NotifyPartitions, ms(c.NotifyRetention)))

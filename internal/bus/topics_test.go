@@ -24,6 +24,7 @@ func TestSpecs(t *testing.T) {
 		{"pilot.askonce.contribution.v1", 12, "-1"},
 		{"pilot.askonce.dlq.v1", 3, "172800000"},
 		{"pilot.askonce.audit.v1", 3, "-1"},
+		{"pilot.askonce.portfolio.v1", 3, "-1"},
 		{"pilot.askonce.notify.cnr", 3, "1209600000"},
 	}
 	if len(specs) != len(want) {

@@ -23,6 +23,7 @@ type Config struct {
 	Rules       Rules       `mapstructure:"rules"`
 	Connect     Connect     `mapstructure:"connect"`
 	Materialize Materialize `mapstructure:"materialize"`
+	Notify      Notify      `mapstructure:"notify"`
 	Lookup      Lookup      `mapstructure:"lookup"`
 	Seed        Seed        `mapstructure:"seed"`
 }
@@ -240,6 +241,21 @@ type Materialize struct {
 	MaxBackoff time.Duration `mapstructure:"max_backoff"`
 }
 
+// Notify configures `askonce notify`, the router that turns record
+// changes into notifications on askonce.notify.<agency> for the agencies
+// whose portfolio holds the citizen.
+type Notify struct {
+	// GroupID is the router's own Kafka consumer group on the record and
+	// portfolio topics; instances with the same group share the partitions.
+	GroupID string `mapstructure:"group_id"`
+	// BatchSize is the most messages routed in one PostgreSQL transaction.
+	BatchSize int `mapstructure:"batch_size"`
+	// BatchWait is how long a batch waits to fill after its first message.
+	BatchWait time.Duration `mapstructure:"batch_wait"`
+	// MaxBackoff caps the backoff while PostgreSQL, Kafka or the registry is down.
+	MaxBackoff time.Duration `mapstructure:"max_backoff"`
+}
+
 // Lookup configures `askonce serve`, the lookup API for clerks and
 // back-office systems.
 type Lookup struct {
@@ -341,6 +357,12 @@ func Default() Config {
 		Materialize: Materialize{
 			GroupID:    "askonce-materialize",
 			BatchSize:  2000,
+			BatchWait:  100 * time.Millisecond,
+			MaxBackoff: 30 * time.Second,
+		},
+		Notify: Notify{
+			GroupID:    "askonce-notify",
+			BatchSize:  1000,
 			BatchWait:  100 * time.Millisecond,
 			MaxBackoff: 30 * time.Second,
 		},

@@ -200,6 +200,20 @@ func (c *Config) Validate() error {
 		bad("materialize.max_backoff", "must be at least 1s, got %s", c.Materialize.MaxBackoff)
 	}
 
+	if c.Notify.GroupID == "" {
+		bad("notify.group_id", "must not be empty")
+	}
+	if c.Notify.GroupID == c.Materialize.GroupID {
+		bad("notify.group_id", "must differ from materialize.group_id (the router is its own consumer group)")
+	}
+	atLeast("notify.batch_size", c.Notify.BatchSize, 1)
+	if c.Notify.BatchWait <= 0 {
+		bad("notify.batch_wait", "must be positive, got %s", c.Notify.BatchWait)
+	}
+	if c.Notify.MaxBackoff < time.Second {
+		bad("notify.max_backoff", "must be at least 1s, got %s", c.Notify.MaxBackoff)
+	}
+
 	hostPort("lookup.listen", c.Lookup.Listen, false)
 	if c.Lookup.StaleAfter <= 0 {
 		bad("lookup.stale_after", "must be positive, got %s", c.Lookup.StaleAfter)

@@ -1,7 +1,8 @@
 // Package dev runs the whole bus in one process on the embedded defaults
 // (`askonce dev`, `make demo`): the private PostgreSQL, the embedded Kafka
 // broker, the schema registry, synthetic sources for 11 data centers per
-// agency, the connectors, the materializer and the lookup API, each still
+// agency, the connectors, the materializer, the notification router and
+// the lookup API, each still
 // its own package with its own metrics.
 package dev
 
@@ -28,7 +29,9 @@ import (
 	"github.com/askonce/askonce/internal/devpg"
 	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/materialize"
+	"github.com/askonce/askonce/internal/notify"
 	"github.com/askonce/askonce/internal/ops"
+	"github.com/askonce/askonce/internal/portfolio"
 	"github.com/askonce/askonce/internal/reconcile"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
@@ -96,6 +99,9 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	if err := materialize.Migrate(ctx, pool, log); err != nil {
 		return err
 	}
+	if err := portfolio.Migrate(ctx, pool, log); err != nil {
+		return err
+	}
 
 	// Synthetic sources: seeded once, then kept.
 	srcURL, err := store.SourcesURL(ctx, cfg)
@@ -151,6 +157,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	}
 	g.Go(func() error { return connectors.Run(gctx, cfg, reg, opsSrv, log.With("component", "connect")) })
 	g.Go(func() error { return materialize.Run(gctx, cfg, reg, opsSrv, log.With("component", "materialize")) })
+	g.Go(func() error { return notify.Run(gctx, cfg, reg, opsSrv, log.With("component", "notify")) })
 	apiAddr := make(chan string, 1)
 	g.Go(func() error {
 		return lookup.Run(gctx, cfg, reg, opsSrv, log.With("component", "lookup"), nil, func(a string) { apiAddr <- a })
@@ -173,7 +180,13 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 		if err := writeSamples(opt.Dir, api, samples); err != nil {
 			return err
 		}
+		pensioners, err := seedPensionerPortfolio(gctx, pool)
+		if err != nil {
+			return err
+		}
 		banner(opt.Out, cfg, api, opt.Dir, samples, time.Since(start))
+		fmt.Fprintf(opt.Out, "Change notifications: %d pensioners are in CNR's portfolio (deaths, marriages, divorces).\n", pensioners)
+		fmt.Fprintf(opt.Out, "Watch them as the live sources change: bin/askonce consume --agency cnr --from-beginning\n\n")
 		if opt.Ready != nil {
 			opt.Ready(api, samples)
 		}

@@ -64,6 +64,9 @@ func TestDev(t *testing.T) {
 	if !bytes.Contains(out.Bytes(), []byte("curl -s "+r.api+"/v1/document-requests")) {
 		t.Errorf("banner lacks a curl example:\n%s", out.String())
 	}
+	if !bytes.Contains(out.Bytes(), []byte("bin/askonce consume --agency cnr")) || !bytes.Contains(out.Bytes(), []byte("pensioners are in CNR's portfolio")) {
+		t.Errorf("banner lacks the notifications line:\n%s", out.String())
+	}
 	for _, s := range r.samples {
 		for _, a := range dev.Asks {
 			body, _ := json.Marshal(map[string]string{"document_type": a.DocumentType, "nin": s.NIN, "purpose": a.Purpose, "clerk_id": "dev-test"})

@@ -188,6 +188,27 @@ var Purposes = []Purpose{
 		Fields: map[string][]string{DocBirth: all, DocFamily: all, DocMarriage: all, DocDeath: all, DocLife: all}},
 	{Code: "citizen-access-log", Description: "Citizen portal: the citizen reads who looked at their data",
 		Fields: map[string][]string{}},
+	// Notification purposes: a portfolio entry (PUT /v1/portfolios/...) is
+	// held under one of them, and each allows some kinds of change
+	// (portfolio.PurposeKinds). Their documents are the ones whose facts
+	// the notifications carry, reduced to those facts.
+	{Code: "pension-death-watch", Description: "CNR: be told of the death, marriage or divorce of a pensioner or survivor (no yearly life certificate)",
+		Fields: map[string][]string{
+			DocDeath:    {"nin", "surname_latin", "first_names_latin", "date_of_death"},
+			DocMarriage: {"nin", "marriages"},
+		}},
+	{Code: "insured-events", Description: "CNAS/CASNOS: be told of the life events, employment and contribution arrears of insured persons",
+		Fields: map[string][]string{
+			DocDeath:         {"nin", "surname_latin", "first_names_latin", "date_of_death"},
+			DocFamily:        all,
+			DocEmployment:    all,
+			DocContribStatus: all,
+		}},
+	{Code: "unemployment-events", Description: "ANEM/CNAC: be told when a job seeker starts or ends employment, or dies",
+		Fields: map[string][]string{
+			DocDeath:      {"nin", "surname_latin", "first_names_latin", "date_of_death"},
+			DocEmployment: all,
+		}},
 }
 
 // DocumentByType finds a catalog entry.

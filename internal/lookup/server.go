@@ -23,16 +23,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/askonce/askonce/internal/portfolio"
 	"github.com/askonce/askonce/internal/store"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Migrate creates or updates the lookup API's tables.
+// Migrate creates or updates the lookup API's tables, portfolios included.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
-	_, err := store.Migrate(ctx, pool, "lookup", migrations, "migrations", log)
-	return err
+	if _, err := store.Migrate(ctx, pool, "lookup", migrations, "migrations", log); err != nil {
+		return err
+	}
+	return portfolio.Migrate(ctx, pool, log)
 }
 
 // Signature is a detached signature over a canonical document.
@@ -145,6 +148,7 @@ func (s *Service) routes() {
 	s.mux.HandleFunc("GET /v1/citizens/{nin}/access-log", s.wrap("access-log", s.accessLog))
 	s.mux.HandleFunc("GET /v1/keys", s.wrap("keys", s.keys))
 	s.mux.HandleFunc("GET /v1/sources", s.wrap("sources", s.sources))
+	s.portfolioRoutes()
 	s.mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(s.openapi) //nolint:errcheck // client went away

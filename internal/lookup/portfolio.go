@@ -1,0 +1,441 @@
+package lookup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/askonce/askonce/internal/portfolio"
+)
+
+// Portfolio API: an agency declares the citizens it serves and the kinds of
+// change it must be told about (askonce.notify.<agency>). A client manages
+// its own agency's portfolio only (client id == agency), under a purpose
+// its policy grants; every call is audited like a document request, with
+// document_type "portfolio".
+
+// DocPortfolio is the document type of portfolio calls in the audit log.
+const DocPortfolio = "portfolio"
+
+// Bounds of a bulk upload: past them the whole upload is refused (413).
+const (
+	BulkMaxMembers = 10_000
+	BulkMaxBytes   = 4 << 20
+)
+
+// MayHold says whether the client may hold citizens in its portfolio under
+// purpose: the policy grants it the purpose.
+func (c *Client) MayHold(purpose string) bool {
+	_, ok := c.grants[purpose]
+	return ok
+}
+
+// Client returns the client with id, nil when the policy has none.
+func (p *Policy) Client(id string) *Client { return p.clients[id] }
+
+type portfolioAPI struct {
+	s     *Service
+	store *portfolio.Store
+}
+
+// portfolioRoutes registers the portfolio endpoints on s.mux.
+func (s *Service) portfolioRoutes() {
+	p := &portfolioAPI{s: s, store: portfolio.NewStore(s.pool)}
+	s.mux.HandleFunc("PUT /v1/portfolios/{agency}/members/{nin}", s.wrap("portfolio-put", p.put))
+	s.mux.HandleFunc("DELETE /v1/portfolios/{agency}/members/{nin}", s.wrap("portfolio-delete", p.remove))
+	s.mux.HandleFunc("POST /v1/portfolios/{agency}/members:bulk", s.wrap("portfolio-bulk", p.bulk))
+	s.mux.HandleFunc("GET /v1/portfolios/{agency}/members", s.wrap("portfolio-list", p.list))
+}
+
+// MemberRequest is the body of PUT /v1/portfolios/{agency}/members/{nin}
+// and one item of a bulk upload (which also names the nin and may set op).
+type MemberRequest struct {
+	NIN     string   `json:"nin,omitempty"`
+	Op      string   `json:"op,omitempty"` // bulk only: put (default) or delete
+	Kinds   []string `json:"kinds"`
+	Purpose string   `json:"purpose"`
+}
+
+func (p *portfolioAPI) audit(ctx context.Context, rq *request, nin, purpose, outcome, reason string) error {
+	return p.s.record(ctx, rq, DocumentRequest{NIN: nin, DocumentType: DocPortfolio, Purpose: purpose}, outcome, reason, "")
+}
+
+// gate authenticates, rate-limits and checks that the client manages the
+// agency of the path; false when it answered.
+func (p *portfolioAPI) gate(w http.ResponseWriter, r *http.Request, rq *request, nin string) (string, bool) {
+	s := p.s
+	if rq.client == nil {
+		s.unauthenticated(w, r, rq)
+		return "", false
+	}
+	if !s.allow(rq.client) {
+		s.rateLimited(w, r, rq)
+		return "", false
+	}
+	agency := r.PathValue("agency")
+	if agency != rq.client.ID {
+		if p.audit(r.Context(), rq, clip(nin), "", OutcomeDenied, "portfolio of another agency: "+clip(agency)) != nil {
+			s.auditFailed(w, r, rq)
+			return "", false
+		}
+		s.problem(w, r, rq, Problem{Type: problemBase + "denied", Title: "Denied by policy", Status: http.StatusForbidden,
+			Detail: fmt.Sprintf("client %s may manage only its own portfolio (/v1/portfolios/%s/...)", rq.client.ID, rq.client.ID), Outcome: OutcomeDenied})
+		return "", false
+	}
+	return agency, true
+}
+
+func (p *portfolioAPI) invalid(w http.ResponseWriter, r *http.Request, rq *request, errs []portfolio.Invalid) {
+	fe := make([]FieldError, len(errs))
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		fe[i] = FieldError(e)
+		msgs[i] = e.Field + ": " + e.Message
+	}
+	p.s.problem(w, r, rq, Problem{Type: problemBase + "invalid-request", Title: "Invalid request", Status: http.StatusUnprocessableEntity,
+		Detail: strings.Join(msgs, "; "), Outcome: OutcomeInvalid, Errors: fe})
+}
+
+func (p *portfolioAPI) malformed(w http.ResponseWriter, r *http.Request, rq *request, status int, detail string) {
+	p.s.problem(w, r, rq, Problem{Type: problemBase + "malformed-request", Title: "Malformed request", Status: status,
+		Detail: detail, Outcome: OutcomeInvalid})
+}
+
+func (p *portfolioAPI) denyPurpose(w http.ResponseWriter, r *http.Request, rq *request, m portfolio.Member) {
+	if p.audit(r.Context(), rq, m.NIN, clip(m.Purpose), OutcomeDenied, "policy") != nil {
+		p.s.auditFailed(w, r, rq)
+		return
+	}
+	p.s.problem(w, r, rq, Problem{Type: problemBase + "denied", Title: "Denied by policy", Status: http.StatusForbidden,
+		Detail: fmt.Sprintf("client %s may not hold citizens for purpose %q", rq.client.ID, clip(m.Purpose)), Outcome: OutcomeDenied})
+}
+
+func (p *portfolioAPI) unavailable(w http.ResponseWriter, r *http.Request, rq *request, err error) {
+	p.s.log.Error("portfolio store", "request_id", rq.id, "err", err)
+	w.Header().Set("Retry-After", "5")
+	p.s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", Title: "Store unavailable", Status: http.StatusServiceUnavailable})
+}
+
+func (p *portfolioAPI) put(w http.ResponseWriter, r *http.Request, rq *request) {
+	nin := r.PathValue("nin")
+	agency, ok := p.gate(w, r, rq, nin)
+	if !ok {
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		p.malformed(w, r, rq, http.StatusUnsupportedMediaType, "send Content-Type: application/json")
+		return
+	}
+	var req MemberRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, p.s.opt.MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			p.malformed(w, r, rq, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", p.s.opt.MaxBodyBytes))
+			return
+		}
+		p.malformed(w, r, rq, http.StatusBadRequest, "body is not a JSON member {\"kinds\": [...], \"purpose\": \"...\"}")
+		return
+	}
+	if req.NIN != "" && req.NIN != nin {
+		p.invalid(w, r, rq, []portfolio.Invalid{{Field: "nin", Code: "nin.mismatch", Message: "the body's nin differs from the path's"}})
+		return
+	}
+	m := portfolio.Member{Agency: agency, NIN: nin, Kinds: req.Kinds, Purpose: req.Purpose}
+	if errs := m.Check(); len(errs) > 0 {
+		p.invalid(w, r, rq, errs)
+		return
+	}
+	if !rq.client.MayHold(m.Purpose) {
+		p.denyPurpose(w, r, rq, m)
+		return
+	}
+	// Audited first: a change that is not in the audit log is not made.
+	if p.audit(r.Context(), rq, m.NIN, m.Purpose, OutcomeIssued, "portfolio put "+strings.Join(m.Kinds, ",")) != nil {
+		p.s.auditFailed(w, r, rq)
+		return
+	}
+	out, err := p.store.Put(r.Context(), m, "api:"+rq.id)
+	if errors.Is(err, portfolio.ErrNewerChange) {
+		p.s.problem(w, r, rq, Problem{Type: problemBase + "conflict", Title: "Conflict", Status: http.StatusConflict,
+			Detail: "the entry holds a change stamped later than now (askonce.portfolio.v1 producer clock ahead)"})
+		return
+	}
+	if err != nil {
+		p.unavailable(w, r, rq, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (p *portfolioAPI) remove(w http.ResponseWriter, r *http.Request, rq *request) {
+	nin := r.PathValue("nin")
+	agency, ok := p.gate(w, r, rq, nin)
+	if !ok {
+		return
+	}
+	m := portfolio.Member{NIN: nin}
+	if errs := m.Check(); len(errs) > 0 && errs[0].Field == "nin" {
+		p.invalid(w, r, rq, errs[:1])
+		return
+	}
+	if p.audit(r.Context(), rq, nin, "", OutcomeIssued, "portfolio delete") != nil {
+		p.s.auditFailed(w, r, rq)
+		return
+	}
+	existed, err := p.store.Delete(r.Context(), agency, nin, "api:"+rq.id)
+	if err != nil {
+		p.unavailable(w, r, rq, err)
+		return
+	}
+	if !existed {
+		p.s.problem(w, r, rq, Problem{Type: problemBase + "not-found", Title: "Not found", Status: http.StatusNotFound,
+			Detail: "the citizen is not in this portfolio"})
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (p *portfolioAPI) list(w http.ResponseWriter, r *http.Request, rq *request) {
+	q := r.URL.Query()
+	nin := q.Get("nin")
+	agency, ok := p.gate(w, r, rq, nin)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	if nin != "" {
+		if _, err := ParseNIN(nin); err != nil {
+			p.invalid(w, r, rq, []portfolio.Invalid{{Field: "nin", Code: "nin.format", Message: err.Error()}})
+			return
+		}
+		m, found, err := p.store.Get(ctx, agency, nin)
+		if err != nil {
+			p.unavailable(w, r, rq, err)
+			return
+		}
+		if p.audit(ctx, rq, nin, m.Purpose, OutcomeIssued, "portfolio read") != nil {
+			p.s.auditFailed(w, r, rq)
+			return
+		}
+		members := []portfolio.Member{}
+		if found {
+			members = append(members, m)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"agency": agency, "members": members})
+		return
+	}
+	limit := 1000
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > BulkMaxMembers {
+			p.invalid(w, r, rq, []portfolio.Invalid{{Field: "limit", Code: "limit.range", Message: fmt.Sprintf("1 to %d", BulkMaxMembers)}})
+			return
+		}
+		limit = n
+	}
+	after := q.Get("after")
+	members, err := p.store.List(ctx, agency, after, limit)
+	if err != nil {
+		p.unavailable(w, r, rq, err)
+		return
+	}
+	if p.audit(ctx, rq, "", "", OutcomeIssued, fmt.Sprintf("portfolio list: %d members", len(members))) != nil {
+		p.s.auditFailed(w, r, rq)
+		return
+	}
+	out := map[string]any{"agency": agency, "members": members}
+	if len(members) == limit {
+		out["next_after"] = members[len(members)-1].NIN
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// BulkResult is the outcome of one line of a bulk upload.
+type BulkResult struct {
+	Line   int          `json:"line"`
+	NIN    string       `json:"nin,omitempty"`
+	Status int          `json:"status"`
+	Errors []FieldError `json:"errors,omitempty"`
+}
+
+// decodeBulk reads a JSON array of members or JSON lines (one member per
+// line, blank lines skipped). A line that is not a member is a result with
+// status 400, not a failure of the upload.
+func decodeBulk(body io.Reader, lines bool) ([]MemberRequest, []BulkResult, error) {
+	var reqs []MemberRequest
+	var results []BulkResult
+	add := func(n int, raw []byte) {
+		var m MemberRequest
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&m); err != nil || dec.More() {
+			results = append(results, BulkResult{Line: n, Status: http.StatusBadRequest,
+				Errors: []FieldError{{"line", "line.malformed", "not a JSON member {\"nin\", \"kinds\", \"purpose\", \"op\"}"}}})
+			reqs = append(reqs, MemberRequest{})
+			return
+		}
+		results = append(results, BulkResult{Line: n, NIN: clip(m.NIN)})
+		reqs = append(reqs, m)
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if lines {
+		for i, l := range strings.Split(string(b), "\n") {
+			if strings.TrimSpace(l) == "" {
+				continue
+			}
+			if len(reqs) == BulkMaxMembers {
+				return nil, nil, fmt.Errorf("more than %d members", BulkMaxMembers)
+			}
+			add(i+1, []byte(l))
+		}
+		return reqs, results, nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(b, &items); err != nil {
+		return nil, nil, errors.New("body is not a JSON array of members")
+	}
+	if len(items) > BulkMaxMembers {
+		return nil, nil, fmt.Errorf("more than %d members", BulkMaxMembers)
+	}
+	for i, it := range items {
+		add(i+1, it)
+	}
+	return reqs, results, nil
+}
+
+func (p *portfolioAPI) bulk(w http.ResponseWriter, r *http.Request, rq *request) {
+	agency, ok := p.gate(w, r, rq, "")
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/json" && mt != "application/x-ndjson" && mt != "application/jsonl") {
+		p.malformed(w, r, rq, http.StatusUnsupportedMediaType, "send a JSON array (application/json) or JSON lines (application/x-ndjson)")
+		return
+	}
+	reqs, results, err := decodeBulk(http.MaxBytesReader(w, r.Body, BulkMaxBytes), mt != "application/json")
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) || strings.HasPrefix(err.Error(), "more than") {
+			p.malformed(w, r, rq, http.StatusRequestEntityTooLarge, fmt.Sprintf("at most %d members and %d bytes per upload: %v", BulkMaxMembers, BulkMaxBytes, err))
+			return
+		}
+		p.malformed(w, r, rq, http.StatusBadRequest, err.Error())
+		return
+	}
+	type job struct {
+		i       int
+		m       portfolio.Member
+		del     bool
+		outcome string
+		reason  string
+	}
+	var jobs []job
+	for i, req := range reqs {
+		if results[i].Status != 0 {
+			continue
+		}
+		m := portfolio.Member{Agency: agency, NIN: req.NIN, Kinds: req.Kinds, Purpose: req.Purpose}
+		var errs []portfolio.Invalid
+		del := false
+		switch req.Op {
+		case "", "put":
+			errs = m.Check()
+		case "delete":
+			del = true
+			if e := m.Check(); len(e) > 0 && e[0].Field == "nin" {
+				errs = e[:1]
+			}
+		default:
+			errs = []portfolio.Invalid{{Field: "op", Code: "op.unknown", Message: "op is put or delete"}}
+		}
+		if len(errs) > 0 {
+			results[i].Status = http.StatusUnprocessableEntity
+			for _, e := range errs {
+				results[i].Errors = append(results[i].Errors, FieldError(e))
+			}
+			continue
+		}
+		switch {
+		case del:
+			jobs = append(jobs, job{i: i, m: m, del: true, outcome: OutcomeIssued, reason: "portfolio delete (bulk)"})
+		case !rq.client.MayHold(m.Purpose):
+			results[i].Status = http.StatusForbidden
+			results[i].Errors = []FieldError{{"purpose", "purpose.denied", fmt.Sprintf("client %s may not hold citizens for purpose %s", rq.client.ID, m.Purpose)}}
+			jobs = append(jobs, job{i: i, m: m, outcome: OutcomeDenied, reason: "policy"})
+		default:
+			jobs = append(jobs, job{i: i, m: m, outcome: OutcomeIssued, reason: "portfolio put (bulk) " + strings.Join(m.Kinds, ",")})
+		}
+	}
+	// Each line is audited (the audit log is read per citizen); appends
+	// run concurrently so that the log's group commit batches them.
+	auditErrs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for k, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			auditErrs[k] = p.audit(ctx, rq, j.m.NIN, j.m.Purpose, j.outcome, j.reason)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(auditErrs...); err != nil {
+		p.s.auditFailed(w, r, rq)
+		return
+	}
+	var puts []portfolio.Member
+	var putIdx []int
+	accepted, rejected := 0, 0
+	for _, j := range jobs {
+		switch {
+		case j.outcome != OutcomeIssued:
+		case j.del:
+			if _, err := p.store.Delete(ctx, agency, j.m.NIN, "api:"+rq.id); err != nil {
+				p.unavailable(w, r, rq, err)
+				return
+			}
+			results[j.i].Status = http.StatusOK
+		default:
+			puts = append(puts, j.m)
+			putIdx = append(putIdx, j.i)
+		}
+	}
+	if len(puts) > 0 {
+		applied, err := p.store.PutMany(ctx, puts, "api:"+rq.id)
+		if err != nil {
+			p.unavailable(w, r, rq, err)
+			return
+		}
+		for k, i := range putIdx {
+			results[i].Status = http.StatusOK
+			if !applied[k] {
+				results[i].Status = http.StatusConflict
+				results[i].Errors = []FieldError{{"nin", "portfolio.newer", "the entry holds a change stamped later than now"}}
+			}
+		}
+	}
+	for _, res := range results {
+		if res.Status == http.StatusOK {
+			accepted++
+		} else {
+			rejected++
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"agency": agency, "accepted": accepted, "rejected": rejected, "results": results})
+}

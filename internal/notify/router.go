@@ -1,0 +1,584 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/askonce/askonce/internal/audit"
+	"github.com/askonce/askonce/internal/bus"
+	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/lookup"
+	"github.com/askonce/askonce/internal/portfolio"
+	"github.com/askonce/askonce/schemas"
+)
+
+// Source is the DLQ source name of the router's rejects (portfolio changes
+// that cannot apply).
+const Source = "notify"
+
+// Audit values of notification entries.
+const (
+	DocNotification = "notification"
+	OutcomeNotified = "notified"
+)
+
+// Auditor appends entries to the hash-chained audit log (*audit.Log).
+type Auditor interface {
+	Append(ctx context.Context, e audit.Entry) (audit.Entry, error)
+}
+
+// Options are the router's dependencies besides configuration.
+type Options struct {
+	// Policy returns the lookup policy in force: portfolio changes from the
+	// topic are checked against it.
+	Policy func() *lookup.Policy
+	// Audit records notifications and portfolio changes.
+	Audit Auditor
+	// Rules are the validation rules records must pass (as the materializer's).
+	Rules schemas.Rules
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Router consumes the record and portfolio topics and emits notifications.
+type Router struct {
+	cfg      config.Notify
+	opt      Options
+	conn     *bus.Conn
+	pool     *pgxpool.Pool
+	reader   *kafka.Reader
+	out      *kafka.Writer
+	dlq      *kafka.Writer
+	topics   bus.Topics
+	agencies map[string]bool
+	log      *slog.Logger
+	m        *metrics
+
+	mu      sync.Mutex
+	lastErr error
+
+	records, notified, suppressed atomic.Int64
+}
+
+// New returns a router over conn (the codec knows the record, portfolio
+// and notification topics: see UseNotificationSchemas) and pool (migrated
+// with portfolio.Migrate). agencies are those with a notification topic.
+func New(cfg config.Notify, conn *bus.Conn, pool *pgxpool.Pool, agencies []string, opt Options, reg prometheus.Registerer, log *slog.Logger) *Router {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	topics := conn.Client.Topics()
+	r := conn.Client.Reader(kafka.ReaderConfig{
+		GroupID:        cfg.GroupID,
+		GroupTopics:    append(topics.Records(), topics.Portfolio),
+		StartOffset:    kafka.FirstOffset,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        250 * time.Millisecond,
+		CommitInterval: 0, // synchronous commits, after notifications and notify_sent are durable
+		QueueCapacity:  max(cfg.BatchSize, 100),
+	})
+	w := conn.Client.Writer("") // each message names its agency's topic
+	w.BatchTimeout = 5 * time.Millisecond
+	dlq := conn.Client.Writer(topics.DLQ)
+	dlq.BatchTimeout = 5 * time.Millisecond
+	dlq.MaxAttempts = 3
+	ag := map[string]bool{}
+	for _, a := range agencies {
+		ag[a] = true
+	}
+	rt := &Router{cfg: cfg, opt: opt, conn: conn, pool: pool, reader: r, out: w, dlq: dlq, topics: topics, agencies: ag, log: log}
+	rt.m = newMetrics(reg)
+	return rt
+}
+
+// Close leaves the consumer group and closes the producers.
+func (rt *Router) Close() error {
+	return errors.Join(rt.reader.Close(), rt.out.Close(), rt.dlq.Close())
+}
+
+// Healthy is nil while batches route; the error being retried otherwise.
+func (rt *Router) Healthy(context.Context) error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.lastErr
+}
+
+func (rt *Router) status(err error) {
+	rt.mu.Lock()
+	rt.lastErr = err
+	rt.mu.Unlock()
+}
+
+// Stats are counters since New: messages read, notifications emitted, and
+// notifications suppressed because notify_sent already had them.
+type Stats struct{ Records, Notified, Suppressed int64 }
+
+// Stats returns the counters.
+func (rt *Router) Stats() Stats {
+	return Stats{Records: rt.records.Load(), Notified: rt.notified.Load(), Suppressed: rt.suppressed.Load()}
+}
+
+// Run routes until ctx ends. Transient failures are retried with backoff,
+// the batch kept in memory; offsets are committed only after a batch is
+// fully routed.
+func (rt *Router) Run(ctx context.Context) error {
+	rt.log.Info("notification router started", "group", rt.cfg.GroupID, "batch_size", rt.cfg.BatchSize)
+	attempt := 0
+	for ctx.Err() == nil {
+		msgs, err := rt.fetch(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			rt.status(fmt.Errorf("fetch: %w", err))
+			rt.log.Warn("fetch failed, retrying", "err", err)
+			sleep(ctx, rt.backoff(&attempt))
+			continue
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		for {
+			err = rt.process(ctx, msgs)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				rt.log.Info("notification router stopped")
+				return nil
+			}
+			rt.m.batchErrors.Inc()
+			rt.status(err)
+			rt.log.Warn("batch failed, retrying", "err", err, "messages", len(msgs), "attempt", attempt+1)
+			sleep(ctx, rt.backoff(&attempt))
+		}
+		if err := rt.reader.CommitMessages(ctx, msgs...); err != nil && ctx.Err() == nil {
+			rt.log.Warn("offset commit failed; the batch will be replayed, without effect", "err", err)
+		}
+		attempt = 0
+		rt.status(nil)
+	}
+	rt.log.Info("notification router stopped")
+	return nil
+}
+
+func (rt *Router) fetch(ctx context.Context) ([]kafka.Message, error) {
+	first, err := rt.reader.FetchMessage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msgs := []kafka.Message{first}
+	wctx, cancel := context.WithTimeout(ctx, rt.cfg.BatchWait)
+	defer cancel()
+	for len(msgs) < rt.cfg.BatchSize {
+		msg, err := rt.reader.FetchMessage(wctx)
+		if err != nil {
+			break
+		}
+		msgs = append(msgs, msg)
+	}
+	return msgs, ctx.Err()
+}
+
+// sentKey identifies what notify_sent remembers.
+type sentKey struct{ agency, dc, sourceKey, kind, nin string }
+
+type sent struct {
+	version int64
+	facts   string
+	id      string
+}
+
+type portfolioMsg struct {
+	msg kafka.Message
+	pc  schemas.PortfolioChange
+}
+
+// process routes one batch. It is idempotent: on error the caller retries
+// it whole, and nothing it did before the failure counts twice (ids are
+// stable, notify_sent is committed last).
+func (rt *Router) process(ctx context.Context, msgs []kafka.Message) error {
+	now := rt.opt.Now()
+	var changes []change
+	var pcs []portfolioMsg
+	var rejects []kafka.Message
+	for _, msg := range msgs {
+		if msg.Topic == rt.topics.Portfolio {
+			var pc schemas.PortfolioChange
+			_, err := rt.conn.Codec.Decode(ctx, msg.Topic, msg.Value, &pc)
+			var de *bus.DecodeError
+			switch {
+			case errors.As(err, &de):
+				rejects = append(rejects, bus.DLQMessage("", msg.Key, msg.Value, bus.Reject{Code: de.Reason, Message: de.Error(), Source: Source,
+					Topic: msg.Topic, Position: bus.OffsetPosition(msg.Topic, msg.Partition, msg.Offset)}, now))
+			case err != nil:
+				return err
+			default:
+				pcs = append(pcs, portfolioMsg{msg, pc})
+			}
+			continue
+		}
+		v, err := rt.decode(ctx, msg)
+		var de *bus.DecodeError
+		switch {
+		case errors.As(err, &de):
+			// The materializer dead-letters it; the router only skips it.
+			rt.m.skipped.WithLabelValues(msg.Topic).Inc()
+			continue
+		case err != nil:
+			return err
+		}
+		if vs := rt.validate(v); len(vs) > 0 {
+			rt.m.skipped.WithLabelValues(msg.Topic).Inc()
+			continue
+		}
+		changes = append(changes, changesOf(v, now)...)
+	}
+
+	tx, err := rt.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
+
+	pcEntries, pcRejects, err := rt.applyPortfolio(ctx, tx, pcs, now)
+	if err != nil {
+		return err
+	}
+	rejects = append(rejects, pcRejects...)
+
+	// Who holds the citizens concerned?
+	nins := make([]string, 0, len(changes))
+	for _, c := range changes {
+		nins = append(nins, c.nin)
+	}
+	slices.Sort(nins)
+	nins = slices.Compact(nins)
+	holders := map[string][]portfolio.Member{}
+	if len(nins) > 0 {
+		rows, err := tx.Query(ctx, `SELECT agency, nin, kinds, purpose FROM portfolio_members WHERE nin = ANY($1) AND NOT deleted`, nins)
+		if err != nil {
+			return fmt.Errorf("store: portfolios: %w", err)
+		}
+		var m portfolio.Member
+		_, err = pgx.ForEachRow(rows, []any{&m.Agency, &m.NIN, &m.Kinds, &m.Purpose}, func() error {
+			holders[m.NIN] = append(holders[m.NIN], m)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("store: portfolios: %w", err)
+		}
+	}
+	type candidate struct {
+		key    sentKey
+		c      change
+		member portfolio.Member
+	}
+	var cands []candidate
+	for _, c := range changes {
+		for _, m := range holders[c.nin] {
+			if !slices.Contains(m.Kinds, c.kind) {
+				continue
+			}
+			if !rt.agencies[m.Agency] {
+				rt.m.unroutable.WithLabelValues(m.Agency).Inc()
+				continue
+			}
+			cands = append(cands, candidate{sentKey{m.Agency, c.prov.DataCenter, c.prov.SourceKey, c.kind, c.nin}, c, m})
+		}
+	}
+	keys := make([]sentKey, len(cands))
+	for i, cd := range cands {
+		keys[i] = cd.key
+	}
+	known, err := rt.loadSent(ctx, tx, keys)
+	if err != nil {
+		return err
+	}
+	var out []kafka.Message
+	var entries []audit.Entry
+	var emitted [][2]string // agency, kind
+	updates := map[sentKey]sent{}
+	var order []sentKey
+	for _, cd := range cands {
+		prev, had := known[cd.key]
+		v := cd.c.prov.SourceVersion
+		facts := cd.c.facts()
+		if had && prev.version >= v {
+			rt.m.suppressed.Inc()
+			rt.suppressed.Add(1)
+			continue
+		}
+		id := NotificationID(cd.key.agency, cd.key.dc, cd.key.sourceKey, v, cd.key.kind, cd.key.nin)
+		next := sent{version: v, facts: facts, id: id}
+		if _, seen := updates[cd.key]; !seen {
+			order = append(order, cd.key)
+		}
+		updates[cd.key] = next
+		known[cd.key] = next
+		if had && prev.facts == facts {
+			// A newer version with nothing new to tell (e.g. an end date
+			// added to an employment already notified as started).
+			continue
+		}
+		n := schemas.Notification{ID: id, Agency: cd.key.agency, NIN: cd.key.nin, Kind: cd.key.kind, OccurredOn: dateOnly(cd.c.occurred),
+			Correction: had, Purpose: cd.member.Purpose, Provenance: cd.c.prov, Details: cd.c.details, NotifiedAt: now.UTC().Truncate(time.Microsecond)}
+		topic := rt.topics.Notify(cd.key.agency)
+		b, err := rt.conn.Codec.Encode(topic, n)
+		if err != nil {
+			return err
+		}
+		out = append(out, kafka.Message{Topic: topic, Key: []byte(n.NIN), Value: b,
+			Headers: []kafka.Header{{Key: "askonce.notification.id", Value: []byte(id)}}})
+		reason := strings.ToLower(n.Kind)
+		if n.Correction {
+			reason += " (correction)"
+		}
+		emitted = append(emitted, [2]string{n.Agency, n.Kind})
+		entries = append(entries, audit.Entry{At: now, RequestID: id, Client: n.Agency, ClerkID: Source, NIN: n.NIN,
+			DocumentType: DocNotification, Purpose: n.Purpose, Outcome: OutcomeNotified, Reason: reason, DocumentID: id})
+	}
+
+	// Durable in this order: rejects and notifications on Kafka (acks=all),
+	// audit entries, then notify_sent and portfolios in PostgreSQL, then
+	// (in Run) the offsets. A crash in between replays the batch: the
+	// same ids are sent again and consumers drop them.
+	if len(rejects) > 0 {
+		if err := rt.dlq.WriteMessages(ctx, rejects...); err != nil {
+			return fmt.Errorf("dead-letter %d messages: %w", len(rejects), err)
+		}
+	}
+	if len(out) > 0 {
+		if err := rt.out.WriteMessages(ctx, out...); err != nil {
+			return fmt.Errorf("publish %d notifications: %w", len(out), err)
+		}
+	}
+	if err := rt.appendAudit(ctx, append(pcEntries, entries...)); err != nil {
+		return err
+	}
+	if len(order) > 0 {
+		b := &pgx.Batch{}
+		for _, k := range order {
+			s := updates[k]
+			b.Queue(`INSERT INTO notify_sent (agency, data_center, source_key, kind, nin, version, facts, notification_id, sent_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+				ON CONFLICT (agency, data_center, source_key, kind, nin) DO UPDATE
+				SET version = excluded.version, facts = excluded.facts, notification_id = excluded.notification_id, sent_at = excluded.sent_at
+				WHERE notify_sent.version < excluded.version`,
+				k.agency, k.dc, k.sourceKey, k.kind, k.nin, s.version, s.facts, s.id, now)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("store: notify_sent: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+
+	for _, msg := range msgs {
+		rt.m.records.WithLabelValues(msg.Topic).Inc()
+		rt.m.lag.WithLabelValues(msg.Topic, strconv.Itoa(msg.Partition)).Set(float64(max(msg.HighWaterMark-msg.Offset-1, 0)))
+	}
+	rt.records.Add(int64(len(msgs)))
+	for _, e := range emitted {
+		rt.m.notifications.WithLabelValues(e[0], e[1]).Inc()
+	}
+	rt.notified.Add(int64(len(emitted)))
+	return nil
+}
+
+func dateOnly(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// loadSent reads, and locks for this transaction, the notify_sent rows of
+// n keys (another instance routing the same source record after a
+// rebalance waits for this batch).
+func (rt *Router) loadSent(ctx context.Context, tx pgx.Tx, keys []sentKey) (map[sentKey]sent, error) {
+	out := map[sentKey]sent{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	cols := make([][]string, 5)
+	for _, k := range keys {
+		cols[0] = append(cols[0], k.agency)
+		cols[1] = append(cols[1], k.dc)
+		cols[2] = append(cols[2], k.sourceKey)
+		cols[3] = append(cols[3], k.kind)
+		cols[4] = append(cols[4], k.nin)
+	}
+	rows, err := tx.Query(ctx, `SELECT s.agency, s.data_center, s.source_key, s.kind, s.nin, s.version, s.facts, s.notification_id
+		FROM notify_sent s
+		JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(agency, data_center, source_key, kind, nin)
+		  USING (agency, data_center, source_key, kind, nin)
+		FOR UPDATE OF s`, cols[0], cols[1], cols[2], cols[3], cols[4])
+	if err != nil {
+		return nil, fmt.Errorf("store: notify_sent: %w", err)
+	}
+	var k sentKey
+	var s sent
+	_, err = pgx.ForEachRow(rows, []any{&k.agency, &k.dc, &k.sourceKey, &k.kind, &k.nin, &s.version, &s.facts, &s.id}, func() error {
+		out[k] = s
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: notify_sent: %w", err)
+	}
+	return out, nil
+}
+
+// applyPortfolio applies the portfolio changes of a batch in tx, in order.
+// A change that cannot apply (bad NIN, kinds, unknown agency, purpose not
+// granted) goes to the DLQ with its reason. It returns the audit entries
+// of the changes applied or denied.
+func (rt *Router) applyPortfolio(ctx context.Context, tx pgx.Tx, pcs []portfolioMsg, now time.Time) ([]audit.Entry, []kafka.Message, error) {
+	var entries []audit.Entry
+	var rejects []kafka.Message
+	policy := rt.opt.Policy()
+	for _, p := range pcs {
+		pc := p.pc
+		pos := bus.OffsetPosition(p.msg.Topic, p.msg.Partition, p.msg.Offset)
+		reject := func(code, text string) {
+			rt.m.portfolioChanges.WithLabelValues("rejected").Inc()
+			rejects = append(rejects, bus.DLQMessage("", p.msg.Key, p.msg.Value, bus.Reject{Code: code, Message: text, Source: Source,
+				Topic: p.msg.Topic, Agency: pc.Agency, Position: pos}, now))
+		}
+		m := portfolio.Member{Agency: pc.Agency, NIN: pc.NIN, Kinds: pc.Kinds, Purpose: pc.Purpose}
+		client := policy.Client(pc.Agency)
+		if client == nil {
+			reject("portfolio.agency", fmt.Sprintf("agency %q is not a client of the lookup policy", clip(pc.Agency)))
+			continue
+		}
+		var applied bool
+		var err error
+		switch pc.Op {
+		case schemas.PortfolioDelete:
+			if errs := m.Check(); len(errs) > 0 && errs[0].Field == "nin" {
+				reject(errs[0].Code, errs[0].Message)
+				continue
+			}
+			applied, err = portfolio.Delete(ctx, tx, pc.Agency, pc.NIN, pc.RequestedAt, "topic:"+pos)
+		default:
+			if errs := m.Check(); len(errs) > 0 {
+				reject(errs[0].Code, errs[0].Message)
+				continue
+			}
+			if !client.MayHold(m.Purpose) {
+				reject("portfolio.purpose", fmt.Sprintf("client %s may not hold citizens for purpose %s", pc.Agency, m.Purpose))
+				entries = append(entries, audit.Entry{At: now, RequestID: clip(pc.RequestID), Client: pc.Agency, ClerkID: "topic", NIN: pc.NIN,
+					DocumentType: lookup.DocPortfolio, Purpose: clip(pc.Purpose), Outcome: lookup.OutcomeDenied, Reason: "policy (askonce.portfolio.v1)"})
+				continue
+			}
+			_, applied, err = portfolio.Put(ctx, tx, m, pc.RequestedAt, "topic:"+pos)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if !applied {
+			rt.m.portfolioChanges.WithLabelValues("stale").Inc()
+			continue
+		}
+		rt.m.portfolioChanges.WithLabelValues("applied").Inc()
+		entries = append(entries, audit.Entry{At: now, RequestID: clip(pc.RequestID), Client: pc.Agency, ClerkID: "topic", NIN: pc.NIN,
+			DocumentType: lookup.DocPortfolio, Purpose: m.Purpose, Outcome: lookup.OutcomeIssued,
+			Reason: "portfolio " + strings.ToLower(pc.Op) + " (askonce.portfolio.v1) " + strings.Join(m.Kinds, ",")})
+	}
+	return entries, rejects, nil
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64]
+	}
+	return s
+}
+
+// appendAudit appends entries concurrently, so that the audit log's group
+// commit writes them in few transactions (the hash chain is the log's
+// business: it orders them).
+func (rt *Router) appendAudit(ctx context.Context, entries []audit.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	errs := make([]error, len(entries))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 256)
+	for i, e := range entries {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			_, errs[i] = rt.opt.Audit.Append(ctx, e)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+func (rt *Router) decode(ctx context.Context, msg kafka.Message) (any, error) {
+	switch msg.Topic {
+	case rt.topics.CivilStatus:
+		var r schemas.CivilStatusRecord
+		_, err := rt.conn.Codec.Decode(ctx, msg.Topic, msg.Value, &r)
+		return &r, err
+	case rt.topics.Employment:
+		var r schemas.EmploymentRecord
+		_, err := rt.conn.Codec.Decode(ctx, msg.Topic, msg.Value, &r)
+		return &r, err
+	case rt.topics.Contribution:
+		var r schemas.ContributionRecord
+		_, err := rt.conn.Codec.Decode(ctx, msg.Topic, msg.Value, &r)
+		return &r, err
+	}
+	return nil, &bus.DecodeError{Reason: bus.ReasonIncompatible, Err: fmt.Errorf("topic %s is not a record topic", msg.Topic)}
+}
+
+func (rt *Router) validate(v any) schemas.Violations {
+	switch r := v.(type) {
+	case *schemas.CivilStatusRecord:
+		return rt.opt.Rules.CivilStatus(r)
+	case *schemas.EmploymentRecord:
+		return rt.opt.Rules.Employment(r)
+	case *schemas.ContributionRecord:
+		return rt.opt.Rules.Contribution(r)
+	}
+	return nil
+}
+
+func (rt *Router) backoff(attempt *int) time.Duration {
+	d := 100 * time.Millisecond << min(*attempt, 16)
+	if d > rt.cfg.MaxBackoff || d <= 0 {
+		d = rt.cfg.MaxBackoff
+	}
+	*attempt++
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
