@@ -40,9 +40,14 @@ func RepoRoot(t testing.TB) string {
 }
 
 // PGConfig is the private PostgreSQL configuration tests use: the working
-// tree's .var/pg, so that `make test` and the tests share one server.
+// tree's .var/pg, so that `make test` and the tests share one server, on
+// the port `askonce pg start` uses (postgres.dev.port, which
+// ASKONCE_POSTGRES_DEV_PORT may change for both).
 func PGConfig(t testing.TB) config.DevPG {
 	cfg := config.Default().Postgres.Dev
+	if c, err := config.Load(config.Source{Environ: os.Environ()}); err == nil {
+		cfg = c.Postgres.Dev
+	}
 	cfg.Dir = filepath.Join(RepoRoot(t), ".var", "pg")
 	return cfg
 }
