@@ -628,3 +628,41 @@ func dashboardExprs(t *testing.T) []dashExpr {
 	}
 	return out
 }
+
+// TestRunbooks: deploy/README.md has every runbook, and every alert's
+// runbook annotation points at one of its headings.
+func TestRunbooks(t *testing.T) {
+	b, err := os.ReadFile(deployPath("README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if h, ok := strings.CutPrefix(line, "### "); ok {
+			a := strings.ToLower(h)
+			a = regexp.MustCompile(`[^a-z0-9 -]`).ReplaceAllString(a, "")
+			anchors[strings.ReplaceAll(a, " ", "-")] = true
+		}
+	}
+	for _, h := range []string{"scale-out", "add-a-data-center", "rotate-signing-keys", "replay-a-topic", "drain-the-dlq-after-a-fix", "restore-postgresql"} {
+		if !anchors[h] {
+			t.Errorf("deploy/README.md has no runbook %q", h)
+		}
+	}
+	rb, err := os.ReadFile(deployPath("prometheus", "askonce.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`runbook: deploy/README\.md#([a-z0-9-]+)`).FindAllStringSubmatch(string(rb), -1) {
+		if !anchors[m[1]] {
+			t.Errorf("a rule's runbook points at #%s, which deploy/README.md lacks", m[1])
+		}
+	}
+	readme, err := os.ReadFile(filepath.Join(RepoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, j := bytes.Index(readme, []byte("\n## Deploy\n")), bytes.Index(readme, []byte("\n## Development\n")); i < 0 || j < i || !bytes.Contains(readme[i:j], []byte("deploy/README.md")) {
+		t.Error("README.md has no \"## Deploy\" section linking deploy/README.md before \"## Development\"")
+	}
+}
