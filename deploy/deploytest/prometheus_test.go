@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -161,7 +162,17 @@ func TestPrometheusScrapesDev(t *testing.T) {
 	dir := t.TempDir()
 	listen := freePort(t)
 	target := strings.TrimPrefix(r.api, "http://")
-	rules, _ := filepath.Glob(deployPath("prometheus", "*.rules.yml"))
+	// The rules as they are, but evaluated every second (a group's own
+	// interval, 30s, would keep the test waiting).
+	rulesBody, err := os.ReadFile(deployPath("prometheus", "askonce.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := []string{filepath.Join(dir, "askonce.rules.yml")}
+	rulesBody = regexp.MustCompile(`(?m)^(\s+interval:) \S+$`).ReplaceAll(rulesBody, []byte("$1 1s"))
+	if err := os.WriteFile(rules[0], rulesBody, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	promCfg := fmt.Sprintf(`global:
   scrape_interval: 1s
   evaluation_interval: 1s
@@ -300,9 +311,23 @@ scrape_configs:
 		}
 		time.Sleep(time.Second)
 	}
-	// A recording rule has produced series from the scraped metrics.
-	if v, err := query(`askonce:lookup_requests:rate5m`); err != nil || len(v.Data.Result) == 0 {
-		t.Errorf("recording rule askonce:lookup_requests:rate5m has no series (%v)", err)
+	// A recording rule has produced series from the scraped metrics (one
+	// that needs a single sample, so the first evaluation has it), with the
+	// data_center label the stale-data-center alert joins on.
+	deadline = time.Now().Add(20 * time.Second)
+	v, err := query(`askonce:connect_last_success_age_seconds`)
+	for (err != nil || len(v.Data.Result) == 0) && time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+		v, err = query(`askonce:connect_last_success_age_seconds`)
+	}
+	if err != nil || len(v.Data.Result) == 0 {
+		t.Errorf("recording rule askonce:connect_last_success_age_seconds has no series (%v)", err)
+	} else {
+		for _, s := range v.Data.Result {
+			if !strings.HasSuffix(s.Metric["connector"], ":"+s.Metric["data_center"]) || s.Metric["data_center"] == "" {
+				t.Errorf("askonce:connect_last_success_age_seconds: data_center %q for connector %q", s.Metric["data_center"], s.Metric["connector"])
+			}
+		}
 	}
 
 	// Every dashboard query is valid PromQL for this Prometheus.
