@@ -666,3 +666,109 @@ func TestRunbooks(t *testing.T) {
 		t.Error("README.md has no \"## Deploy\" section linking deploy/README.md before \"## Development\"")
 	}
 }
+
+// TestComposeReferences: what the compose file refers to exists — files and
+// directories it mounts (but the secrets that init.sh creates), services in
+// depends_on, declared secrets and named volumes.
+func TestComposeReferences(t *testing.T) {
+	dir := deployPath("compose")
+	doc := yamlDocs(t, filepath.Join(dir, "docker-compose.yaml"))[0]
+	services, _ := doc["services"].(map[string]any)
+	secrets, _ := doc["secrets"].(map[string]any)
+	volumes, _ := doc["volumes"].(map[string]any)
+	created := map[string]bool{} // by secrets/init.sh
+	for _, f := range []string{"askonce.env", "postgres_password", "grafana_admin_password", "policy.yaml"} {
+		created[filepath.Join(dir, "secrets", f)] = true
+	}
+	initSh, err := os.ReadFile(filepath.Join(dir, "secrets", "init.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f := range created {
+		if !bytes.Contains(initSh, []byte(filepath.Base(f))) {
+			t.Errorf("secrets/init.sh does not create %s", filepath.Base(f))
+		}
+	}
+	exists := func(what, p string) {
+		abs := filepath.Join(dir, p)
+		if created[abs] {
+			return
+		}
+		if _, err := os.Stat(abs); err != nil {
+			t.Errorf("%s: %s does not exist", what, p)
+		}
+	}
+	for name, s := range secrets {
+		exists("secret "+name, toString(dig(s, "file")))
+	}
+	for name, s := range services {
+		svc := s.(map[string]any)
+		for _, f := range list(svc["env_file"]) {
+			exists(name+" env_file", toString(f))
+		}
+		for _, v := range list(svc["volumes"]) {
+			src, _, _ := strings.Cut(toString(v), ":")
+			if strings.HasPrefix(src, ".") {
+				exists(name+" volume", src)
+			} else if _, ok := volumes[src]; !ok {
+				t.Errorf("%s: named volume %s is not declared", name, src)
+			}
+		}
+		for _, sc := range list(svc["secrets"]) {
+			src := toString(sc)
+			if m, ok := sc.(map[string]any); ok {
+				src = toString(m["source"])
+			}
+			if _, ok := secrets[src]; !ok {
+				t.Errorf("%s: secret %s is not declared", name, src)
+			}
+		}
+		deps := svc["depends_on"]
+		var names []string
+		switch d := deps.(type) {
+		case []any:
+			for _, x := range d {
+				names = append(names, toString(x))
+			}
+		case map[string]any:
+			for k := range d {
+				names = append(names, k)
+			}
+		}
+		for _, d := range names {
+			if services[d] == nil {
+				t.Errorf("%s depends on %s, which is not a service", name, d)
+			}
+		}
+	}
+	// Prometheus scrapes every long-running askonce service on its ops
+	// address, and only services that exist.
+	prom := yamlDocs(t, filepath.Join(dir, "prometheus.yml"))[0]
+	scraped := map[string]string{}
+	for _, sc := range list(prom["scrape_configs"]) {
+		job := toString(dig(sc, "job_name"))
+		for _, stc := range list(dig(sc, "static_configs")) {
+			for _, tg := range list(dig(stc, "targets")) {
+				host, port, _ := strings.Cut(toString(tg), ":")
+				if host != "localhost" && services[host] == nil {
+					t.Errorf("prometheus.yml job %s scrapes %s, which is not a service", job, host)
+				}
+				scraped[host] = port
+			}
+		}
+	}
+	ops := map[string]string{"registry": "8081", "connect": "9102", "materialize": "9103", "notify": "9104", "serve": "8080"}
+	for name, s := range services {
+		cmd := list(dig(s, "command"))
+		if toString(dig(s, "image")) != "askonce:pilot" || len(cmd) == 0 {
+			continue
+		}
+		want, ok := ops[toString(cmd[0])]
+		if !ok {
+			continue
+		}
+		if scraped[name] != want {
+			t.Errorf("prometheus.yml does not scrape %s on its ops port %s", name, want)
+		}
+	}
+}
