@@ -476,10 +476,23 @@ func TestKubernetes(t *testing.T) {
 		t.Error("the platform owns the topics: ASKONCE_KAFKA_TOPICS_CREATE_ON_START must be false")
 	}
 	for _, cj := range byKind["CronJob"] {
-		args := list(dig(cj, "spec", "jobTemplate", "spec", "template", "spec", "containers").([]any)[0].(map[string]any)["args"])
+		c := list(dig(cj, "spec", "jobTemplate", "spec", "template", "spec", "containers"))[0]
+		args := list(dig(c, "args"))
 		if len(args) != 2 || args[0] != "audit" || args[1] != "verify" {
 			t.Errorf("CronJob %s runs %v, want audit verify", dig(cj, "metadata", "name"), args)
 		}
+		env := map[string]string{}
+		for k, v := range sharedEnv {
+			env[k] = v
+		}
+		for _, e := range list(dig(c, "env")) {
+			k := toString(dig(e, "name"))
+			if dig(e, "valueFrom", "secretKeyRef", "name") == nil {
+				t.Errorf("CronJob: %s is not a secretKeyRef", k)
+			}
+			env[k] = "postgres://u:p@db:5432/askonce"
+		}
+		loadEnv(t, "CronJob "+toString(dig(cj, "metadata", "name")), env, "")
 	}
 }
 
@@ -770,5 +783,28 @@ func TestComposeReferences(t *testing.T) {
 		if scraped[name] != want {
 			t.Errorf("prometheus.yml does not scrape %s on its ops port %s", name, want)
 		}
+	}
+}
+
+// TestIngressPublishesOnlyTheAPI: the lookup API's operations endpoints
+// (same port as the API) are not reachable through the Ingress.
+func TestIngressPublishesOnlyTheAPI(t *testing.T) {
+	n := 0
+	for _, d := range kubeDocs(t) {
+		if d["kind"] != "Ingress" {
+			continue
+		}
+		for _, r := range list(dig(d, "spec", "rules")) {
+			for _, p := range list(dig(r, "http", "paths")) {
+				n++
+				path := toString(dig(p, "path"))
+				if path == "/" || path == "" || strings.HasPrefix("/metrics", path) || strings.HasPrefix("/healthz", path) || strings.HasPrefix("/readyz", path) {
+					t.Errorf("Ingress %s publishes %s, which exposes the ops endpoints", dig(d, "metadata", "name"), path)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no Ingress path")
 	}
 }
