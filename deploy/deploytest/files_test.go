@@ -808,3 +808,50 @@ func TestIngressPublishesOnlyTheAPI(t *testing.T) {
 		t.Error("no Ingress path")
 	}
 }
+
+// TestDockerfile: a multi-stage build of a static binary into an image
+// without a shell, run as a non-root user, with the Go of go.mod.
+func TestDockerfile(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(RepoRoot(), "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	gomod, err := os.ReadFile(filepath.Join(RepoRoot(), "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goVersion := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(gomod)
+	froms := regexp.MustCompile(`(?m)^FROM (\S+)`).FindAllStringSubmatch(s, -1)
+	if len(froms) < 2 {
+		t.Fatalf("not a multi-stage build: %v", froms)
+	}
+	if goVersion == nil || !strings.HasPrefix(froms[0][1], "golang:"+string(goVersion[1])) {
+		t.Errorf("builder %s is not the Go of go.mod (%s)", froms[0][1], goVersion)
+	}
+	final := froms[len(froms)-1][1]
+	if !strings.HasPrefix(final, "gcr.io/distroless/static") && final != "scratch" {
+		t.Errorf("final image %s is not distroless static or scratch", final)
+	}
+	for _, want := range []string{"CGO_ENABLED=0", "./cmd/askonce", `ENTRYPOINT ["/usr/local/bin/askonce"]`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("Dockerfile lacks %s", want)
+		}
+	}
+	users := regexp.MustCompile(`(?m)^USER (\S+)`).FindAllStringSubmatch(s, -1)
+	if len(users) == 0 || strings.HasPrefix(users[len(users)-1][1], "0") || strings.HasPrefix(users[len(users)-1][1], "root") {
+		t.Errorf("the image does not run as a non-root user: %v", users)
+	}
+	if regexp.MustCompile(`(?m)^ENTRYPOINT \S*sh`).MatchString(s) {
+		t.Error("the entrypoint uses a shell")
+	}
+	di, err := os.ReadFile(filepath.Join(RepoRoot(), ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{".git", ".var", "deploy/compose/secrets"} {
+		if !bytes.Contains(di, []byte(want)) {
+			t.Errorf(".dockerignore does not exclude %s", want)
+		}
+	}
+}
