@@ -140,8 +140,14 @@ func (r *Runner) Run(ctx context.Context) error {
 				lastHead = time.Now()
 			}
 		}
+		// The batch is held from the read to the checkpoint: one of the
+		// process's in-flight slots bounds the memory of all instances.
+		if !r.pub.acquire(ctx) {
+			return nil
+		}
 		b, err := r.src.Read(ctx, pos, r.opt.BatchSize)
 		if err != nil {
+			r.pub.release()
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -158,6 +164,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 		}
 		if len(b.Records) == 0 {
+			r.pub.release()
 			r.status(nil)
 			bo.reset()
 			wait := r.opt.PollInterval
@@ -177,10 +184,12 @@ func (r *Runner) Run(ctx context.Context) error {
 				break
 			}
 			if ctx.Err() != nil {
+				r.pub.release()
 				return nil
 			}
 			r.fail("publish", err, &bo)
 			if !sleep(ctx, bo.next()) {
+				r.pub.release()
 				return nil
 			}
 		}
@@ -192,14 +201,17 @@ func (r *Runner) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				// Published but not checkpointed: the next start repeats
 				// this batch, which downstream deduplicates by version.
+				r.pub.release()
 				return nil
 			}
 			r.m.sourceErrors.WithLabelValues(name).Inc()
 			r.fail("save checkpoint", err, &bo)
 			if !sleep(ctx, bo.next()) {
+				r.pub.release()
 				return nil
 			}
 		}
+		r.pub.release()
 		pos = b.Last
 		bo.reset()
 		r.status(nil)

@@ -81,6 +81,39 @@ type Publisher struct {
 	log    *slog.Logger
 	now    func() time.Time
 	m      *Metrics
+	// inflight bounds the batches the process's runners hold between
+	// reading and checkpointing (see MaxInFlightBatches).
+	inflight chan struct{}
+}
+
+// MaxInFlightBatches is how many batches the runners of one process may
+// hold at once, read but not yet checkpointed. Each instance holds at most
+// one; with 33 data centers at batch_size 1000, unbounded, the process
+// kept 33,000 records (rows, values, encoded messages) alive at once, most
+// of them waiting for a CPU anyway: this bound keeps the memory of a
+// connector process independent of the number of data centers it serves.
+// Delivery is unchanged: a batch is still published, acknowledged, then
+// checkpointed, in source order per instance.
+const MaxInFlightBatches = 8
+
+// acquire takes an in-flight slot; false when ctx ended first.
+func (p *Publisher) acquire(ctx context.Context) bool {
+	if p.inflight == nil {
+		return true
+	}
+	select {
+	case p.inflight <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// release returns a slot taken by acquire.
+func (p *Publisher) release() {
+	if p.inflight != nil {
+		<-p.inflight
+	}
 }
 
 // NewPublisher publishes through client's brokers. The codec must already
@@ -91,7 +124,8 @@ func NewPublisher(client *bus.Client, codec *bus.Codec, rules schemas.Rules, m *
 	w.BatchBytes = 4 << 20
 	w.BatchTimeout = 5 * time.Millisecond
 	w.MaxAttempts = 3
-	return &Publisher{codec: codec, writer: w, dlq: client.Topics().DLQ, rules: rules, log: log, now: time.Now, m: m}
+	return &Publisher{codec: codec, writer: w, dlq: client.Topics().DLQ, rules: rules, log: log, now: time.Now, m: m,
+		inflight: make(chan struct{}, MaxInFlightBatches)}
 }
 
 // Close flushes and closes the producer.
