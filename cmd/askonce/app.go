@@ -55,6 +55,7 @@ See deploy/askonce.example.yaml for every key.`,
 
 	root.AddCommand(
 		a.auditCmd(),
+		a.benchCmd(),
 		a.configCmd(),
 		a.connectCmd(),
 		a.devCmd(),

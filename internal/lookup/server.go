@@ -492,6 +492,15 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 
 func (d *decision) stale() []string { return d.staleDCs }
 
+// Decide runs the rule of document type doc for nin on the store: the
+// store queries of a document request without authentication, policy,
+// signing or audit (the ceiling `askonce bench` compares the API with).
+// It reports whether the document would be issued.
+func (s *Store) Decide(ctx context.Context, doc, nin string, now time.Time) (bool, error) {
+	d, err := s.decide(ctx, doc, nin, now)
+	return d.issued, err
+}
+
 // checkFresh turns a decision into not_held source_stale when a data center
 // it depends on has not been heard from in time.
 func (s *Service) checkFresh(ctx context.Context, d *decision) error {
