@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/askonce/askonce/connectors/runtime"
 	"github.com/askonce/askonce/internal/bus"
+	"github.com/askonce/askonce/internal/retry"
 )
 
 // Sub-directories of a drop directory.
@@ -142,7 +142,7 @@ func (r *Runner) Healthy() error { return r.health.Healthy() }
 // and reported in /readyz and metrics.
 func (r *Runner) Run(ctx context.Context) error {
 	r.log.Info("connector started", "settle", r.opt.Settle)
-	bo := backoff{max: r.opt.MaxBackoff}
+	bo := retry.Backoff{Max: r.opt.MaxBackoff}
 	for ctx.Err() == nil {
 		err := r.scan(ctx)
 		if ctx.Err() != nil {
@@ -150,12 +150,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			r.fail("scan", err, &bo)
-			sleep(ctx, bo.next())
+			retry.Sleep(ctx, bo.Next())
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		r.health.Set(nil)
-		sleep(ctx, r.opt.PollInterval)
+		retry.Sleep(ctx, r.opt.PollInterval)
 	}
 	return nil
 }
@@ -176,14 +176,14 @@ func (r *Runner) heard(ctx context.Context) {
 	}
 }
 
-func (r *Runner) fail(what string, err error, bo *backoff) {
+func (r *Runner) fail(what string, err error, bo *retry.Backoff) {
 	r.health.Set(err)
 	r.m.SourceError(r.inst)
 	lvl := slog.LevelWarn
-	if bo.attempt > 3 {
+	if bo.Attempts() > 3 {
 		lvl = slog.LevelError
 	}
-	r.log.Log(context.Background(), lvl, what+" failed, retrying", "err", err, "attempt", bo.attempt+1)
+	r.log.Log(context.Background(), lvl, what+" failed, retrying", "err", err, "attempt", bo.Attempts()+1)
 }
 
 // candidate says whether a directory entry name may be a drop: *.csv,
@@ -554,7 +554,7 @@ func (r *Runner) reportHead(name, dir, final string, o *observed) Report {
 // retry runs fn until it succeeds or ctx ends (then it returns ctx's
 // error), backing off and reporting the failure meanwhile.
 func (r *Runner) retry(ctx context.Context, what string, fn func() error) error {
-	bo := backoff{max: r.opt.MaxBackoff}
+	bo := retry.Backoff{Max: r.opt.MaxBackoff}
 	for {
 		err := fn()
 		if err == nil {
@@ -564,7 +564,7 @@ func (r *Runner) retry(ctx context.Context, what string, fn func() error) error 
 			return ctx.Err()
 		}
 		r.fail(what, err, &bo)
-		if !sleep(ctx, bo.next()) {
+		if !retry.Sleep(ctx, bo.Next()) {
 			return ctx.Err()
 		}
 	}
@@ -576,33 +576,4 @@ func kindNames() []string {
 		out[i] = k.Name
 	}
 	return out
-}
-
-// backoff is exponential with full jitter, from 100ms to max.
-type backoff struct {
-	max     time.Duration
-	attempt int
-}
-
-func (b *backoff) next() time.Duration {
-	d := 100 * time.Millisecond << min(b.attempt, 16)
-	if d > b.max || d <= 0 {
-		d = b.max
-	}
-	b.attempt++
-	return d/2 + rand.N(d/2+1)
-}
-
-func (b *backoff) reset() { b.attempt = 0 }
-
-// sleep waits d or until ctx ends; false when ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

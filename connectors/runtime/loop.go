@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/askonce/askonce/internal/retry"
 )
 
 // Batch is what a Source read: records in source order and the position
@@ -106,7 +107,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	name := r.inst.Name()
 	r.m.up.WithLabelValues(name).Set(0)
 	var pos int64
-	bo := backoff{max: r.opt.MaxBackoff}
+	bo := retry.Backoff{Max: r.opt.MaxBackoff}
 	for {
 		p, err := r.cp.Load(ctx, name)
 		if err == nil {
@@ -117,7 +118,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			return nil
 		}
 		r.fail("load checkpoint", err, &bo)
-		if !sleep(ctx, bo.next()) {
+		if !retry.Sleep(ctx, bo.Next()) {
 			return nil
 		}
 	}
@@ -153,7 +154,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 			r.m.sourceErrors.WithLabelValues(name).Inc()
 			r.fail("read source", err, &bo)
-			sleep(ctx, bo.next())
+			retry.Sleep(ctx, bo.Next())
 			continue
 		}
 		if time.Since(lastHeard) > heartbeatEvery {
@@ -166,12 +167,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		if len(b.Records) == 0 {
 			r.pub.release()
 			r.status(nil)
-			bo.reset()
+			bo.Reset()
 			wait := r.opt.PollInterval
 			if b.Soon {
 				wait = min(wait, 20*time.Millisecond)
 			}
-			sleep(ctx, wait)
+			retry.Sleep(ctx, wait)
 			continue
 		}
 		r.m.read.WithLabelValues(name).Add(float64(len(b.Records)))
@@ -188,7 +189,7 @@ func (r *Runner) Run(ctx context.Context) error {
 				return nil
 			}
 			r.fail("publish", err, &bo)
-			if !sleep(ctx, bo.next()) {
+			if !retry.Sleep(ctx, bo.Next()) {
 				r.pub.release()
 				return nil
 			}
@@ -206,14 +207,14 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 			r.m.sourceErrors.WithLabelValues(name).Inc()
 			r.fail("save checkpoint", err, &bo)
-			if !sleep(ctx, bo.next()) {
+			if !retry.Sleep(ctx, bo.Next()) {
 				r.pub.release()
 				return nil
 			}
 		}
 		r.pub.release()
 		pos = b.Last
-		bo.reset()
+		bo.Reset()
 		r.status(nil)
 		r.m.batches.WithLabelValues(name).Inc()
 		r.m.batchSeconds.WithLabelValues(name).Observe(time.Since(start).Seconds())
@@ -222,40 +223,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
-func (r *Runner) fail(what string, err error, bo *backoff) {
+func (r *Runner) fail(what string, err error, bo *retry.Backoff) {
 	r.status(err)
 	lvl := slog.LevelWarn
-	if bo.attempt > 3 {
+	if bo.Attempts() > 3 {
 		lvl = slog.LevelError
 	}
-	r.log.Log(context.Background(), lvl, what+" failed, retrying", "err", err, "attempt", bo.attempt+1)
-}
-
-// backoff is exponential with full jitter, from 100ms to max.
-type backoff struct {
-	max     time.Duration
-	attempt int
-}
-
-func (b *backoff) next() time.Duration {
-	d := 100 * time.Millisecond << min(b.attempt, 16)
-	if d > b.max || d <= 0 {
-		d = b.max
-	}
-	b.attempt++
-	return d/2 + rand.N(d/2+1)
-}
-
-func (b *backoff) reset() { b.attempt = 0 }
-
-// sleep waits d or until ctx ends; false when ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	r.log.Log(context.Background(), lvl, what+" failed, retrying", "err", err, "attempt", bo.Attempts()+1)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/retry"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -91,7 +91,7 @@ func (m *Materializer) status(err error) {
 // that can never apply goes to the DLQ and the consumer goes on.
 func (m *Materializer) Run(ctx context.Context) error {
 	m.log.Info("materializer started", "group", m.cfg.GroupID, "topics", m.topics.Records(), "batch_size", m.cfg.BatchSize)
-	attempt := 0
+	bo := retry.Backoff{Max: m.cfg.MaxBackoff}
 	for ctx.Err() == nil {
 		msgs, err := m.fetch(ctx)
 		if err != nil {
@@ -100,7 +100,7 @@ func (m *Materializer) Run(ctx context.Context) error {
 			}
 			m.status(fmt.Errorf("fetch: %w", err))
 			m.log.Warn("fetch failed, retrying", "err", err)
-			sleep(ctx, m.backoff(&attempt))
+			retry.Sleep(ctx, bo.Next())
 			continue
 		}
 		if len(msgs) == 0 {
@@ -118,11 +118,11 @@ func (m *Materializer) Run(ctx context.Context) error {
 			m.m.batchErrors.Inc()
 			m.status(err)
 			lvl := slog.LevelWarn
-			if attempt > 3 {
+			if bo.Attempts() > 3 {
 				lvl = slog.LevelError
 			}
-			m.log.Log(ctx, lvl, "batch failed, retrying", "err", err, "messages", len(msgs), "attempt", attempt+1)
-			sleep(ctx, m.backoff(&attempt))
+			m.log.Log(ctx, lvl, "batch failed, retrying", "err", err, "messages", len(msgs), "attempt", bo.Attempts()+1)
+			retry.Sleep(ctx, bo.Next())
 		}
 		// The store committed: now the group may move on. A failed commit
 		// (a rebalance took the partitions) only means these messages come
@@ -130,7 +130,7 @@ func (m *Materializer) Run(ctx context.Context) error {
 		if err := m.reader.CommitMessages(ctx, msgs...); err != nil && ctx.Err() == nil {
 			m.log.Warn("offset commit failed; the batch will be replayed, without effect", "err", err)
 		}
-		attempt = 0
+		bo.Reset()
 		m.status(nil)
 		m.m.batchSize.Observe(float64(len(msgs)))
 		m.m.batchSeconds.Observe(time.Since(start).Seconds())
@@ -289,24 +289,6 @@ func (m *Materializer) validate(v any) schemas.Violations {
 		return m.rules.Contribution(r)
 	}
 	return nil
-}
-
-func (m *Materializer) backoff(attempt *int) time.Duration {
-	d := 100 * time.Millisecond << min(*attempt, 16)
-	if d > m.cfg.MaxBackoff || d <= 0 {
-		d = m.cfg.MaxBackoff
-	}
-	*attempt++
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 type metrics struct {
