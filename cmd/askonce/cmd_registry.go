@@ -21,21 +21,28 @@ func (a *app) registryCmd() *cobra.Command {
 instance): subjects, versions, schemas by id, lookup, compatibility checks, config and deletes,
 with Confluent's error codes. Confluent serializers (Java, .NET, Python, Go), hamba's registry
 client and Kafka UIs use it as they would Confluent SR. /metrics, /healthz and /readyz are
-served on the same address. Several instances can share one database.`,
+served on the same address. Several instances can share one database.
+
+Outside dev mode the calls that change the registry (register, delete, PUT/DELETE config) need
+the basic-auth credential registry.username/registry.password (refused with 401 otherwise, and
+all of them when none is set); registry.require_auth extends it to every call. --dev accepts
+writes without it (askonce dev, local experiments).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, err := a.load(cmd, map[string]string{"listen": "registry.listen"})
 			if err != nil {
 				return err
 			}
-			return runRegistry(cmd.Context(), cfg, log)
+			dev, _ := cmd.Flags().GetBool("dev")
+			return runRegistry(cmd.Context(), cfg, log, dev)
 		},
 	}
 	cmd.Flags().String("listen", def.Registry.Listen, "address to serve the API on")
+	cmd.Flags().Bool("dev", false, "dev mode: accept schema registrations, deletes and config changes without the credential")
 	return cmd
 }
 
-func runRegistry(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+func runRegistry(ctx context.Context, cfg *config.Config, log *slog.Logger, dev bool) error {
 	pool, err := store.Open(ctx, cfg.Postgres)
 	if err != nil {
 		return err
@@ -50,6 +57,13 @@ func runRegistry(ctx context.Context, cfg *config.Config, log *slog.Logger) erro
 	opsSrv.AddCheck("postgres", backend.Ping)
 	srv := registry.NewServer(backend, log, reg, registry.ServerOptions{
 		RequireAuth: cfg.Registry.RequireAuth, Username: cfg.Registry.Username, Password: cfg.Registry.Password,
+		RequireWriteAuth: !dev,
 	}, opsSrv.Handler())
+	switch {
+	case dev:
+		log.Warn("DEV MODE: the schema registry accepts registrations and deletes without a credential")
+	case cfg.Registry.Username == "" || cfg.Registry.Password == "":
+		log.Warn("schema registry read-only: registrations, deletes and config changes need registry.username and registry.password (or --dev)")
+	}
 	return ops.ServeHTTP(ctx, cfg.Registry.Listen, srv, log, "schema registry", nil)
 }

@@ -72,7 +72,7 @@ func (p *portfolioAPI) audit(ctx context.Context, rq *request, nin, purpose, out
 func (p *portfolioAPI) gate(w http.ResponseWriter, r *http.Request, rq *request, nin string) (string, bool) {
 	s := p.s
 	if rq.client == nil {
-		s.unauthenticated(w, r, rq)
+		s.refuseUnauthenticated(w, r, rq, DocumentRequest{NIN: nin, DocumentType: DocPortfolio})
 		return "", false
 	}
 	if !s.allow(rq.client) {
@@ -93,6 +93,14 @@ func (p *portfolioAPI) gate(w http.ResponseWriter, r *http.Request, rq *request,
 }
 
 func (p *portfolioAPI) invalid(w http.ResponseWriter, r *http.Request, rq *request, errs []portfolio.Invalid) {
+	nin := r.PathValue("nin")
+	if nin == "" {
+		nin = r.URL.Query().Get("nin")
+	}
+	if p.audit(r.Context(), rq, clip(nin), "", OutcomeInvalid, errs[0].Code) != nil {
+		p.s.auditFailed(w, r, rq)
+		return
+	}
 	fe := make([]FieldError, len(errs))
 	msgs := make([]string, len(errs))
 	for i, e := range errs {

@@ -579,26 +579,40 @@ func minimize(fields map[string]any, allowed []string) map[string]any {
 }
 
 func (s *Service) attestation(w http.ResponseWriter, r *http.Request, rq *request) {
+	id := r.PathValue("id")
 	if rq.client == nil {
-		s.unauthenticated(w, r, rq)
+		s.refuseUnauthenticated(w, r, rq, DocumentRequest{DocumentType: DocAttestation})
 		return
 	}
 	if !s.allow(rq.client) {
 		s.rateLimited(w, r, rq)
 		return
 	}
-	var doc string
+	var doc, nin string
 	var sig Signature
 	var sigJSON []byte
-	err := s.pool.QueryRow(r.Context(), `SELECT document, signature FROM attestations WHERE id = $1 AND client = $2`,
-		r.PathValue("id"), rq.client.ID).Scan(&doc, &sigJSON)
+	err := pgx.ErrNoRows
+	if attestationIDRe.MatchString(id) {
+		err = s.pool.QueryRow(r.Context(), `SELECT document, signature, nin FROM attestations WHERE id = $1 AND client = $2`,
+			id, rq.client.ID).Scan(&doc, &sigJSON, &nin)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		// Another client's document is as absent as a missing one.
+		// Another client's document is as absent as a missing one; the
+		// attempt is audited with the id asked for.
+		if s.record(r.Context(), rq, DocumentRequest{DocumentType: DocAttestation}, OutcomeDenied, "attestation.unknown", clip(id)) != nil {
+			s.auditFailed(w, r, rq)
+			return
+		}
 		s.problem(w, r, rq, Problem{Type: problemBase + "not-found", Title: "No such attestation", Status: http.StatusNotFound})
 		return
 	}
 	if err != nil {
 		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", Title: "Store unavailable", Status: http.StatusServiceUnavailable})
+		return
+	}
+	// Reading an issued document again discloses the citizen's data again.
+	if s.record(r.Context(), rq, DocumentRequest{NIN: nin, DocumentType: DocAttestation}, OutcomeIssued, "attestation.read", id) != nil {
+		s.auditFailed(w, r, rq)
 		return
 	}
 	json.Unmarshal(sigJSON, &sig) //nolint:errcheck // written by issue
@@ -630,7 +644,7 @@ func (s *Service) accessLog(w http.ResponseWriter, r *http.Request, rq *request)
 		req.ClerkID = "portal"
 	}
 	if rq.client == nil {
-		s.unauthenticated(w, r, rq)
+		s.refuseUnauthenticated(w, r, rq, req)
 		return
 	}
 	if !s.allow(rq.client) {
@@ -638,6 +652,10 @@ func (s *Service) accessLog(w http.ResponseWriter, r *http.Request, rq *request)
 		return
 	}
 	if _, err := ParseNIN(req.NIN); err != nil {
+		if s.record(ctx, rq, req, OutcomeInvalid, "nin.format", "") != nil {
+			s.auditFailed(w, r, rq)
+			return
+		}
 		s.problem(w, r, rq, Problem{Type: problemBase + "invalid-request", Title: "Invalid request", Status: http.StatusUnprocessableEntity,
 			Detail: err.Error(), Outcome: OutcomeInvalid, Errors: []FieldError{{"nin", "nin.format", err.Error()}}})
 		return

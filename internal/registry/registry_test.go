@@ -318,3 +318,83 @@ func mustGet(t *testing.T, u string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// TestWriteAuth: outside dev mode (RequireWriteAuth, as `askonce registry`
+// without --dev) registering, deleting and changing the config need the
+// credential; reads stay open. With no credential configured, every write
+// is refused.
+func TestWriteAuth(t *testing.T) {
+	type req struct {
+		method, path, body string
+		write              bool
+	}
+	const subj = "/subjects/w-value"
+	schema, _ := json.Marshal(map[string]string{"schema": v1})
+	reqs := []req{
+		{"POST", subj + "/versions", string(schema), true},
+		{"GET", subj + "/versions", "", false},
+		{"POST", subj, string(schema), false}, // lookup
+		{"POST", "/compatibility" + subj + "/versions/latest", string(schema), false},
+		{"GET", "/schemas/ids/1", "", false},
+		{"GET", "/config", "", false},
+		{"PUT", "/config", `{"compatibility":"FULL"}`, true},
+		{"PUT", "/config" + "/w-value", `{"compatibility":"NONE"}`, true},
+		{"DELETE", "/config/w-value", "", true},
+		{"DELETE", subj + "/versions/1", "", true},
+		{"DELETE", subj + "?permanent=true", "", true},
+	}
+	do := func(srv string, r req, user, pass string) int {
+		t.Helper()
+		var body io.Reader
+		if r.body != "" {
+			body = strings.NewReader(r.body)
+		}
+		hr, err := http.NewRequest(r.method, srv+r.path, body)
+		testenv.Must(t, err, "request")
+		hr.Header.Set("Content-Type", registry.ContentType)
+		if user != "" {
+			hr.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(hr)
+		testenv.Must(t, err, "%s %s", r.method, r.path)
+		io.Copy(io.Discard, resp.Body) //nolint:errcheck // drain
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	srv, _ := startRegistry(t, registry.ServerOptions{RequireWriteAuth: true, Username: "bus", Password: "s3cret"})
+	for _, cred := range []struct{ user, pass string }{{"", ""}, {"bus", "guess"}, {"", "s3cret"}, {"bus'--", "' OR 1=1 --"}} {
+		for _, r := range reqs {
+			code := do(srv.URL, r, cred.user, cred.pass)
+			if r.write && code != 401 {
+				t.Errorf("%s %s as %q/%q: %d, want 401", r.method, r.path, cred.user, cred.pass, code)
+			}
+			if !r.write && code == 401 {
+				t.Errorf("read %s %s refused without the credential", r.method, r.path)
+			}
+		}
+	}
+	// The registry was not changed by any of it; with the credential every
+	// call goes through, in order.
+	if got := mustGet(t, srv.URL+"/subjects"); got != "[]" {
+		t.Fatalf("subjects after refused writes: %s", got)
+	}
+	for _, r := range reqs {
+		if code := do(srv.URL, r, "bus", "s3cret"); code != 200 {
+			t.Errorf("%s %s with the credential: %d", r.method, r.path, code)
+		}
+	}
+
+	// No credential configured outside dev mode: a read-only registry.
+	ro, _ := startRegistry(t, registry.ServerOptions{RequireWriteAuth: true})
+	if code := do(ro.URL, reqs[0], "", ""); code != 401 {
+		t.Errorf("register on a registry without a credential: %d, want 401", code)
+	}
+	if code := do(ro.URL, reqs[0], "", "x"); code != 401 {
+		t.Errorf("register with an empty user on a registry without a credential: %d, want 401", code)
+	}
+	// Dev mode (the zero options of askonce dev and the tests): open.
+	dev, _ := startRegistry(t, registry.ServerOptions{})
+	if code := do(dev.URL, reqs[0], "", ""); code != 200 {
+		t.Errorf("register in dev mode: %d", code)
+	}
+}

@@ -46,6 +46,7 @@ type Server struct {
 	user     string
 	pass     string
 	auth     bool
+	writes   bool
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	created  prometheus.Counter
@@ -56,6 +57,13 @@ type ServerOptions struct {
 	// RequireAuth demands HTTP basic auth with Username and Password.
 	RequireAuth        bool
 	Username, Password string
+	// RequireWriteAuth demands the credential on the calls that change the
+	// registry (register, delete, PUT/DELETE config) even when RequireAuth
+	// is off; with no Username/Password set they are all refused (a
+	// read-only registry). `askonce registry` sets it outside dev mode, so
+	// nobody can register or delete a schema the topics depend on without
+	// the credential.
+	RequireWriteAuth bool
 }
 
 // NewServer returns the API handler. Metrics go to reg; opsHandler (may be
@@ -63,7 +71,7 @@ type ServerOptions struct {
 func NewServer(b *Backend, log *slog.Logger, reg prometheus.Registerer, opt ServerOptions, opsHandler http.Handler) *Server {
 	s := &Server{
 		b: b, log: log, mux: http.NewServeMux(),
-		user: opt.Username, pass: opt.Password, auth: opt.RequireAuth,
+		user: opt.Username, pass: opt.Password, auth: opt.RequireAuth, writes: opt.RequireWriteAuth,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ops.Namespace, Subsystem: "registry", Name: "requests_total",
 			Help: "Registry API requests by route and HTTP status.",
@@ -126,7 +134,7 @@ func (s *Server) wrap(route string, h func(w http.ResponseWriter, r *http.Reques
 		start := time.Now()
 		var out any
 		var apiError *Error
-		if s.auth && !s.authorized(r) {
+		if (s.auth || (s.writes && isWrite(r))) && !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="askonce schema registry"`)
 			apiError = apiErr(401, CodeUnauthorized, "Unauthorized")
 		} else {
@@ -154,9 +162,21 @@ func (s *Server) wrap(route string, h func(w http.ResponseWriter, r *http.Reques
 	})
 }
 
+// isWrite says whether a request changes the registry. POST
+// /subjects/{s} (lookup) and POST /compatibility/... only read.
+func isWrite(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodPut, http.MethodDelete:
+		return true
+	case http.MethodPost:
+		return strings.HasSuffix(strings.TrimSuffix(r.URL.Path, "/"), "/versions") && !strings.HasPrefix(r.URL.Path, "/compatibility/")
+	}
+	return false
+}
+
 func (s *Server) authorized(r *http.Request) bool {
 	u, p, ok := r.BasicAuth()
-	if !ok {
+	if !ok || s.user == "" || s.pass == "" {
 		return false
 	}
 	uok := subtle.ConstantTimeCompare([]byte(u), []byte(s.user)) == 1
