@@ -5,7 +5,11 @@
 # use to prove the topics are real Kafka), and Prometheus (promtool checks the
 # rules in deploy/prometheus, and deploy/deploytest runs a real Prometheus that
 # scrapes askonce; the Debian package's system service is never left running:
-# the tests start their own process on a free port). Idempotent and quiet
+# the tests start their own process on a free port), Chromium (the clerk
+# console's browser tests drive Debian's /usr/bin/chromium with Playwright;
+# never a browser build downloaded by `npx playwright install`) and npm when
+# the machine's Node.js came without it (the tests `npm ci` playwright-core
+# from internal/console/browser/package-lock.json). Idempotent and quiet
 # when all is there.
 set -euo pipefail
 
@@ -13,6 +17,9 @@ need=()
 compgen -G "/usr/lib/postgresql/1[5-9]/bin/postgres" >/dev/null || need+=(postgresql-15)
 command -v kcat >/dev/null || need+=(kcat)
 { command -v promtool >/dev/null && [[ -x /usr/bin/prometheus ]]; } || need+=(prometheus)
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 
 if ((${#need[@]} == 0)); then
   exit 0

@@ -136,6 +136,10 @@ func (c *Codec) Decode(ctx context.Context, topic string, data []byte, out any) 
 	if err != nil {
 		return id, err
 	}
+	if len(payload) == 0 {
+		// hamba reads an empty body as the zero record without an error.
+		return id, &DecodeError{Reason: ReasonMalformed, SchemaID: id, Err: fmt.Errorf("no Avro body after the header")}
+	}
 	if err := c.api.Unmarshal(reader, payload, out); err != nil {
 		return id, &DecodeError{Reason: ReasonMalformed, SchemaID: id, Err: err}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/askonce/askonce/internal/audit"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/console"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
@@ -97,6 +98,13 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", svc.Handler())
+	// The clerk console (/console) and the public /verify pages: a client
+	// of the same API handler, in process.
+	con, err := console.New(console.Options{Identify: svc.ClientByAPIKey}, svc.Handler(), pool, keys.KeySet, reg, log.With("component", "console"))
+	if err != nil {
+		return err
+	}
+	con.Register(mux)
 	for _, p := range []string{"GET /metrics", "GET /healthz", "GET /readyz"} {
 		mux.Handle(p, opsSrv.Handler())
 	}

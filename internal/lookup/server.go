@@ -326,6 +326,10 @@ func DecodeRequest(body io.Reader, max int64) (DocumentRequest, error) {
 		return req, errors.New("body holds more than one JSON value")
 	}
 	if _, err := dec.Token(); err != io.EOF {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return req, fmt.Errorf("body larger than %d bytes", max)
+		}
 		return req, errors.New("body holds more than one JSON value")
 	}
 	return req, nil

@@ -1,0 +1,668 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/askonce/askonce/internal/attest"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Options configure the console. Zero values take the defaults.
+type Options struct {
+	// SessionTTL is a session's absolute lifetime (8 h); IdleTimeout ends
+	// it earlier when unused (30 min); MaxSessions bounds the store (2000).
+	SessionTTL, IdleTimeout time.Duration
+	MaxSessions             int
+	// VerifyRate and VerifyBurst limit /verify per remote address (1/s,
+	// burst 30); sign-in attempts get the same limit.
+	VerifyRate  float64
+	VerifyBurst int
+	// Identify names the client of an API key for the header (lookup.Service.ClientByAPIKey).
+	Identify func(key string) (id, name string, ok bool)
+	// Now is the clock (time.Now).
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 8 * time.Hour
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 30 * time.Minute
+	}
+	if o.MaxSessions <= 0 {
+		o.MaxSessions = 2000
+	}
+	if o.VerifyRate <= 0 {
+		o.VerifyRate = 1
+	}
+	if o.VerifyBurst <= 0 {
+		o.VerifyBurst = 30
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Console is the clerk console and the public verify page.
+type Console struct {
+	opt      Options
+	api      http.Handler
+	pool     *pgxpool.Pool
+	keys     func() attest.KeySet
+	log      *slog.Logger
+	m        *metrics
+	sessions *sessions
+	verifyRL *ipLimiter
+	signinRL *ipLimiter
+	pages    map[string]*template.Template
+	static   http.Handler
+	langs    []*Lang
+}
+
+// New builds the console over api, the lookup API's handler: every
+// document request of a clerk is a POST /v1/document-requests served by
+// it, with the clerk's agency key, so authentication, policy, rate limits,
+// audit and signing are the API's. pool is the lookup store (the
+// attestations /verify checks), keys the issuer's public keys.
+func New(opt Options, api http.Handler, pool *pgxpool.Pool, keys func() attest.KeySet, reg prometheus.Registerer, log *slog.Logger) (*Console, error) {
+	opt.defaults()
+	c := &Console{opt: opt, api: api, pool: pool, keys: keys, log: log, m: newMetrics(reg),
+		sessions: newSessions(opt.SessionTTL, opt.IdleTimeout, opt.MaxSessions),
+		verifyRL: newIPLimiter(opt.VerifyRate, opt.VerifyBurst, 10000),
+		signinRL: newIPLimiter(opt.VerifyRate, opt.VerifyBurst, 10000),
+		langs:    Langs()}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	c.pages = pages
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+	c.static = http.StripPrefix("/console/static/", http.FileServerFS(sub))
+	return c, nil
+}
+
+func parsePages() (map[string]*template.Template, error) {
+	base, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/parts.html")
+	if err != nil {
+		return nil, fmt.Errorf("console: templates: %w", err)
+	}
+	pages := map[string]*template.Template{}
+	for _, p := range []string{"signin", "console", "verify", "message"} {
+		t, err := template.Must(base.Clone()).ParseFS(templateFS, "templates/"+p+".html")
+		if err != nil {
+			return nil, fmt.Errorf("console: template %s: %w", p, err)
+		}
+		pages[p] = t
+	}
+	return pages, nil
+}
+
+// Register adds the console's routes to mux: /console (sign-in, the
+// request form, answers), its static files, and the public /verify pages.
+func (c *Console) Register(mux *http.ServeMux) {
+	h := func(f http.HandlerFunc) http.Handler { return c.secure(f) }
+	mux.Handle("GET /console/static/", c.secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		c.static.ServeHTTP(w, r)
+	})))
+	mux.Handle("GET /console", h(c.home))
+	mux.Handle("GET /console/", h(c.notFound))
+	mux.Handle("POST /console/sign-in", h(c.signIn))
+	mux.Handle("POST /console/sign-out", h(c.signOut))
+	mux.Handle("POST /console/requests", h(c.request))
+	mux.Handle("GET /console/answers/{n}", h(c.showAnswer))
+	mux.Handle("GET /verify", h(c.verifyForm))
+	mux.Handle("POST /verify", h(c.verifySigned))
+	mux.Handle("GET /verify/{id}", h(c.verifyID))
+}
+
+// csp: no inline script or style, nothing from elsewhere, no framing.
+const csp = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+func (c *Console) secure(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", csp)
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Cache-Control", "no-store") // pages hold personal data
+		if r.TLS != nil {
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// page is what every template gets.
+type page struct {
+	L       *Lang
+	Switch  []langLink
+	Title   string
+	S       *sessionView
+	CSRF    string
+	Info    string // message key
+	Error   string // message key
+	Form    formView
+	Catalog *catalogView
+	Answer  *answerView
+	Verify  *verifyView
+}
+
+type langLink struct {
+	Code, Name, URL string
+	Current         bool
+}
+
+type sessionView struct{ ClientID, ClientName, Clerk string }
+
+func (c *Console) newPage(w http.ResponseWriter, r *http.Request, titleKey string) *page {
+	l := pickLang(w, r, c.langs, r.TLS != nil)
+	p := &page{L: l, Title: l.T(titleKey)}
+	for _, o := range c.langs {
+		q := r.URL.Query()
+		q.Set("lang", o.Code)
+		p.Switch = append(p.Switch, langLink{Code: o.Code, Name: o.Name, URL: r.URL.Path + "?" + q.Encode(), Current: o == l})
+	}
+	return p
+}
+
+func (c *Console) render(w http.ResponseWriter, name string, status int, p *page) {
+	var buf bytes.Buffer
+	if err := c.pages[name].ExecuteTemplate(&buf, "layout.html", p); err != nil {
+		c.log.Error("console: render", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	w.Write(buf.Bytes()) //nolint:errcheck // client went away
+}
+
+func (c *Console) message(w http.ResponseWriter, r *http.Request, status int, title, lead string) {
+	p := c.newPage(w, r, title)
+	p.Error = lead
+	c.render(w, "message", status, p)
+}
+
+func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
+	c.message(w, r, http.StatusNotFound, "notfound", "notfound")
+}
+
+// ---- sessions and CSRF ----
+
+const sessionCookie = "askonce_console"
+
+func (c *Console) session(r *http.Request) *session {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil
+	}
+	return c.sessions.get(ck.Value, c.opt.Now())
+}
+
+// preCSRF is the double-submit token of the forms shown before a session
+// exists (sign-in, verify): a SameSite=Strict cookie the form must echo.
+const preCSRFCookie = "askonce_csrf"
+
+func (c *Console) preCSRF(w http.ResponseWriter, r *http.Request) string {
+	if ck, err := r.Cookie(preCSRFCookie); err == nil && len(ck.Value) == 43 {
+		return ck.Value
+	}
+	t := randomToken()
+	http.SetCookie(w, &http.Cookie{Name: preCSRFCookie, Value: t, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	return t
+}
+
+func preCSRFOK(r *http.Request) bool {
+	ck, err := r.Cookie(preCSRFCookie)
+	return err == nil && sameToken(ck.Value, r.PostFormValue("csrf"))
+}
+
+// maxForm bounds a form body; a pasted signed document is the largest.
+const maxForm = 512 << 10
+
+func (c *Console) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		c.message(w, r, http.StatusBadRequest, "csrf.title", "csrf.lead")
+		return false
+	}
+	return true
+}
+
+func (c *Console) home(w http.ResponseWriter, r *http.Request) {
+	s := c.session(r)
+	if s == nil {
+		p := c.newPage(w, r, "signin.title")
+		p.CSRF = c.preCSRF(w, r)
+		switch m := r.URL.Query().Get("m"); m {
+		case "expired", "out":
+			p.Info = "signin." + m
+		}
+		c.render(w, "signin", http.StatusOK, p)
+		return
+	}
+	p := c.formPage(w, r, s, "form.title")
+	p.Form = formView{Clerk: s.clerk}
+	c.render(w, "console", http.StatusOK, p)
+}
+
+var clerkRe = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,64}$`)
+
+func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
+	if !c.parseForm(w, r) {
+		return
+	}
+	fail := func(status int, msg string) {
+		p := c.newPage(w, r, "signin.title")
+		p.CSRF = c.preCSRF(w, r)
+		p.Error = msg
+		p.Form.Clerk = r.PostFormValue("clerk_id")
+		c.render(w, "signin", status, p)
+	}
+	if !preCSRFOK(r) {
+		c.m.signIns.WithLabelValues("csrf").Inc()
+		fail(http.StatusForbidden, "form.csrf")
+		return
+	}
+	if !c.signinRL.allow(remoteIP(r), c.opt.Now()) {
+		c.m.signIns.WithLabelValues("rate_limited").Inc()
+		w.Header().Set("Retry-After", "60")
+		fail(http.StatusTooManyRequests, "signin.limited")
+		return
+	}
+	key := strings.TrimSpace(r.PostFormValue("api_key"))
+	clerk := strings.TrimSpace(r.PostFormValue("clerk_id"))
+	if !clerkRe.MatchString(clerk) {
+		c.m.signIns.WithLabelValues("invalid").Inc()
+		fail(http.StatusUnprocessableEntity, "signin.badclerk")
+		return
+	}
+	// The key is checked by the API itself: the catalog is what the form needs anyway.
+	res := c.call(r, http.MethodGet, "/v1/document-types", key, nil)
+	switch {
+	case res.status == http.StatusTooManyRequests:
+		c.m.signIns.WithLabelValues("rate_limited").Inc()
+		fail(http.StatusTooManyRequests, "signin.limited")
+		return
+	case res.status != http.StatusOK:
+		c.m.signIns.WithLabelValues("refused").Inc()
+		c.log.Info("console sign-in refused", "status", res.status, "remote", remoteIP(r))
+		fail(http.StatusUnauthorized, "signin.bad")
+		return
+	}
+	s := &session{key: key, clerk: clerk}
+	if err := json.Unmarshal(res.body, &s.catalog); err != nil {
+		c.log.Error("console: document types", "err", err)
+		fail(http.StatusBadGateway, "unavailable.lead")
+		return
+	}
+	if c.opt.Identify != nil {
+		s.clientID, s.clientName, _ = c.opt.Identify(key)
+	}
+	if err := c.sessions.create(s, c.opt.Now()); err != nil {
+		c.m.signIns.WithLabelValues("full").Inc()
+		fail(http.StatusServiceUnavailable, "signin.full")
+		return
+	}
+	c.m.signIns.WithLabelValues("ok").Inc()
+	c.m.sessions.Set(float64(c.sessions.len()))
+	c.log.Info("console sign-in", "client", s.clientID, "clerk", clerk)
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.id, Path: "/console", HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteStrictMode, MaxAge: int(c.opt.SessionTTL.Seconds())})
+	http.Redirect(w, r, "/console", http.StatusSeeOther)
+}
+
+func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
+	if !c.parseForm(w, r) {
+		return
+	}
+	if s := c.session(r); s != nil {
+		if !sameToken(s.csrf, r.PostFormValue("csrf")) {
+			c.message(w, r, http.StatusForbidden, "csrf.title", "csrf.lead")
+			return
+		}
+		c.sessions.remove(s.id)
+		c.m.sessions.Set(float64(c.sessions.len()))
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/console", MaxAge: -1, HttpOnly: true,
+		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/console?m=out", http.StatusSeeOther)
+}
+
+// ---- the API, in process ----
+
+// recorder is an in-memory http.ResponseWriter for in-process API calls.
+type recorder struct {
+	header http.Header
+	status int
+	body   []byte
+}
+
+func (rec *recorder) Header() http.Header { return rec.header }
+func (rec *recorder) WriteHeader(s int) {
+	if rec.status == 0 {
+		rec.status = s
+	}
+}
+func (rec *recorder) Write(b []byte) (int, error) {
+	rec.WriteHeader(http.StatusOK)
+	rec.body = append(rec.body, b...)
+	return len(b), nil
+}
+
+// call serves one API request through the API's handler, with the
+// clerk's agency key, from the clerk's address.
+func (c *Console) call(r *http.Request, method, path, key string, body []byte) *recorder {
+	req, err := http.NewRequestWithContext(r.Context(), method, path, bytes.NewReader(body))
+	rec := &recorder{header: http.Header{}}
+	if err != nil {
+		rec.status = http.StatusInternalServerError
+		return rec
+	}
+	req.RemoteAddr = r.RemoteAddr
+	req.Host = r.Host
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	c.api.ServeHTTP(rec, req)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	return rec
+}
+
+// catalog is GET /v1/document-types.
+type catalog struct {
+	DocumentTypes []struct {
+		Type   string `json:"type"`
+		Paper  string `json:"paper"`
+		Fields []struct {
+			Name string `json:"name"`
+		} `json:"fields"`
+	} `json:"document_types"`
+	Purposes []struct {
+		Code string `json:"code"`
+	} `json:"purposes"`
+	Allowed map[string][]string `json:"allowed"`
+}
+
+func (ct catalog) paper(docType string) string {
+	for _, d := range ct.DocumentTypes {
+		if d.Type == docType {
+			return d.Paper
+		}
+	}
+	return ""
+}
+
+// problem is the API's problem+json.
+type problem struct {
+	Title        string   `json:"title"`
+	Status       int      `json:"status"`
+	Detail       string   `json:"detail"`
+	RequestID    string   `json:"request_id"`
+	Outcome      string   `json:"outcome"`
+	Reason       string   `json:"reason"`
+	DocumentType string   `json:"document_type"`
+	Paper        string   `json:"paper"`
+	StaleSources []string `json:"stale_sources"`
+	Errors       []struct {
+		Field   string `json:"field"`
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"errors"`
+}
+
+// answer is the API's answer to one form submission, kept in the session
+// so that the answer page can be shown again (in the other language, or
+// after a reload) without asking the API again.
+type answer struct {
+	n         int
+	req       formView
+	status    int
+	outcome   string
+	requestID string
+	signed    attest.Signed
+	problem   problem
+}
+
+type formView struct {
+	NIN, DocumentType, Purpose, Clerk string
+	Errors                            map[string]string // field -> message key
+}
+
+// Outcomes the console tells apart (the API's, plus unavailable).
+const (
+	outIssued      = "issued"
+	outNotHeld     = "not_held"
+	outDenied      = "denied"
+	outInvalid     = "invalid"
+	outRateLimited = "rate_limited"
+	outUnavailable = "unavailable"
+)
+
+func (c *Console) request(w http.ResponseWriter, r *http.Request) {
+	if !c.parseForm(w, r) {
+		return
+	}
+	s := c.session(r)
+	if s == nil {
+		http.Redirect(w, r, "/console?m=expired", http.StatusSeeOther)
+		return
+	}
+	if !sameToken(s.csrf, r.PostFormValue("csrf")) {
+		c.message(w, r, http.StatusForbidden, "csrf.title", "csrf.lead")
+		return
+	}
+	f := formView{NIN: strings.Join(strings.Fields(r.PostFormValue("nin")), ""), DocumentType: r.PostFormValue("document_type"),
+		Purpose: r.PostFormValue("purpose"), Clerk: strings.TrimSpace(r.PostFormValue("clerk_id"))}
+	body, _ := json.Marshal(map[string]string{"nin": f.NIN, "document_type": f.DocumentType, "purpose": f.Purpose, "clerk_id": f.Clerk})
+	res := c.call(r, http.MethodPost, "/v1/document-requests", s.key, body)
+	a := &answer{req: f, status: res.status, requestID: res.header.Get("X-Request-ID")}
+	if res.status == http.StatusOK {
+		var ok struct {
+			Outcome string `json:"outcome"`
+			attest.Signed
+		}
+		if err := json.Unmarshal(res.body, &ok); err == nil && ok.Outcome == outIssued {
+			a.outcome, a.signed = outIssued, ok.Signed
+		} else {
+			a.outcome, a.status = outUnavailable, http.StatusBadGateway
+		}
+	} else {
+		json.Unmarshal(res.body, &a.problem) //nolint:errcheck // an undecodable problem is shown by its status
+		a.outcome = a.problem.Outcome
+		switch {
+		case res.status == http.StatusUnauthorized:
+			// The key was revoked since sign-in (policy reload).
+			c.sessions.remove(s.id)
+			c.m.requests.WithLabelValues("unauthenticated").Inc()
+			http.Redirect(w, r, "/console?m=expired", http.StatusSeeOther)
+			return
+		case res.status == http.StatusTooManyRequests:
+			a.outcome = outRateLimited
+		case a.outcome == outNotHeld || a.outcome == outDenied || a.outcome == outInvalid:
+		case res.status >= 500:
+			a.outcome = outUnavailable
+		default:
+			a.outcome = outInvalid
+		}
+	}
+	c.m.requests.WithLabelValues(a.outcome).Inc()
+	n := s.add(a)
+	http.Redirect(w, r, "/console/answers/"+strconv.Itoa(n), http.StatusSeeOther)
+}
+
+func (c *Console) formPage(w http.ResponseWriter, r *http.Request, s *session, titleKey string) *page {
+	p := c.newPage(w, r, titleKey)
+	p.S = &sessionView{ClientID: s.clientID, ClientName: s.clientName, Clerk: s.clerk}
+	p.CSRF = s.csrf
+	p.Catalog = buildCatalog(s.catalog, p.L)
+	return p
+}
+
+// catalogView is the form's choices, in the clerk's language, with what
+// the agency may ask marked (the others stay choosable: the API decides).
+type catalogView struct {
+	Types    []option
+	Purposes []option
+	Allowed  []allowedView
+}
+
+type option struct {
+	Value, Label string
+	Allowed      bool
+}
+
+type allowedView struct {
+	Purpose string
+	Papers  []string
+}
+
+func buildCatalog(ct catalog, l *Lang) *catalogView {
+	v := &catalogView{}
+	allowedDoc := map[string]bool{}
+	for _, docs := range ct.Allowed {
+		for _, d := range docs {
+			allowedDoc[d] = true
+		}
+	}
+	for _, d := range ct.DocumentTypes {
+		v.Types = append(v.Types, option{Value: d.Type, Label: l.Paper(d.Type, d.Paper), Allowed: allowedDoc[d.Type]})
+	}
+	for _, p := range ct.Purposes {
+		docs, ok := ct.Allowed[p.Code]
+		v.Purposes = append(v.Purposes, option{Value: p.Code, Label: l.Purpose(p.Code), Allowed: ok})
+		if ok && len(docs) > 0 {
+			a := allowedView{Purpose: l.Purpose(p.Code)}
+			for _, d := range docs {
+				a.Papers = append(a.Papers, l.Paper(d, ct.paper(d)))
+			}
+			v.Allowed = append(v.Allowed, a)
+		}
+	}
+	return v
+}
+
+// answerView is an answer laid out for the page.
+type answerView struct {
+	Outcome   string
+	Status    int
+	RequestID string
+	Doc       *docView
+	Paper     string
+	Reason    string // message key
+	Detail    string
+	Stale     []string
+}
+
+func (c *Console) showAnswer(w http.ResponseWriter, r *http.Request) {
+	s := c.session(r)
+	if s == nil {
+		http.Redirect(w, r, "/console?m=expired", http.StatusSeeOther)
+		return
+	}
+	n, err := strconv.Atoi(r.PathValue("n"))
+	a := s.answer(n)
+	if err != nil || a == nil {
+		// Older answers are not kept: back to the form.
+		http.Redirect(w, r, "/console", http.StatusSeeOther)
+		return
+	}
+	p := c.formPage(w, r, s, "answer.title")
+	p.Form = a.req
+	av := &answerView{Outcome: a.outcome, Status: a.status, RequestID: a.requestID, Detail: a.problem.Detail, Stale: a.problem.StaleSources}
+	switch a.outcome {
+	case outIssued:
+		d, err := parseDocument(a.signed.Document)
+		if err != nil {
+			c.log.Error("console: issued document", "request_id", a.requestID, "err", err)
+			c.message(w, r, http.StatusBadGateway, "unavailable.title", "unavailable.lead")
+			return
+		}
+		av.Doc = buildDoc(d, p.L, false, c.opt.Now())
+		av.Doc.KID = a.signed.Signature.KID
+		canon, err := attest.Canonical(a.signed.Document)
+		if err != nil {
+			c.log.Error("console: canonical document", "request_id", a.requestID, "err", err)
+			c.message(w, r, http.StatusBadGateway, "unavailable.title", "unavailable.lead")
+			return
+		}
+		av.Doc.Code = VerificationCode(canon)
+		av.Doc.VerifyURL = verifyURL(r, d.ID, av.Doc.Code)
+		if av.Doc.QR, err = qrSVG(av.Doc.VerifyURL, p.L.T("doc.qr")); err != nil {
+			c.log.Error("console: QR code", "err", err)
+		}
+		p.Title = av.Doc.Paper
+	case outNotHeld:
+		av.Paper = p.L.Paper(a.req.DocumentType, a.problem.Paper)
+		av.Reason = "reason." + a.problem.Reason
+		if !p.L.HasMessage(av.Reason) {
+			av.Reason = ""
+		}
+	case outInvalid:
+		p.Form.Errors = map[string]string{}
+		for _, e := range a.problem.Errors {
+			p.Form.Errors[e.Field] = "err." + e.Field
+		}
+	}
+	p.Answer = av
+	c.render(w, "console", a.status, p)
+}
+
+// verifyURL is the absolute address the QR code and the printed link open.
+func verifyURL(r *http.Request, id, code string) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/verify/" + url.PathEscape(id) + "?c=" + url.QueryEscape(code)
+}
+
+var errNotAuthentic = errors.New("not authentic")
+
+// lookupAttestation reads a stored document by id.
+func (c *Console) lookupAttestation(ctx context.Context, id string) ([]byte, attest.Signature, error) {
+	var doc string
+	var sigJSON []byte
+	err := c.pool.QueryRow(ctx, `SELECT document, signature FROM attestations WHERE id = $1`, id).Scan(&doc, &sigJSON)
+	if err != nil {
+		return nil, attest.Signature{}, err
+	}
+	var sig attest.Signature
+	if err := json.Unmarshal(sigJSON, &sig); err != nil {
+		return nil, sig, fmt.Errorf("console: stored signature of %s: %w", id, err)
+	}
+	return []byte(doc), sig, nil
+}
