@@ -388,6 +388,9 @@ var corpus = map[string]struct {
 	"employment-empty.csv":           {"rejected", CodeHeader, nil},
 	"pension-2026-01.csv":            {"rejected", runtime.CodeEntityUnknown, nil},
 	"death-header-latin1.csv":        {"rejected", CodeHeader, nil},
+	"birth-utf16.csv":                {"rejected", CodeHeader, nil}, // UTF-16LE with a BOM: not UTF-8
+	"birth-garbage.csv":              {"done", "", []string{"", "csv.encoding", "csv.malformed", "csv.encoding", "", "csv.encoding", ""}},
+	"birth-rules.csv":                {"done", "", []string{"", "date.future", "nin.birth_mismatch", "nin.format", "provenance.version", "date.order", ""}},
 }
 
 // TestBadInputCorpus drops testdata/csv: every bad line is dead-lettered
