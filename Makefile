@@ -16,7 +16,7 @@ help: ## list the targets
 build: ## build bin/askonce
 	$(GO) build -o $(BIN) ./cmd/askonce
 
-deps: ## install PostgreSQL 15 binaries, kcat and Prometheus when missing (apt-get)
+deps: ## install PostgreSQL 15 binaries, kcat, Prometheus and Chromium when missing (apt-get)
 	@deploy/dev/deps.sh
 
 pg: deps build ## start the private PostgreSQL (127.0.0.1:55432, data in .var/pg)

@@ -229,6 +229,8 @@ func (b builder) text(key string, v any) string {
 			return maskNIN(x)
 		case key == "sex" && (x == "M" || x == "F"):
 			return b.l.T("sex." + x)
+		case key == "status" && b.l.HasMessage("status."+x):
+			return b.l.T("status." + x)
 		case dateRe.MatchString(x):
 			return x[8:10] + "/" + x[5:7] + "/" + x[0:4]
 		}

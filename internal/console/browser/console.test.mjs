@@ -96,9 +96,17 @@ async function ask(page, nin, docType, purpose) {
   await page.keyboard.press("Tab");
   const focused = await page.evaluate(() => document.activeElement && document.activeElement.type);
   assert.equal(focused, "submit", "Tab from the clerk field should reach the submit button");
-  await Promise.all([page.waitForURL(/\/console\/answers\/\d+/), page.keyboard.press("Enter")]);
+  // A new answer has a new number: wait for that page, not the one shown.
+  const before = page.url();
+  await Promise.all([page.waitForURL((u) => /\/console\/answers\/\d+/.test(u.pathname) && u.href !== before), page.keyboard.press("Enter")]);
   await page.waitForSelector("section.answer");
   return page.getAttribute("section.answer", "data-outcome");
+}
+
+// switchLang clicks the language switch and waits for the page in that language.
+async function switchLang(page, code) {
+  await Promise.all([page.waitForURL((u) => u.searchParams.get("lang") === code), page.click(`a[data-lang=${code}]`)]);
+  await page.waitForSelector(`html[lang=${code}]`);
 }
 
 try {
@@ -117,7 +125,7 @@ try {
   step = "sign-in with a wrong key";
   await page.fill("#api_key", "not-a-key");
   await page.fill("#clerk_id", CLERK);
-  await Promise.all([page.waitForLoadState("load"), page.click("button[type=submit]")]);
+  await Promise.all([page.waitForURL((u) => u.pathname === "/console/sign-in"), page.click("button[type=submit]")]);
   await page.waitForSelector("#signin-error");
 
   step = "sign-in";
@@ -160,7 +168,7 @@ try {
   await page.emulateMedia({ media: "screen" });
 
   step = "switch to Arabic";
-  await Promise.all([page.waitForLoadState("load"), page.click("a[data-lang=ar]")]);
+  await switchLang(page, "ar");
   await page.waitForSelector("html[lang=ar][dir=rtl]");
   assert.equal(await page.getAttribute("section.answer", "data-outcome"), "issued", "the same answer, in Arabic");
   assert.equal((await page.textContent("#doc-id")).trim(), docID);
@@ -185,7 +193,7 @@ try {
   assert.match(paperToAsk, /[\u0600-\u06FF]/, "in Arabic");
   assert.equal(await page.getAttribute("section.answer", "data-status"), "404");
   await shot(page, "ar-not-held");
-  await Promise.all([page.waitForLoadState("load"), page.click("a[data-lang=fr]")]);
+  await switchLang(page, "fr");
   await page.waitForSelector("html[lang=fr][dir=ltr]");
   assert.ok((await page.textContent("#paper-to-ask")).trim().length > 0);
   await page.waitForSelector("#not-held-reason");
@@ -195,10 +203,10 @@ try {
   assert.equal(await ask(page, ISSUED_NIN, DOC_TYPE, DENIED_PURPOSE), "denied");
   assert.equal(await page.getAttribute("section.answer", "data-status"), "403");
   await shot(page, "fr-denied");
-  await Promise.all([page.waitForLoadState("load"), page.click("a[data-lang=ar]")]);
+  await switchLang(page, "ar");
   await page.waitForSelector("html[lang=ar]");
   await shot(page, "ar-denied");
-  await Promise.all([page.waitForLoadState("load"), page.click("a[data-lang=fr]")]);
+  await switchLang(page, "fr");
 
   step = "invalid";
   assert.equal(await ask(page, "12345", DOC_TYPE, PURPOSE), "invalid");
@@ -206,10 +214,10 @@ try {
   assert.ok(await page.isVisible("#nin-error"));
   assert.equal(await page.inputValue("#nin"), "12345", "the form keeps what was typed");
   await shot(page, "fr-invalid");
-  await Promise.all([page.waitForLoadState("load"), page.click("a[data-lang=ar]")]);
+  await switchLang(page, "ar");
   await page.waitForSelector("#nin-error");
   await shot(page, "ar-invalid");
-  await Promise.all([page.waitForLoadState("load"), page.click("a[data-lang=fr]")]);
+  await switchLang(page, "fr");
 
   step = "verify: the printed link";
   const verifier = await context.newPage();
@@ -221,11 +229,11 @@ try {
   assert.ok(!(await verifier.content()).includes(ISSUED_NIN), "the public page never shows the full NIN");
   await checkAccessible(verifier);
   await shot(verifier, "fr-verify-authentic");
-  await Promise.all([verifier.waitForLoadState("load"), verifier.click("a[data-lang=ar]")]);
+  await switchLang(verifier, "ar");
   await verifier.waitForSelector("html[lang=ar][dir=rtl]");
   assert.equal(await verifier.getAttribute("#verify-result", "data-result"), "authentic");
   await shot(verifier, "ar-verify-authentic");
-  await Promise.all([verifier.waitForLoadState("load"), verifier.click("a[data-lang=fr]")]);
+  await switchLang(verifier, "fr");
 
   step = "verify: a tampered code";
   const last = code.at(-1) === "A" ? "B" : "A";
