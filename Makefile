@@ -8,7 +8,7 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 # only if something hangs: keep a bound that fails loudly instead.
 TEST_TIMEOUT ?= 12m
 
-.PHONY: help build deps pg test lint demo bench clean
+.PHONY: help build deps pg test lint demo bench chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ bench: deps build pg ## measure ingest and lookup against this machine's ceiling
 	@if ! $(BIN) bench --help >/dev/null 2>&1; then \
 	  echo "make bench: 'askonce bench' does not exist yet (issue #9: benchmarks)."; exit 2; fi
 	$(BIN) bench
+
+chaos: deps build pg ## SIGKILL and restart components and PostgreSQL under live load, then prove nothing was lost (~2-3 min)
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -run '^TestChaos$$' -v ./internal/chaos
 
 clean: ## stop the private PostgreSQL and wipe .var/ and bin/
 	-@test -x $(BIN) && $(BIN) pg destroy >/dev/null 2>&1 || true

@@ -1,0 +1,488 @@
+package chaos_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/devpg"
+	"github.com/askonce/askonce/internal/materialize"
+	"github.com/askonce/askonce/internal/store"
+	"github.com/askonce/askonce/internal/testenv"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "askonce-chaos-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "askonce")
+	build := exec.Command("go", "build", "-o", binary, "github.com/askonce/askonce/cmd/askonce")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos: build:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// Sizes of the run: small enough for `make test` on a 2-core machine,
+// big enough that every fault lands on work in progress.
+const (
+	persons     = 6000             // initial synthetic population (33 data centers, ~30,000 source rows)
+	liveRate    = 25               // source changes per second while faults happen
+	minFaults   = 20               // faults are injected until both this and the duration are reached
+	defaultDur  = 60 * time.Second // 20 faults take about as long (PostgreSQL recovery included)
+	convergeMax = 6 * time.Minute  // generous: `make test` runs other packages beside this one
+)
+
+// The kinds of fault, with their relative frequency.
+var faultKinds = []struct {
+	name   string
+	weight int
+}{
+	{"connect", 3},
+	{"materialize", 3},
+	{"broker", 2},
+	{"postgres", 2},
+	{"serve", 1},
+	{"registry", 1},
+}
+
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chaos: skipped with -short (make chaos runs it)")
+	}
+	seed := time.Now().UnixNano() % 1_000_000_000
+	if s := os.Getenv("ASKONCE_CHAOS_SEED"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		testenv.Must(t, err, "ASKONCE_CHAOS_SEED")
+		seed = v
+	}
+	duration := defaultDur
+	if s := os.Getenv("ASKONCE_CHAOS_DURATION"); s != "" {
+		d, err := time.ParseDuration(s)
+		testenv.Must(t, err, "ASKONCE_CHAOS_DURATION")
+		duration = d
+	}
+	t.Logf("chaos: seed %d (replay the fault schedule with ASKONCE_CHAOS_SEED=%d), faults for %s and at least %d", seed, seed, duration, minFaults)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x63686173))
+
+	ctx := testenv.Ctx(t, 14*time.Minute)
+	repo := testenv.RepoRoot(t)
+	out := filepath.Join(repo, ".var", "chaos")
+	logs := filepath.Join(out, "logs")
+	_ = os.RemoveAll(logs)
+	testenv.Must(t, os.MkdirAll(logs, 0o755), "logs dir")
+	root := t.TempDir()
+
+	// A PostgreSQL cluster of its own: the chaos stops it like a crash,
+	// which the working tree's shared one must never see.
+	pg, err := devpg.New(config.DevPG{Dir: filepath.Join(root, "pg"), Host: "127.0.0.1", Port: freePort(t), Install: true}, nil)
+	testenv.Must(t, err, "chaos PostgreSQL")
+	busURL, err := pg.Start(ctx)
+	testenv.Must(t, err, "start chaos PostgreSQL")
+	t.Cleanup(func() {
+		if err := pg.Destroy(context.Background()); err != nil {
+			t.Logf("chaos: destroy PostgreSQL: %v", err)
+		}
+	})
+	srcURL, err := devpg.EnsureDatabase(ctx, busURL, "askonce_sources")
+	testenv.Must(t, err, "sources database")
+
+	// The store tables exist before the materializer starts, so that the
+	// regression guard sees every write it ever makes.
+	db, err := store.OpenURL(ctx, busURL, 4)
+	testenv.Must(t, err, "bus database")
+	defer db.Close()
+	testenv.Must(t, materialize.Migrate(ctx, db, slog.New(slog.DiscardHandler)), "migrate store")
+	testenv.Must(t, installGuard(ctx, db), "install regression guard")
+
+	// The registry runs as in production: writes need its credential.
+	regPassword := testenv.Random(12)
+	brokerAddr := hostPort(freePort(t))
+	regAddr := hostPort(freePort(t))
+	apiAddr := hostPort(freePort(t))
+	env := []string{
+		"ASKONCE_POSTGRES_URL=" + busURL, "ASKONCE_POSTGRES_MAX_CONNS=8",
+		"ASKONCE_CONNECT_SOURCES_URL=" + srcURL,
+		"ASKONCE_KAFKA_BROKERS=" + brokerAddr,
+		"ASKONCE_BROKER_LISTEN=" + brokerAddr, "ASKONCE_BROKER_DATA_DIR=" + filepath.Join(root, "kafka"),
+		"ASKONCE_REGISTRY_URL=http://" + regAddr, "ASKONCE_REGISTRY_LISTEN=" + regAddr,
+		"ASKONCE_REGISTRY_USERNAME=chaos", "ASKONCE_REGISTRY_PASSWORD=" + regPassword,
+		"ASKONCE_LOOKUP_LISTEN=" + apiAddr, "ASKONCE_LOOKUP_SIGNING_KEYS_DIR=" + filepath.Join(root, "keys"),
+		"ASKONCE_RULES_ALLOW_SYNTHETIC=true",
+		// Backoff caps low enough that recovery after a fault is quick.
+		"ASKONCE_CONNECT_MAX_BACKOFF=2s", "ASKONCE_MATERIALIZE_MAX_BACKOFF=2s",
+		"ASKONCE_CONNECT_BATCH_SIZE=200", "ASKONCE_MATERIALIZE_BATCH_SIZE=500",
+		"ASKONCE_LOG_FORMAT=json", "ASKONCE_LOG_LEVEL=info", "ASKONCE_OPS_LISTEN=127.0.0.1:0",
+	}
+	logOf := func(name string) string { return filepath.Join(logs, name+".log") }
+	comps := map[string]*component{}
+	add := func(name string, args ...string) *component {
+		c := newComponent(t, logOf(name), name, env, args...)
+		comps[name] = c
+		return c
+	}
+	broker := add("broker", "broker")
+	registry := add("registry", "registry")
+	connect := add("connect", "connect", "--synthetic")
+	mat := add("materialize", "materialize")
+	serve := add("serve", "serve", "--dev", "--policy", filepath.Join(repo, "deploy", "dev", "policy.yaml"))
+	live := add("seed-live", "seed", "--persons", strconv.Itoa(persons), "--seed", "7", "--live", "--rate", strconv.Itoa(liveRate))
+	t.Cleanup(func() {
+		if t.Failed() {
+			for name := range comps {
+				t.Logf("chaos: last lines of %s:\n%s", name, tailFile(logOf(name), 25))
+			}
+			t.Logf("chaos: full logs in %s", logs)
+		}
+	})
+
+	broker.start()
+	registry.start()
+	if !waitFor(time.Minute, func() bool { return dialable(brokerAddr) && httpOK("http://"+regAddr+"/subjects") }) {
+		t.Fatalf("chaos: the broker (%s) or the registry (%s) did not come up", brokerAddr, regAddr)
+	}
+	seedOut, err := run(env, "seed", "--persons", strconv.Itoa(persons), "--seed", "7", "--writers", "2")
+	if err != nil {
+		t.Fatalf("chaos: seed: %v\n%s", err, seedOut)
+	}
+	src, err := store.OpenURL(ctx, srcURL, 4)
+	testenv.Must(t, err, "sources database")
+	defer src.Close()
+	seeded := scalar(ctx, src, `SELECT sum(rows)::bigint FROM askonce_seed.manifest`)
+	t.Logf("chaos: seeded %d source rows in 33 data centers", seeded)
+
+	connect.start()
+	mat.start()
+	serve.start()
+	live.start()
+	// Faults start as soon as records flow, while the connectors and the
+	// materializer are still loading the initial population.
+	if !waitFor(3*time.Minute, func() bool { return scalar(ctx, db, `SELECT count(*) FROM persons WHERE NOT deleted`) >= 100 }) {
+		t.Fatalf("chaos: no record reached the store before the faults")
+	}
+	nins := sampleNINs(ctx, t, db, 60)
+
+	// Clerks keep asking for documents while the faults happen.
+	reqCtx, stopRequests := context.WithCancel(ctx)
+	asks := &asker{url: "http://" + apiAddr + "/v1/document-requests", nins: nins, statuses: map[string]int{}}
+	var askWG sync.WaitGroup
+	askWG.Add(1)
+	go func() { defer askWG.Done(); asks.run(reqCtx, seed) }()
+
+	// The faults.
+	start := time.Now()
+	total := 0
+	for _, k := range faultKinds {
+		total += k.weight
+	}
+	byKind := map[string]int{}
+	var schedule []string
+	faults := 0
+	for time.Since(start) < duration || faults < minFaults {
+		if ctx.Err() != nil {
+			t.Fatalf("chaos: out of time after %d faults", faults)
+		}
+		time.Sleep(time.Second + time.Duration(rng.Int64N(int64(2*time.Second))))
+		n := rng.IntN(total)
+		kind := faultKinds[len(faultKinds)-1].name
+		for _, k := range faultKinds {
+			if n < k.weight {
+				kind = k.name
+				break
+			}
+			n -= k.weight
+		}
+		down := time.Duration(rng.Int64N(int64(1500 * time.Millisecond)))
+		at := time.Since(start)
+		switch kind {
+		case "postgres":
+			testenv.Must(t, pg.Stop(ctx, "immediate"), "stop PostgreSQL (immediate)")
+			time.Sleep(down)
+			_, err := pg.Start(ctx)
+			testenv.Must(t, err, "restart PostgreSQL")
+		default:
+			comps[kind].restart(down)
+		}
+		faults++
+		byKind[kind]++
+		line := fmt.Sprintf("%6.1fs  #%-3d %-11s down %s", at.Seconds(), faults, faultName(kind), down.Round(time.Millisecond))
+		schedule = append(schedule, line)
+		t.Log("chaos: " + line)
+	}
+	faultPhase := time.Since(start)
+
+	// The sources stop changing; the bus catches up.
+	live.stop(30 * time.Second)
+	stopRequests()
+	askWG.Wait()
+	for name, c := range comps {
+		if name == "seed-live" {
+			continue
+		}
+		if !waitFor(30*time.Second, c.running) {
+			t.Fatalf("chaos: %s is not running after the faults", name)
+		}
+	}
+	convergeStart := time.Now()
+	progCtx, stopProgress := context.WithCancel(ctx)
+	defer stopProgress()
+	go func() {
+		for {
+			select {
+			case <-progCtx.Done():
+				return
+			case <-time.After(5 * time.Second):
+			}
+			t.Logf("chaos: converging for %s: %d outbox rows checkpointed, %d records stored",
+				time.Since(convergeStart).Round(time.Second), checkpointed(progCtx, db), storeRows(progCtx, db))
+		}
+	}()
+	heads := outboxHeads(ctx, t, src)
+	if !waitFor(convergeMax, func() bool { return checkpointed(ctx, db) == heads }) {
+		t.Fatalf("chaos: connectors checkpointed %d of %d outbox rows after %s", checkpointed(ctx, db), heads, convergeMax)
+	}
+	recOut, recErr := run(env, "reconcile", "--synthetic", "--wait", convergeMax.String())
+	converged := time.Since(convergeStart)
+	stopProgress()
+	if recErr != nil || !strings.Contains(recOut, "zero difference over 33 data centers") {
+		t.Fatalf("chaos: reconcile after %s: %v\n%s", converged, recErr, recOut)
+	}
+	keysChecked := 0
+	if m := regexp.MustCompile(`(\d+) keys checked`).FindStringSubmatch(recOut); m != nil {
+		keysChecked, _ = strconv.Atoi(m[1])
+	}
+
+	// No stored record ever went back to a lower version or vanished.
+	regressions := guardFindings(ctx, t, db)
+	for _, r := range regressions.rows {
+		t.Errorf("chaos: regression: %s", r)
+	}
+
+	// Every valid outbox row is on its topic, every defective one in the
+	// DLQ, and what was published twice is the same record.
+	tc := checkTopics(ctx, t, brokerAddr, config.Registry{URL: "http://" + regAddr, Username: "chaos", Password: regPassword, Timeout: 10 * time.Second}, src)
+
+	// Every document the API issued is in the audit log.
+	audited, unaudited := asks.audited(ctx, t, db)
+
+	var exits []string
+	names := make([]string, 0, len(comps))
+	for name := range comps {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if e := comps[name].selfExits(); len(e) > 0 {
+			exits = append(exits, fmt.Sprintf("%s %d (%s)", name, len(e), strings.Join(dedupe(e), "; ")))
+		}
+	}
+
+	rep := report{
+		Seed: seed, FaultPhase: faultPhase, Faults: faults, ByKind: byKind, Schedule: schedule,
+		Seeded:      seeded,
+		KeysChecked: keysChecked, Reconcile: lastLines(recOut, 2), Regressions: len(regressions.rows), SameVersionRewrites: regressions.same,
+		Topics: tc, Asks: asks, Audited: audited, Unaudited: unaudited, Failed: t.Failed(), Converged: converged, SelfExits: exits,
+	}
+	text := rep.String()
+	t.Log("\n" + text)
+	testenv.Must(t, os.WriteFile(filepath.Join(out, "report.txt"), []byte(text), 0o644), "write report")
+	t.Logf("chaos: report written to %s", filepath.Join(out, "report.txt"))
+}
+
+func faultName(kind string) string {
+	if kind == "postgres" {
+		return "postgres (immediate stop)"
+	}
+	return "SIGKILL " + kind
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]int{}
+	var out []string
+	for _, s := range in {
+		if seen[s] == 0 {
+			out = append(out, s)
+		}
+		seen[s]++
+	}
+	for i, s := range out {
+		if seen[s] > 1 {
+			out[i] = fmt.Sprintf("%s x%d", s, seen[s])
+		}
+	}
+	return out
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func dialable(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func httpOK(url string) bool {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func scalar(ctx context.Context, pool *pgxpool.Pool, q string, args ...any) int64 {
+	var n int64
+	if err := pool.QueryRow(ctx, q, args...).Scan(&n); err != nil {
+		return -1
+	}
+	return n
+}
+
+func sampleNINs(ctx context.Context, t *testing.T, db *pgxpool.Pool, n int) []string {
+	t.Helper()
+	rows, err := db.Query(ctx, `SELECT nin FROM persons WHERE NOT deleted ORDER BY source_key LIMIT $1`, n)
+	testenv.Must(t, err, "sample NINs")
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var nin string
+		testenv.Must(t, rows.Scan(&nin), "sample NIN")
+		out = append(out, nin)
+	}
+	testenv.Must(t, rows.Err(), "sample NINs")
+	if len(out) == 0 {
+		t.Fatal("chaos: no person in the store to ask about")
+	}
+	return out
+}
+
+// asker plays clerks: it asks for birth certificates of known persons and
+// keeps the id of every document issued (HTTP 200).
+type asker struct {
+	url  string
+	nins []string
+
+	mu       sync.Mutex
+	statuses map[string]int // HTTP status, or "error" when no answer came
+	issued   []string       // document ids
+}
+
+func (a *asker) run(ctx context.Context, seed int64) {
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x61736b))
+	client := &http.Client{Timeout: 10 * time.Second}
+	for ctx.Err() == nil {
+		nin := a.nins[rng.IntN(len(a.nins))]
+		body, _ := json.Marshal(map[string]string{"document_type": "birth-certificate", "nin": nin, "purpose": "pension-award", "clerk_id": "chaos"})
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.url, bytes.NewReader(body))
+		if err != nil {
+			return
+		}
+		req.Header.Set("Authorization", "Bearer dev-cnr-key")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		status := "error"
+		var id string
+		if err == nil {
+			status = strconv.Itoa(resp.StatusCode)
+			if resp.StatusCode == http.StatusOK {
+				id = strings.TrimPrefix(resp.Header.Get("Location"), "/v1/attestations/")
+				if id == "" {
+					id = "(200 without a Location)"
+				}
+			}
+			resp.Body.Close()
+		} else if ctx.Err() != nil {
+			return
+		}
+		a.mu.Lock()
+		a.statuses[status]++
+		if id != "" {
+			a.issued = append(a.issued, id)
+		}
+		a.mu.Unlock()
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// audited checks that every issued document has its audit entry, and
+// returns how many were checked and how many were missing.
+func (a *asker) audited(ctx context.Context, t *testing.T, db *pgxpool.Pool) (int, int) {
+	t.Helper()
+	a.mu.Lock()
+	ids := append([]string(nil), a.issued...)
+	a.mu.Unlock()
+	if len(ids) == 0 {
+		t.Errorf("chaos: the lookup API issued no document during the run")
+		return 0, 0
+	}
+	rows, err := db.Query(ctx, `SELECT document_id FROM audit_log WHERE outcome = 'issued' AND document_id = ANY($1)`, ids)
+	testenv.Must(t, err, "audit log")
+	defer rows.Close()
+	found := map[string]bool{}
+	for rows.Next() {
+		var id string
+		testenv.Must(t, rows.Scan(&id), "audit row")
+		found[id] = true
+	}
+	testenv.Must(t, rows.Err(), "audit log")
+	missing := 0
+	for _, id := range ids {
+		if !found[id] {
+			missing++
+			if missing <= 5 {
+				t.Errorf("chaos: document %s was issued (HTTP 200) but is not in the audit log", id)
+			}
+		}
+	}
+	if missing > 0 {
+		t.Errorf("chaos: %d of %d issued documents missing from the audit log", missing, len(ids))
+	}
+	return len(ids), missing
+}
+
+func storeRows(ctx context.Context, db *pgxpool.Pool) int64 {
+	var parts []string
+	for _, t := range storeTables {
+		parts = append(parts, "(SELECT count(*) FROM "+t+")")
+	}
+	return scalar(ctx, db, "SELECT "+strings.Join(parts, " + "))
+}
