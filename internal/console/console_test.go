@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	devfiles "github.com/askonce/askonce/deploy/dev"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/console"
 	"github.com/askonce/askonce/internal/dev"
@@ -51,6 +52,7 @@ func startDev(t *testing.T, ctx context.Context) scenario {
 	cfg.Lookup.SigningKeysDir = filepath.Join(t.TempDir(), "keys")
 	cfg.Seed.Persons = 1500
 	cfg.Seed.LiveRate = 0
+	cfg.Lookup.PolicyFile = slowPolicy(t)
 	log := ops.NewLogger(io.Discard, "error", "json")
 	type ready struct {
 		api     string
@@ -98,6 +100,24 @@ func startDev(t *testing.T, ctx context.Context) scenario {
 	}
 	t.Fatalf("no document type has both an issued and a not-held sample: %+v", r.samples)
 	return scenario{}
+}
+
+// slowKey is the API key of a client that may ask what the dev clients
+// may, but only three requests (then one per 1000 s): the rate-limited answer.
+const slowKey = "test-slow-key"
+
+// slowPolicy is the dev policy plus the slow client.
+func slowPolicy(t *testing.T) string {
+	sum := sha256.Sum256([]byte(slowKey))
+	var b strings.Builder
+	b.Write(devfiles.Policy)
+	fmt.Fprintf(&b, "\n  - id: slow-site\n    name: \"Guichet de test (débit limité)\"\n    api_keys: [\"sha256:%s\"]\n    rate: 0.001\n    burst: 3\n    allow:\n", hex.EncodeToString(sum[:]))
+	for _, a := range dev.Asks {
+		fmt.Fprintf(&b, "      - purpose: %s\n        documents: [%s]\n", a.Purpose, a.DocumentType)
+	}
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	testenv.Must(t, os.WriteFile(path, []byte(b.String()), 0o644), "policy")
+	return path
 }
 
 // client is a browser-like HTTP client: cookies, no redirect following.
@@ -358,11 +378,29 @@ func testHTTP(t *testing.T, ctx context.Context, sc scenario) {
 		t.Errorf("issued answer page with its assets: %d bytes, over 100 KB", n)
 	}
 
+	// A client over its rate limit is told so, and may ask again later.
+	slow := newClient(t, ctx, sc.api)
+	p = slow.get("/console")
+	p = slow.post("/console/sign-in", url.Values{"csrf": {csrf(t, p)}, "api_key": {slowKey}, "clerk_id": {"guichet-9"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("slow client sign-in: %d\n%s", p.status, p.body)
+	}
+	slowToken := csrf(t, slow.get("/console"))
+	limited := false
+	for i := 0; i < 5 && !limited; i++ {
+		p = slow.ask(slowToken, sc.issuedNIN, sc.docType, sc.purpose)
+		limited = p.status == http.StatusTooManyRequests
+	}
+	if !limited || !strings.Contains(p.body, `data-outcome="rate_limited"`) || !strings.Contains(p.body, `id="request-form"`) {
+		t.Errorf("no rate-limited answer after 5 requests of a client with a burst of 3: %d\n%s", p.status, p.body)
+	}
+
 	// Metrics.
 	m := c.get("/metrics").body
-	for _, want := range []string{`askonce_console_requests_total{outcome="issued"} 1`, `askonce_console_requests_total{outcome="not_held"} 1`,
+	for _, want := range []string{`askonce_console_requests_total{outcome="issued"}`, `askonce_console_requests_total{outcome="not_held"} 1`,
 		`askonce_console_requests_total{outcome="denied"} 1`, `askonce_console_requests_total{outcome="invalid"} 1`,
-		`askonce_console_sign_ins_total{result="ok"}`, `askonce_console_sign_ins_total{result="refused"} 1`,
+		`askonce_console_sign_ins_total{result="ok"} 2`, `askonce_console_sign_ins_total{result="refused"} 1`,
+		`askonce_console_requests_total{outcome="rate_limited"} 1`,
 		`askonce_console_verify_checks_total{method="code",result="authentic"} 2`,
 		`askonce_console_verify_checks_total{method="code",result="not_authentic"} 2`,
 		`askonce_console_verify_checks_total{method="signature",result="signature_valid"} 1`,

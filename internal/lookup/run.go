@@ -84,7 +84,7 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 	}
 	// The audit table is the record; the topic mirror starts when Kafka and
 	// the registry answer, and catches up from its checkpoint.
-	alog := audit.New(pool, audit.Options{}, reg, log)
+	alog := audit.New(pool, audit.Options{}, sharedRegisterer{reg}, log)
 	opsSrv.AddCheck("audit", alog.Healthy)
 
 	svc, err := NewService(Options{MaxBodyBytes: cfg.Lookup.MaxBodyBytes, RequestTimeout: cfg.Lookup.RequestTimeout,

@@ -70,7 +70,8 @@ async function shot(page, name) {
   artifacts.push(path);
 }
 
-// accessible: every visible form control has a label, the page a lang.
+// accessible: every visible form control has a label, the page a lang,
+// no inline script, every text AA contrast (4.5:1) on its background.
 async function checkAccessible(page) {
   const problems = await page.evaluate(() => {
     const out = [];
@@ -81,6 +82,34 @@ async function checkAccessible(page) {
       if (!labelled) out.push(`${el.tagName.toLowerCase()}#${el.id || el.name} has no label`);
     }
     if (document.querySelectorAll("script:not([src])").length) out.push("inline script");
+    // WCAG AA contrast of every visible text against its effective background.
+    const rgb = (c) => {
+      const m = c.match(/rgba?\(([^)]+)\)/);
+      if (!m) return null;
+      const p = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+      return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+    };
+    const lum = ({ r, g, b }) => {
+      const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c && c.a > 0.5) return c;
+      }
+      return { r: 255, g: 255, b: 255, a: 1 };
+    };
+    for (const el of document.querySelectorAll("body *")) {
+      if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+      const st = getComputedStyle(el);
+      if (st.visibility === "hidden" || !el.getClientRects().length) continue;
+      const fg = rgb(st.color);
+      if (!fg) { out.push(`${el.tagName}: color ${st.color} not rgb`); continue; }
+      const l1 = lum(fg), l2 = lum(background(el));
+      const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+      if (ratio < 4.5) out.push(`contrast ${ratio.toFixed(2)} < 4.5: ${el.tagName.toLowerCase()} "${el.textContent.trim().slice(0, 40)}"`);
+    }
     return out;
   });
   assert.deepEqual(problems, [], `accessibility problems on ${page.url()}`);
