@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,9 +27,10 @@ func newApp(stdout, stderr io.Writer, environ []string) *app {
 
 // globalFlags are the persistent flags every subcommand has, with their keys.
 var globalFlags = map[string]string{
-	"log-level":  "log.level",
-	"log-format": "log.format",
-	"ops-listen": "ops.listen",
+	"log-level":    "log.level",
+	"log-format":   "log.format",
+	"ops-listen":   "ops.listen",
+	"pprof-listen": "ops.pprof_listen",
 }
 
 func (a *app) root() *cobra.Command {
@@ -52,6 +54,7 @@ See deploy/askonce.example.yaml for every key.`,
 	pf.String("log-level", def.Log.Level, "log level: debug, info, warn, error")
 	pf.String("log-format", def.Log.Format, "log format: auto, text, json")
 	pf.String("ops-listen", "", "address of /metrics, /healthz, /readyz (default: the subcommand's own port)")
+	pf.String("pprof-listen", "", "address of Go's /debug/pprof/ profiles (default: off; keep it on loopback)")
 
 	root.AddCommand(
 		a.auditCmd(),
@@ -94,6 +97,17 @@ func (a *app) load(cmd *cobra.Command, flagKeys map[string]string) (*config.Conf
 		return nil, nil, err
 	}
 	log := ops.NewLogger(a.stderr, cfg.Log.Level, cfg.Log.Format)
+	if cfg.Ops.PprofListen != "" {
+		ctx := cmd.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		go func() {
+			if err := ops.ServePprof(ctx, cfg.Ops.PprofListen, log); err != nil {
+				log.Error("pprof server stopped", "err", err)
+			}
+		}()
+	}
 	return cfg, log, nil
 }
 

@@ -69,6 +69,9 @@ this process. Never touches the dev data. Progress on stderr. Heavy: minutes at 
 	fl.IntSliceVar(&opt.Concurrency, "clients", opt.Concurrency, "lookup concurrency levels")
 	fl.StringVar(&opt.Out, "out", "BENCHMARKS.md", "file written (empty: none)")
 	fl.BoolVar(&opt.Micro, "micro", opt.Micro, "run the go test -bench micro benchmarks (needs the go tool and the source tree)")
+	fl.BoolVar(&opt.SkipIngest, "skip-ingest", false, "leave out the ingest runs (a partial report)")
+	fl.BoolVar(&opt.SkipLookup, "skip-lookup", false, "leave out the lookup benchmark (a partial report)")
+	fl.StringVar(&opt.ProfileDir, "profile", "", "directory for CPU profiles (pprof) of the lookup API at each level and of connect/materialize in each ingest run")
 	fl.BoolVar(&quick, "quick", false, "smoke run: 5,000 / 20,000 persons, 1 run, 3 s per level")
 	return cmd
 }

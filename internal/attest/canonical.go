@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -57,10 +58,166 @@ var ErrNotCanonicalizable = errors.New("attest: not canonicalizable")
 // inside a struct in its own location, so use UTC times there.
 func Canonical(v any) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := writeValue(&buf, reflect.ValueOf(v), "$", 0); err != nil {
+	buf.Grow(1024)
+	if err := writeAny(&buf, v, &pathNode{key: "$"}, 0); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// pathNode is where a value sits in the document, formatted only for an
+// error message ("$.fields.name", "$.provenance[0]").
+type pathNode struct {
+	parent *pathNode
+	key    string
+	index  int // when key is ""
+}
+
+func (p *pathNode) String() string {
+	if p.parent == nil {
+		return p.key
+	}
+	if p.key == "" {
+		return p.parent.String() + "[" + strconv.Itoa(p.index) + "]"
+	}
+	return p.parent.String() + "." + p.key
+}
+
+// writeAny writes the common dynamic types (what documents are built of:
+// map[string]any, []any, strings, integers, booleans, times) without
+// reflection, and everything else through writeValue.
+func writeAny(buf *bytes.Buffer, v any, path *pathNode, depth int) error {
+	if depth > maxDepth {
+		return fail(path.String(), "nested deeper than %d levels", maxDepth)
+	}
+	switch x := v.(type) {
+	case nil:
+		buf.WriteString("null")
+		return nil
+	case string:
+		return strAt(buf, x, path)
+	case bool:
+		if x {
+			buf.WriteString("true")
+		} else {
+			buf.WriteString("false")
+		}
+		return nil
+	case int:
+		return writeInt(buf, int64(x), path)
+	case int64:
+		return writeInt(buf, x, path)
+	case int32:
+		return writeInt(buf, int64(x), path)
+	case time.Time:
+		return strAt(buf, FormatTime(x), path)
+	case *string:
+		if x == nil {
+			buf.WriteString("null")
+			return nil
+		}
+		return strAt(buf, *x, path)
+	case *int32:
+		if x == nil {
+			buf.WriteString("null")
+			return nil
+		}
+		return writeInt(buf, int64(*x), path)
+	case *int64:
+		if x == nil {
+			buf.WriteString("null")
+			return nil
+		}
+		return writeInt(buf, *x, path)
+	case *bool:
+		if x == nil {
+			buf.WriteString("null")
+			return nil
+		}
+		return writeAny(buf, *x, path, depth)
+	case []map[string]any:
+		if x == nil {
+			buf.WriteString("null")
+			return nil
+		}
+		buf.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := writeAny(buf, e, &pathNode{parent: path, index: i}, depth+1); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+		return nil
+	case map[string]any:
+		if x == nil {
+			buf.WriteString("null")
+			return nil
+		}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, compareUTF16)
+		buf.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := strAt(buf, k, path); err != nil {
+				return err
+			}
+			buf.WriteByte(':')
+			if err := writeAny(buf, x[k], &pathNode{parent: path, key: k}, depth+1); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte('}')
+		return nil
+	case []any:
+		if x == nil {
+			buf.WriteString("null")
+			return nil
+		}
+		buf.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := writeAny(buf, e, &pathNode{parent: path, index: i}, depth+1); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+		return nil
+	case []string:
+		if x == nil {
+			buf.WriteString("null")
+			return nil
+		}
+		buf.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := strAt(buf, e, &pathNode{parent: path, index: i}); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+		return nil
+	}
+	return writeValue(buf, reflect.ValueOf(v), path.String(), depth)
+}
+
+func writeInt(buf *bytes.Buffer, n int64, path *pathNode) error {
+	if n > maxSafeInteger || n < -maxSafeInteger {
+		return fail(path.String(), "integer %d is beyond ±(2^53-1); send it as a string", n)
+	}
+	buf.Write(strconv.AppendInt(buf.AvailableBuffer(), n, 10))
+	return nil
 }
 
 func fail(path, format string, args ...any) error {
@@ -227,6 +384,9 @@ func writeObject(buf *bytes.Buffer, members []member, path string) error {
 // which differs from Go's byte order for characters above U+FFFF against
 // U+E000..U+FFFF.
 func compareUTF16(a, b string) int {
+	if byteOrderIsUTF16Order(a) && byteOrderIsUTF16Order(b) {
+		return strings.Compare(a, b)
+	}
 	for a != "" && b != "" {
 		ra, na := utf8.DecodeRuneInString(a)
 		rb, nb := utf8.DecodeRuneInString(b)
@@ -245,6 +405,17 @@ func compareUTF16(a, b string) int {
 	return len(a) - len(b)
 }
 
+// byteOrderIsUTF16Order: s has no character at or above U+E000 (no UTF-8
+// byte 0xEE or above), where UTF-8 byte order and UTF-16 order agree.
+func byteOrderIsUTF16Order(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0xEE {
+			return false
+		}
+	}
+	return true
+}
+
 func utf16Units(r rune) []uint16 {
 	if r < 0x10000 {
 		return []uint16{uint16(r)}
@@ -257,8 +428,25 @@ const hexDigits = "0123456789abcdef"
 
 // writeString writes s as a JSON string the RFC 8785 way.
 func writeString(buf *bytes.Buffer, s, path string) error {
-	if !utf8.ValidString(s) {
+	if !writeJSONString(buf, s) {
 		return fail(path, "string %q is not valid UTF-8", s)
+	}
+	return nil
+}
+
+// strAt writes s as a JSON string, failing with path when it is not UTF-8.
+func strAt(buf *bytes.Buffer, s string, path *pathNode) error {
+	if !writeJSONString(buf, s) {
+		return fail(path.String(), "string %q is not valid UTF-8", s)
+	}
+	return nil
+}
+
+// writeJSONString writes s as a JSON string the RFC 8785 way; false when s
+// is not valid UTF-8 (nothing written).
+func writeJSONString(buf *bytes.Buffer, s string) bool {
+	if !utf8.ValidString(s) {
+		return false
 	}
 	buf.WriteByte('"')
 	start := 0
@@ -292,7 +480,7 @@ func writeString(buf *bytes.Buffer, s, path string) error {
 	}
 	buf.WriteString(s[start:])
 	buf.WriteByte('"')
-	return nil
+	return true
 }
 
 // canonicalText parses JSON text strictly (RFC 8259: one value, no

@@ -1,6 +1,7 @@
 package attest_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -182,6 +183,21 @@ func FuzzCanonical(f *testing.F) {
 		}
 		if !reflect.DeepEqual(a, b) {
 			t.Fatalf("meaning changed:\n%q\n%q", data, c)
+		}
+		// The Go-value path (maps, slices, strings without reflection)
+		// gives the same bytes as the JSON-text path.
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var tree any
+		if err := dec.Decode(&tree); err != nil {
+			t.Fatal(err)
+		}
+		c3, err := attest.Canonical(tree)
+		if err != nil {
+			t.Fatalf("Go value of %q refused: %v", data, err)
+		}
+		if string(c3) != string(c) {
+			t.Fatalf("Go value and JSON text differ:\n%q\n%q", c3, c)
 		}
 	})
 }

@@ -491,3 +491,72 @@ func TestAvroSchema(t *testing.T) {
 		t.Fatalf("round trip:\n%+v\n%+v", in, out)
 	}
 }
+
+// TestAppendWithCommitsRowsWithTheEntry: rows attached to an entry are
+// committed in its transaction, group-committed with other entries; a row
+// the database refuses fails its own Append only, and neither it nor its
+// entry is stored.
+func TestAppendWithCommitsRowsWithTheEntry(t *testing.T) {
+	ctx := testenv.Ctx(t, 2*time.Minute)
+	pool := open(t, ctx, testenv.Postgres(t))
+	_, err := pool.Exec(ctx, `CREATE TABLE docs (id text PRIMARY KEY, body jsonb NOT NULL, issued_at timestamptz NOT NULL)`)
+	testenv.Must(t, err, "create docs")
+	e := start(t, pool, audit.Options{})
+	row := func(id string) audit.Row {
+		return audit.Row{Table: "docs", Columns: []string{"id", "body", "issued_at"}, Values: []any{id, `{"id":"` + id + `"}`, time.Now()}}
+	}
+	issued := func(i int, id string) audit.Entry {
+		en := entry(i, "109991234500000001")
+		en.Outcome, en.DocumentID, en.Reason = audit.OutcomeIssued, id, ""
+		return en
+	}
+	_, err = e.log.AppendWith(ctx, issued(0, "doc-dup"), row("doc-dup"))
+	testenv.Must(t, err, "first append")
+
+	const n = 40
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("doc-%d", i)
+			if i == n/2 {
+				id = "doc-dup" // refused: the primary key exists
+			}
+			if i%4 == 3 {
+				_, errs[i] = e.log.Append(ctx, entry(1000+i, "109991234500000002"))
+				return
+			}
+			_, errs[i] = e.log.AppendWith(ctx, issued(i+1, id), row(id))
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i == n/2 {
+			if err == nil {
+				t.Errorf("append %d with a duplicate row succeeded", i)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("append %d: %v", i, err)
+		}
+	}
+	var docs, entries, orphans int
+	testenv.Must(t, pool.QueryRow(ctx, `SELECT count(*) FROM docs`).Scan(&docs), "count docs")
+	testenv.Must(t, pool.QueryRow(ctx, `SELECT count(*) FROM audit_log`).Scan(&entries), "count entries")
+	testenv.Must(t, pool.QueryRow(ctx, `SELECT count(*) FROM docs d WHERE NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.document_id = d.id)`).Scan(&orphans), "orphans")
+	wantDocs := 1 + n - n/4 - 1 // the first, the AppendWith calls but the refused one
+	if docs != wantDocs || entries != n || orphans != 0 {
+		t.Errorf("docs %d (want %d), entries %d (want %d), docs without an entry %d", docs, wantDocs, entries, n, orphans)
+	}
+	var dupEntries int
+	testenv.Must(t, pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE document_id = 'doc-dup'`).Scan(&dupEntries), "dup entries")
+	if dupEntries != 1 {
+		t.Errorf("%d entries for doc-dup, want 1 (the refused one must not be stored)", dupEntries)
+	}
+	if _, err := e.log.AppendWith(ctx, issued(99, "x"), audit.Row{Table: "docs", Columns: []string{"id"}}); err == nil {
+		t.Error("a row with fewer values than columns was accepted")
+	}
+}

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -72,7 +75,16 @@ type Log struct {
 type request struct {
 	ctx  context.Context
 	e    Entry
+	with []Row
 	done chan result // buffered: the writer never blocks on it
+}
+
+// Row is a row of another table committed in the same transaction as an
+// audit entry (AppendWith): both are stored, or neither.
+type Row struct {
+	Table   string
+	Columns []string
+	Values  []any
 }
 
 type result struct {
@@ -149,6 +161,16 @@ func (l *Log) Run(ctx context.Context) error {
 // Options.Timeout without a deadline): the entry is then not written,
 // unless its transaction was already committing.
 func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
+	return l.AppendWith(ctx, e)
+}
+
+// AppendWith is Append with rows of other tables committed in the same
+// transaction as e (the lookup API stores each issued document with the
+// entry that records its issue: one commit, group-committed, and never a
+// document without its entry). A row that the database refuses (a
+// constraint, a bad value) fails this Append only: its batch is committed
+// again without it.
+func (l *Log) AppendWith(ctx context.Context, e Entry, with ...Row) (Entry, error) {
 	start := time.Now()
 	if e.Outcome == "" {
 		return Entry{}, errors.New("audit: entry without an outcome")
@@ -158,7 +180,12 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 		ctx, cancel = context.WithTimeout(ctx, l.opts.Timeout)
 		defer cancel()
 	}
-	r := &request{ctx: ctx, e: normalize(e), done: make(chan result, 1)}
+	for _, w := range with {
+		if w.Table == "" || len(w.Columns) == 0 || len(w.Columns) != len(w.Values) {
+			return Entry{}, fmt.Errorf("audit: row for table %q: %d columns, %d values", w.Table, len(w.Columns), len(w.Values))
+		}
+	}
+	r := &request{ctx: ctx, e: normalize(e), with: with, done: make(chan result, 1)}
 	select {
 	case l.reqs <- r:
 	case <-ctx.Done():
@@ -200,6 +227,7 @@ func (l *Log) notCommitted(ctx context.Context) error {
 func (l *Log) writeLoop(ctx context.Context) {
 	var pending []*request
 	attempt := 0
+	single := 0 // entries still to commit one per transaction
 	for {
 		if len(pending) == 0 {
 			select {
@@ -215,6 +243,10 @@ func (l *Log) writeLoop(ctx context.Context) {
 			continue
 		}
 		n := min(len(pending), l.opts.MaxBatch)
+		if single > 0 {
+			n = 1
+			single--
+		}
 		err := l.commitBatch(ctx, pending[:n])
 		if err == nil {
 			pending = pending[n:]
@@ -222,6 +254,18 @@ func (l *Log) writeLoop(ctx context.Context) {
 			continue
 		}
 		l.m.commitErrors.Inc()
+		if refused(err) && slices.ContainsFunc(pending[:n], func(r *request) bool { return len(r.with) > 0 }) {
+			// A row the database refuses fails its own Append only: the
+			// entries of the batch are committed one by one to find it.
+			if n > 1 {
+				single = n
+				continue
+			}
+			l.log.Error("audit entry with attached rows refused by the database", "request_id", pending[0].e.RequestID, "err", err)
+			pending[0].done <- result{err: fmt.Errorf("audit: refused: %w", err)}
+			pending = pending[1:]
+			continue
+		}
 		l.setErr(err)
 		attempt++
 		lvl := slog.LevelWarn
@@ -238,6 +282,13 @@ func (l *Log) writeLoop(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// refused tells a database refusal of the data (SQLSTATE classes 22, data
+// exception, and 23, integrity constraint violation) from an outage.
+func refused(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23"))
 }
 
 // take adds the requests waiting in the channel to pending and drops
@@ -320,8 +371,10 @@ func (l *Log) commitBatch(ctx context.Context, batch []*request) error {
 			seq, hash = e.Seq, e.Hash
 			rows[i] = []any{e.Seq, e.At, e.RequestID, e.Client, e.ClerkID, e.NIN, e.DocumentType, e.Purpose, e.Outcome, e.Reason, e.DocumentID, e.PrevHash, e.Hash}
 		}
-		_, err = tx.CopyFrom(tctx, pgx.Identifier{"audit_log"}, columns, pgx.CopyFromRows(rows))
-		return err
+		if _, err = tx.CopyFrom(tctx, pgx.Identifier{"audit_log"}, columns, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		return copyAttached(tctx, tx, batch)
 	})
 	if err != nil {
 		return fmt.Errorf("audit: commit %d entries: %w", len(batch), err)
@@ -338,6 +391,35 @@ func (l *Log) commitBatch(ctx context.Context, batch []*request) error {
 	select {
 	case l.wake <- struct{}{}:
 	default:
+	}
+	return nil
+}
+
+// copyAttached writes the rows attached to the entries of batch, one COPY
+// per table and column list.
+func copyAttached(ctx context.Context, tx pgx.Tx, batch []*request) error {
+	type group struct {
+		table string
+		cols  []string
+		rows  [][]any
+	}
+	var groups []*group
+	for _, r := range batch {
+	rows:
+		for _, w := range r.with {
+			for _, g := range groups {
+				if g.table == w.Table && slices.Equal(g.cols, w.Columns) {
+					g.rows = append(g.rows, w.Values)
+					continue rows
+				}
+			}
+			groups = append(groups, &group{table: w.Table, cols: w.Columns, rows: [][]any{w.Values}})
+		}
+	}
+	for _, g := range groups {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{g.table}, g.cols, pgx.CopyFromRows(g.rows)); err != nil {
+			return fmt.Errorf("rows of %s: %w", g.table, err)
+		}
 	}
 	return nil
 }

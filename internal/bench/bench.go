@@ -56,6 +56,13 @@ type Options struct {
 	ModuleDir string
 	// Quick marks a smoke run (reported in the file).
 	Quick bool
+	// SkipIngest and SkipLookup leave out a part (a partial report).
+	SkipIngest, SkipLookup bool
+	// ProfileDir, when set, receives CPU profiles of the components run
+	// as processes (pprof format, for go tool pprof): the lookup API during
+	// each concurrency level, the materializer and the connectors during
+	// each ingest run.
+	ProfileDir string
 	// Progress receives one line per step.
 	Progress io.Writer
 	// Config is the loaded configuration: its private PostgreSQL (dev) and
@@ -89,6 +96,8 @@ type env struct {
 	// ingestSeed is the seed of the ingest runs (seeded once, cloned).
 	ingestSeed Seed
 	progress   func(format string, args ...any)
+	prof       *profiler
+	cpu        *cpuMeter
 }
 
 // Run measures everything and returns the report (also written to Out).
@@ -126,7 +135,12 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	rep := &Report{Options: opt, Started: start.UTC(), ID: e.id}
 	rep.Machine = machineInfo(ctx, e.baseURL, opt.ModuleDir)
 
-	for i := 1; i <= opt.Runs; i++ {
+	if opt.ProfileDir != "" {
+		if err := os.MkdirAll(opt.ProfileDir, 0o755); err != nil {
+			return nil, fmt.Errorf("bench: --profile: %w", err)
+		}
+	}
+	for i := 1; i <= opt.Runs && !opt.SkipIngest; i++ {
 		e.progress("ingest run %d/%d: %d persons", i, opt.Runs, opt.PersonsIngest)
 		r, err := e.ingestRun(ctx, i)
 		if err != nil {
@@ -136,12 +150,14 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		e.progress("ingest run %d: %.0f records/s (produce ceiling %.0f/s, COPY ceiling %.0f/s), connect %s, materialize %s",
 			i, r.RecordsPerSec, r.ProduceCeiling, r.CopyCeiling, mib(r.Connect.PeakRSS), mib(r.Materialize.PeakRSS))
 	}
-	e.progress("lookup: seeding and loading a store of %d persons", opt.PersonsLookup)
-	lk, err := e.lookupBench(ctx)
-	if err != nil {
-		return nil, err
+	if !opt.SkipLookup {
+		e.progress("lookup: seeding and loading a store of %d persons", opt.PersonsLookup)
+		lk, err := e.lookupBench(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.Lookup = lk
 	}
-	rep.Lookup = lk
 	if opt.Micro {
 		e.progress("micro: go test -bench (Avro vs JSON)")
 		count, benchtime := 5, "1s"
@@ -152,6 +168,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	} else {
 		rep.MicroNote = "not run (disabled)"
 	}
+	e.prof.wait()
 	rep.Took = time.Since(start)
 	if opt.Out != "" {
 		if err := os.WriteFile(opt.Out, []byte(rep.Markdown()), 0o644); err != nil {
@@ -163,7 +180,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 }
 
 func newEnv(ctx context.Context, opt Options) (*env, error) {
-	e := &env{opt: opt, id: randomHex(4)}
+	e := &env{opt: opt, id: randomHex(4), prof: &profiler{dir: opt.ProfileDir}, cpu: &cpuMeter{}}
 	e.progress = func(format string, args ...any) {
 		fmt.Fprintf(opt.Progress, "bench %s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 	}
@@ -176,6 +193,9 @@ func newEnv(ctx context.Context, opt Options) (*env, error) {
 		}
 		if base, err = inst.Start(ctx); err != nil {
 			return nil, err
+		}
+		if pid, running, err := inst.Status(); err == nil && running {
+			e.cpu.postmaster = pid
 		}
 	}
 	e.baseURL = base

@@ -107,7 +107,11 @@ func (e *env) pipeline(ctx context.Context, name, srcURL, busURL, prefix string,
 	if err != nil {
 		return r, err
 	}
-	mat, err := startProc(e.opt.Binary, e.dir, name+"-materialize", e.componentEnv(srcURL, busURL, prefix, matOps), "materialize")
+	matPprof, matPprofAddr, err := e.pprofEnv()
+	if err != nil {
+		return r, err
+	}
+	mat, err := startProc(e.opt.Binary, e.dir, name+"-materialize", append(e.componentEnv(srcURL, busURL, prefix, matOps), matPprof...), "materialize")
 	if err != nil {
 		return r, err
 	}
@@ -120,10 +124,17 @@ func (e *env) pipeline(ctx context.Context, name, srcURL, busURL, prefix string,
 		return r, err
 	}
 	start := time.Now()
-	con, err := startProc(e.opt.Binary, e.dir, name+"-connect", e.componentEnv(srcURL, busURL, prefix, conOps), "connect", "--synthetic")
+	conPprof, conPprofAddr, err := e.pprofEnv()
 	if err != nil {
 		return r, err
 	}
+	con, err := startProc(e.opt.Binary, e.dir, name+"-connect", append(e.componentEnv(srcURL, busURL, prefix, conOps), conPprof...), "connect", "--synthetic")
+	if err != nil {
+		return r, err
+	}
+	// Profiles of the first seconds of the load (the processes stop at its end).
+	e.prof.cpuProfile(ctx, matPprofAddr, name+"-materialize", 5*time.Second, e.progress)
+	e.prof.cpuProfile(ctx, conPprofAddr, name+"-connect", 5*time.Second, e.progress)
 	defer con.stop(10 * time.Second)
 	busPool, err := store.OpenURL(ctx, busURL, 2)
 	if err != nil {

@@ -48,6 +48,17 @@ type Level struct {
 	// AuditBatch is the mean number of audit entries per transaction
 	// during the level (API only).
 	AuditBatch float64
+	// CPU is what each party spent during the measured window.
+	CPU CPUUse
+}
+
+// CPUPerRequest is the CPU time of each party per request of the level.
+func (l Level) CPUPerRequest() (component, postgres, bench time.Duration) {
+	if l.Requests == 0 {
+		return 0, 0, 0
+	}
+	n := time.Duration(l.Requests)
+	return l.CPU.Component / n, l.CPU.Postgres / n, l.CPU.Bench / n
 }
 
 // LookupResult is the lookup benchmark.
@@ -116,6 +127,11 @@ func (e *env) lookupBench(ctx context.Context) (*LookupResult, error) {
 		"ASKONCE_LOOKUP_SIGNING_KEYS_DIR="+filepath.Join(e.dir, "signing-keys"), "ASKONCE_LOOKUP_CREATE_SIGNING_KEY=true",
 		// The connectors are stopped: their data centers must not turn stale mid-run.
 		"ASKONCE_LOOKUP_STALE_AFTER=8760h", "ASKONCE_POSTGRES_MAX_CONNS="+strconv.Itoa(r.PoolConns))
+	pprofEnv, pprofAddr, err := e.pprofEnv()
+	if err != nil {
+		return nil, err
+	}
+	env = append(env, pprofEnv...)
 	srv, err := startProc(e.opt.Binary, e.dir, "serve", env, "serve", "--listen", addr, "--policy", policy)
 	if err != nil {
 		return nil, err
@@ -127,14 +143,16 @@ func (e *env) lookupBench(ctx context.Context) (*LookupResult, error) {
 	}
 	st := lookup.NewStore(pool)
 	for _, c := range e.opt.Concurrency {
-		a, err := e.apiLevel(ctx, base, key, asks, c)
+		e.prof.cpuProfile(ctx, pprofAddr, fmt.Sprintf("serve-%dclients", c), e.opt.Duration-time.Second, e.progress)
+		a, err := e.apiLevel(ctx, base, key, asks, c, srv.cmd.Process.Pid)
 		if err != nil {
 			return nil, err
 		}
+		e.prof.allocProfile(ctx, pprofAddr, fmt.Sprintf("serve-allocs-after-%dclients", c), e.progress)
 		if ok, err := srv.exited(); ok {
 			return nil, fmt.Errorf("bench: the lookup API exited: %v\n%s", err, srv.tail(20))
 		}
-		raw := runLevel(ctx, c, e.opt.Duration, asks, func(ctx context.Context, a *ask) (int, error) {
+		raw := runLevel(ctx, c, e.opt.Duration, asks, e.cpu, 0, func(ctx context.Context, a *ask) (int, error) {
 			issued, err := st.Decide(ctx, a.doc, a.nin, time.Now().UTC().Truncate(time.Second))
 			if err != nil {
 				return 0, err
@@ -152,13 +170,18 @@ func (e *env) lookupBench(ctx context.Context) (*LookupResult, error) {
 		r.Ratio = append(r.Ratio, ratio)
 		e.progress("  %3d clients: API %.0f req/s, %.0f issued/s, p50 %s p99 %s p999 %s, audit batch %.1f, errors %d; raw %.0f issued/s (ratio %.2f)",
 			c, a.RequestsPerSec, a.IssuedPerSec, a.P50, a.P99, a.P999, a.AuditBatch, a.Errors, raw.IssuedPerSec, ratio)
+		as, ap, ab := a.CPUPerRequest()
+		_, rp, rb := raw.CPUPerRequest()
+		e.progress("       CPU per request: API %s = serve %s + PostgreSQL %s + load generator %s; raw %s = PostgreSQL %s + generator %s",
+			(as + ap + ab).Round(time.Microsecond), as.Round(time.Microsecond), ap.Round(time.Microsecond), ab.Round(time.Microsecond),
+			(rp + rb).Round(time.Microsecond), rp.Round(time.Microsecond), rb.Round(time.Microsecond))
 	}
 	r.Serve = srv.stop(30 * time.Second)
 	return r, nil
 }
 
 // apiLevel loads the API with c clients over HTTP keep-alive.
-func (e *env) apiLevel(ctx context.Context, base, key string, asks []ask, c int) (Level, error) {
+func (e *env) apiLevel(ctx context.Context, base, key string, asks []ask, c, pid int) (Level, error) {
 	tr := &http.Transport{MaxIdleConns: 2 * c, MaxIdleConnsPerHost: 2 * c, IdleConnTimeout: time.Minute, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
@@ -167,7 +190,7 @@ func (e *env) apiLevel(ctx context.Context, base, key string, asks []ask, c int)
 	if err != nil {
 		return Level{}, fmt.Errorf("bench: lookup metrics: %w", err)
 	}
-	l := runLevel(ctx, c, e.opt.Duration, asks, func(ctx context.Context, a *ask) (int, error) {
+	l := runLevel(ctx, c, e.opt.Duration, asks, e.cpu, pid, func(ctx context.Context, a *ask) (int, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/document-requests", bytes.NewReader(a.body))
 		if err != nil {
 			return 0, err
@@ -201,10 +224,18 @@ func (e *env) apiLevel(ctx context.Context, base, key string, asks []ask, c int)
 
 // runLevel runs c closed-loop clients calling do for d after a warm-up of
 // d/5 (at most 2 s); only requests started in the measured window count.
-func runLevel(ctx context.Context, c int, d time.Duration, asks []ask, do func(context.Context, *ask) (int, error)) Level {
+func runLevel(ctx context.Context, c int, d time.Duration, asks []ask, meter *cpuMeter, pid int, do func(context.Context, *ask) (int, error)) Level {
 	warm := min(d/5, 2*time.Second)
 	begin := time.Now().Add(warm)
 	end := begin.Add(d)
+	// The CPU each party spends in the measured window (after the warm-up).
+	cpu := make(chan CPUUse, 1)
+	go func() {
+		sleepUntil(ctx, begin)
+		s0 := meter.snap(pid)
+		sleepUntil(ctx, end)
+		cpu <- s0.to(meter.snap(pid))
+	}()
 	type result struct {
 		lat                                  []time.Duration
 		ok, notHeld, limited, errs, requests int64
@@ -249,7 +280,7 @@ func runLevel(ctx context.Context, c int, d time.Duration, asks []ask, do func(c
 		}()
 	}
 	wg.Wait()
-	l := Level{Clients: c, Elapsed: d}
+	l := Level{Clients: c, Elapsed: d, CPU: <-cpu}
 	var lat []time.Duration
 	for _, r := range results {
 		lat = append(lat, r.lat...)
@@ -267,6 +298,13 @@ func runLevel(ctx context.Context, c int, d time.Duration, asks []ask, do func(c
 	l.RequestsPerSec = float64(l.Requests) / d.Seconds()
 	l.IssuedPerSec = float64(l.Issued) / d.Seconds()
 	return l
+}
+
+func sleepUntil(ctx context.Context, t time.Time) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Until(t)):
+	}
 }
 
 func quantile(sorted []time.Duration, q float64) time.Duration {

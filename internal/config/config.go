@@ -44,6 +44,9 @@ type Ops struct {
 	Listen string `mapstructure:"listen"`
 	// ShutdownTimeout bounds the graceful shutdown of every component.
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// PprofListen, when set, serves Go's /debug/pprof/ profiles on this
+	// address (a separate listener: keep it on loopback). Off by default.
+	PprofListen string `mapstructure:"pprof_listen"`
 }
 
 // Kafka configures every Kafka connection of the product: producers,

@@ -39,10 +39,17 @@ func (s keyringSigner) Sign(p []byte) Signature {
 type auditLog struct{ l *audit.Log }
 
 func (a auditLog) Append(ctx context.Context, e AuditEntry) error {
-	_, err := a.l.Append(ctx, audit.Entry{At: e.At, RequestID: e.RequestID, Client: e.Client, ClerkID: e.ClerkID, NIN: e.NIN,
-		DocumentType: e.DocumentType, Purpose: e.Purpose, Outcome: e.Outcome, Reason: e.Reason, DocumentID: e.DocumentID})
+	var with []audit.Row
+	if t := e.Attestation; t != nil {
+		with = append(with, audit.Row{Table: "attestations", Columns: attestationColumns,
+			Values: []any{t.ID, t.Client, t.DocumentType, t.NIN, t.IssuedAt, t.Document, string(t.Signature)}})
+	}
+	_, err := a.l.AppendWith(ctx, audit.Entry{At: e.At, RequestID: e.RequestID, Client: e.Client, ClerkID: e.ClerkID, NIN: e.NIN,
+		DocumentType: e.DocumentType, Purpose: e.Purpose, Outcome: e.Outcome, Reason: e.Reason, DocumentID: e.DocumentID}, with...)
 	return err
 }
+
+var attestationColumns = []string{"id", "client", "document_type", "nin", "issued_at", "document", "signature"}
 
 func (a auditLog) ForCitizen(ctx context.Context, nin string, limit int) ([]AuditEntry, error) {
 	es, err := a.l.ForCitizen(ctx, nin, limit)

@@ -64,9 +64,21 @@ type AuditEntry struct {
 	Outcome      string    `json:"outcome"`
 	Reason       string    `json:"reason"`
 	DocumentID   string    `json:"document_id"`
+	// Attestation is the issued document, stored in the same transaction
+	// as the entry (never one without the other).
+	Attestation *StoredAttestation `json:"-"`
 }
 
-// Auditor is the audit log: Append returns once the entry is durable.
+// StoredAttestation is a row of the attestations table.
+type StoredAttestation struct {
+	ID, Client, DocumentType, NIN string
+	IssuedAt                      time.Time
+	Document                      string // the canonical JSON that was signed
+	Signature                     []byte // JSON {alg, kid, value}
+}
+
+// Auditor is the audit log: Append returns once the entry is durable, and
+// with it the entry's Attestation, if any.
 type Auditor interface {
 	Append(ctx context.Context, e AuditEntry) error
 	ForCitizen(ctx context.Context, nin string, limit int) ([]AuditEntry, error)
@@ -361,13 +373,17 @@ func clip(s string) string {
 }
 
 func (s *Service) record(ctx context.Context, rq *request, req DocumentRequest, outcome, reason, docID string) error {
+	return s.recordWith(ctx, rq, req, outcome, reason, docID, nil)
+}
+
+func (s *Service) recordWith(ctx context.Context, rq *request, req DocumentRequest, outcome, reason, docID string, att *StoredAttestation) error {
 	clientID := "-"
 	if rq.client != nil {
 		clientID = rq.client.ID
 	}
 	start := s.now()
 	err := s.audit.Append(ctx, AuditEntry{At: start, RequestID: rq.id, Client: clientID, ClerkID: clip(req.ClerkID), NIN: clip(req.NIN),
-		DocumentType: clip(req.DocumentType), Purpose: clip(req.Purpose), Outcome: outcome, Reason: reason, DocumentID: docID})
+		DocumentType: clip(req.DocumentType), Purpose: clip(req.Purpose), Outcome: outcome, Reason: reason, DocumentID: docID, Attestation: att})
 	s.m.auditSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.log.Error("audit append failed: request refused", "request_id", rq.id, "err", err)
@@ -473,25 +489,32 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 			Outcome: OutcomeNotHeld, Reason: d.reason, DocumentType: req.DocumentType, Paper: doc.Paper, StaleSources: d.stale()})
 		return
 	}
-	signed, docID, err := s.issue(ctx, rq, req, doc, d, now)
+	signed, att, err := s.issue(rq, req, doc, d, now)
 	if err != nil {
 		s.log.Error("issue failed", "request_id", rq.id, "err", err)
 		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", Title: "Could not issue", Status: http.StatusServiceUnavailable,
-			Detail: "the document could not be signed and stored; retry later"})
+			Detail: "the document could not be signed; retry later"})
 		return
 	}
-	if s.record(ctx, rq, req, OutcomeIssued, "", docID) != nil {
-		// Never hand out a document whose issue is not in the audit log.
-		if _, err := s.pool.Exec(context.WithoutCancel(ctx), `DELETE FROM attestations WHERE id = $1`, docID); err != nil {
-			s.log.Error("unaudited attestation left in the store", "document_id", docID, "err", err)
-		}
+	// The document is stored with the audit entry of its issue, in one
+	// transaction: never a document handed out without its entry.
+	if s.recordWith(ctx, rq, req, OutcomeIssued, "", att.ID, att) != nil {
 		s.auditFailed(w, r, rq)
 		return
 	}
 	s.count(req.DocumentType, OutcomeIssued)
 	s.m.asksAvoided.WithLabelValues(req.DocumentType, rq.client.ID).Inc()
-	w.Header().Set("Location", "/v1/attestations/"+docID)
-	writeJSON(w, http.StatusOK, map[string]any{"outcome": OutcomeIssued, "document": json.RawMessage(signed.Document), "signature": signed.Signature})
+	w.Header().Set("Location", "/v1/attestations/"+att.ID)
+	// The signed bytes as they are (canonical JSON): no re-encoding.
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	out := make([]byte, 0, len(signed.Document)+len(att.Signature)+64)
+	out = append(out, `{"outcome":"issued","document":`...)
+	out = append(out, signed.Document...)
+	out = append(out, `,"signature":`...)
+	out = append(out, att.Signature...)
+	out = append(out, "}\n"...)
+	w.Write(out) //nolint:errcheck // client went away
 }
 
 func (d *decision) stale() []string { return d.staleDCs }
@@ -536,7 +559,7 @@ type Signed struct {
 	Signature Signature       `json:"signature"`
 }
 
-func (s *Service) issue(ctx context.Context, rq *request, req DocumentRequest, doc DocumentType, d decision, now time.Time) (Signed, string, error) {
+func (s *Service) issue(rq *request, req DocumentRequest, doc DocumentType, d decision, now time.Time) (Signed, *StoredAttestation, error) {
 	id := newID("doc_")
 	pur, _ := PurposeByCode(req.Purpose)
 	fields := minimize(d.fields, pur.Fields[req.DocumentType])
@@ -557,15 +580,12 @@ func (s *Service) issue(ctx context.Context, rq *request, req DocumentRequest, d
 	}
 	canon, err := s.signer.Canonical(body)
 	if err != nil {
-		return Signed{}, "", fmt.Errorf("canonical form: %w", err)
+		return Signed{}, nil, fmt.Errorf("canonical form: %w", err)
 	}
 	sig := s.signer.Sign(canon)
 	sigJSON, _ := json.Marshal(sig)
-	if _, err := s.pool.Exec(ctx, `INSERT INTO attestations (id, client, document_type, nin, issued_at, document, signature) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		id, rq.client.ID, doc.Type, req.NIN, now, string(canon), sigJSON); err != nil {
-		return Signed{}, "", fmt.Errorf("store attestation: %w", err)
-	}
-	return Signed{Document: canon, Signature: sig}, id, nil
+	return Signed{Document: canon, Signature: sig}, &StoredAttestation{ID: id, Client: rq.client.ID, DocumentType: doc.Type, NIN: req.NIN,
+		IssuedAt: now, Document: string(canon), Signature: sigJSON}, nil
 }
 
 // minimize keeps the fields a purpose may see.

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"sort"
 	"strings"
@@ -227,4 +228,16 @@ func DefaultListen(configured, fallback string) string {
 		return configured
 	}
 	return fallback
+}
+
+// ServePprof serves Go's runtime profiles (/debug/pprof/) on addr until ctx
+// ends: a listener of its own, so the profiles are never on an API port.
+func ServePprof(ctx context.Context, addr string, log *slog.Logger) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return ServeHTTP(ctx, addr, mux, log, "pprof", nil)
 }
