@@ -8,7 +8,12 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 # only if something hangs: keep a bound that fails loudly instead.
 TEST_TIMEOUT ?= 12m
 
-.PHONY: help build deps pg test lint demo bench chaos clean
+# Fuzzing: every Fuzz* target of the repository, FUZZTIME each (make fuzz);
+# make test runs each for FUZZ_SHORT_TIME.
+FUZZTIME ?= 60s
+FUZZ_SHORT_TIME ?= 5s
+
+.PHONY: help build deps pg test lint demo bench chaos fuzz fuzz-short clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -25,6 +30,10 @@ pg: deps build ## start the private PostgreSQL (127.0.0.1:55432, data in .var/pg
 test: deps build pg ## install what tests need, start it, run every test with the race detector
 	$(BIN) schemas check
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	@# The load test (1,000 clients, 60 s) runs without -race: the detector's
+	@# 5-10x CPU and memory would measure itself, not the API (load_test.go).
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '^TestLoad$$' -v ./internal/lookup | grep -E '^(---|ok|FAIL|panic)|load:'
+	@$(MAKE) --no-print-directory fuzz-short
 
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(find . -name '*.go' -not -path './.var/*' -not -path './.git/*' -print0 | xargs -0 gofmt -l); \
@@ -44,6 +53,21 @@ bench: deps build pg ## measure ingest and lookup against this machine's ceiling
 
 chaos: deps build pg ## SIGKILL and restart components and PostgreSQL under live load, then prove nothing was lost (~2-3 min)
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -run '^TestChaos$$' -v ./internal/chaos
+
+# run-fuzz runs every `func Fuzz*` of internal/ and connectors/ for $(1) each.
+define run-fuzz
+	@set -eo pipefail; grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' internal connectors | sort | \
+	  while IFS=: read -r file fn; do name=$${fn#func }; dir=./$$(dirname "$$file"); \
+	    echo "fuzz: $$name in $$dir for $(1)"; \
+	    out=$$($(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(1) "$$dir" 2>&1) || { echo "$$out"; exit 1; }; \
+	    echo "$$out" | tail -n 1; done
+endef
+
+fuzz: deps build pg ## run every fuzz target for FUZZTIME (default 60s) each; a failing input lands in testdata/fuzz
+	$(call run-fuzz,$(FUZZTIME))
+
+fuzz-short: ## every fuzz target for FUZZ_SHORT_TIME (5s) each (part of make test)
+	$(call run-fuzz,$(FUZZ_SHORT_TIME))
 
 clean: ## stop the private PostgreSQL and wipe .var/ and bin/
 	-@test -x $(BIN) && $(BIN) pg destroy >/dev/null 2>&1 || true

@@ -2,6 +2,7 @@ package lookup
 
 import (
 	"bytes"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -47,6 +48,36 @@ func FuzzParseNIN(f *testing.F) {
 		}
 		if err == nil && len(s) != 18 {
 			t.Fatalf("accepted %q of length %d", s, len(s))
+		}
+	})
+}
+
+// FuzzDecodeBulk: any bulk portfolio body (a JSON array or JSON lines) is
+// refused whole or gives one result per member, numbered in order; a line
+// that is not a member is its own 400, never a failure of the upload.
+func FuzzDecodeBulk(f *testing.F) {
+	f.Add([]byte(`[{"nin":"109859916000420137","kinds":["DEATH"],"purpose":"pension-death-watch"},"x",{"op":"delete"}]`), false)
+	f.Add([]byte("{\"nin\":\"109859916000420137\",\"kinds\":[\"DEATH\"]}\n\n{\"nin\":1}\nnot json\n"), true)
+	f.Add([]byte(`[`), false)
+	f.Add([]byte(`[{"nin":"1","unknown":true}] []`), false)
+	f.Add([]byte("\x00\n\r\n{}{}\n"), true)
+	f.Fuzz(func(t *testing.T, body []byte, lines bool) {
+		reqs, results, err := decodeBulk(bytes.NewReader(body), lines)
+		if err != nil {
+			return
+		}
+		if len(reqs) != len(results) || len(reqs) > BulkMaxMembers {
+			t.Fatalf("%d members, %d results", len(reqs), len(results))
+		}
+		prev := 0
+		for _, r := range results {
+			if r.Line <= prev {
+				t.Fatalf("result line %d after %d", r.Line, prev)
+			}
+			prev = r.Line
+			if r.Status != 0 && r.Status != http.StatusBadRequest {
+				t.Fatalf("decode gave status %d", r.Status)
+			}
 		}
 	})
 }
