@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +36,8 @@ func TestDev(t *testing.T) {
 	cfg.Seed.Persons = 2500
 	cfg.Seed.LiveRate = 20
 	dir := t.TempDir()
-	log := ops.NewLogger(io.Discard, "error", "json")
+	logs := &lockedBuffer{}
+	log := ops.NewLogger(logs, "info", "json")
 
 	type ready struct {
 		api     string
@@ -98,4 +102,42 @@ func TestDev(t *testing.T) {
 	case <-time.After(45 * time.Second):
 		t.Fatal("dev did not stop within 45s of cancel")
 	}
+
+	// The whole run's logs at info level (seed, connectors with their
+	// rejects, materializer, API, notifications) hold no NIN and no API key.
+	text := logs.String()
+	if !strings.Contains(text, `"level":"INFO"`) {
+		t.Fatalf("no info-level log captured")
+	}
+	for _, s := range r.samples {
+		if strings.Contains(text, s.NIN) {
+			t.Errorf("sample citizen's NIN %s is in the logs", s.NIN)
+		}
+	}
+	for _, a := range dev.Asks {
+		if strings.Contains(text, a.Key) {
+			t.Errorf("API key %s is in the logs", a.Key)
+		}
+	}
+	if m := regexp.MustCompile(`(^|[^0-9A-Za-z])[0-9]{18}([^0-9A-Za-z]|$)`).FindString(text); m != "" {
+		t.Errorf("an 18-digit number (a NIN?) is in the logs: %q", m)
+	}
+}
+
+// lockedBuffer collects a logger's output from many goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
