@@ -18,6 +18,8 @@ compgen -G "/usr/lib/postgresql/1[5-9]/bin/postgres" >/dev/null || need+=(postgr
 command -v kcat >/dev/null || need+=(kcat)
 { command -v promtool >/dev/null && [[ -x /usr/bin/prometheus ]]; } || need+=(prometheus)
 [[ -x /usr/bin/chromium ]] || need+=(chromium)
+# A font with Arabic glyphs, for the console's right-to-left pages and PDFs.
+[[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || need+=(fonts-dejavu-core)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 
