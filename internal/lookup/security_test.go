@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -402,6 +403,19 @@ func TestLimits(t *testing.T) {
 		body: docBody(lookup.DocLife, n, "pension-life-proof", "c")})
 	if r.status != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("oversize headers: %d", r.status)
+	}
+	// A client that never finishes its headers (slowloris) is cut off by
+	// the server's ReadHeaderTimeout (5 s) instead of holding a connection
+	// and a goroutine forever. The bound waited here is generous: only an
+	// absent timeout fails.
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(a.base, "http://"), 10*time.Second)
+	testenv.Must(t, err, "dial")
+	defer conn.Close()
+	_, err = conn.Write([]byte("POST /v1/document-requests HTTP/1.1\r\nHost: x\r\nX-Slow: 1"))
+	testenv.Must(t, err, "write")
+	testenv.Must(t, conn.SetReadDeadline(time.Now().Add(2*time.Minute)), "deadline")
+	if _, err := io.ReadAll(conn); err != nil {
+		t.Errorf("a connection with unfinished headers was not closed by the server: %v", err)
 	}
 	// The anonymous rate: 40 in a burst, then 429 with Retry-After.
 	var limited int
