@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -117,6 +118,13 @@ func TestDev(t *testing.T) {
 	for _, a := range dev.Asks {
 		if strings.Contains(text, a.Key) {
 			t.Errorf("API key %s is in the logs", a.Key)
+		}
+	}
+	for _, u := range []string{cfg.Postgres.URL, cfg.Connect.SourcesURL} {
+		if pu, err := url.Parse(u); err == nil {
+			if pw, ok := pu.User.Password(); ok && pw != "" && strings.Contains(text, pw) {
+				t.Errorf("a PostgreSQL password is in the logs")
+			}
 		}
 	}
 	if m := regexp.MustCompile(`(^|[^0-9A-Za-z])[0-9]{18}([^0-9A-Za-z]|$)`).FindString(text); m != "" {
