@@ -1,12 +1,22 @@
 package console
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestVerificationCode(t *testing.T) {
@@ -216,5 +226,66 @@ func TestIPLimiter(t *testing.T) {
 	l.allow("10.0.0.3", now.Add(time.Hour)) // over max: idle buckets dropped
 	if len(l.m) > 2 {
 		t.Errorf("limiter holds %d addresses, max 2", len(l.m))
+	}
+}
+
+// TestLongStatement: a 40-year contributions statement (480 monthly
+// periods, as many source records) stays a page a slow line can carry:
+// the provenance is grouped by data center and the page is sent
+// compressed under 100 KB.
+func TestLongStatement(t *testing.T) {
+	c, err := New(Options{}, http.NotFoundHandler(), nil, nil, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var periods, prov []string
+	start := time.Date(1986, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 480; i++ {
+		m := start.AddDate(0, i, 0).Format("2006-01")
+		periods = append(periods, fmt.Sprintf(`{"period":"%s","fund":"CNAS","employer_id":"16%08d","wage_base":%d,"amount_due":%d,"amount_paid":%d,"status":"PAID"}`,
+			m, i/60, 4500000+i*1000, 1575000+i*350, 1575000+i*350))
+		prov = append(prov, fmt.Sprintf(`{"agency":"cnas","data_center":"cnas-dc%02d","source_key":"contribution/%d","source_version":1,"event_time":"%sT00:00:00Z"}`,
+			1+i/240, 100000+i, start.AddDate(0, i+1, 0).Format("2006-01-02")))
+	}
+	doc := `{"id":"doc_0123456789abcdef01234567","type":"contributions-statement","paper":"Relevé des salaires et cotisations","nin":"109990160012345678",
+		"purpose":"pension-award","requested_by":{"client":"cnr","agency":"CNR","clerk_id":"g-1"},"issued_at":"2026-11-25T10:00:00Z","as_of":"2026-11-25T10:00:00Z",
+		"valid_until":"2027-02-25T10:00:00Z","issuer":"askonce","fields":{"nin":"109990160012345678","periods":[` + strings.Join(periods, ",") + `],
+		"totals":{"wages":1,"due":2,"paid":3}},"provenance":[` + strings.Join(prov, ",") + `]}`
+	d, err := parseDocument([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range Langs() {
+		v := buildDoc(d, l, false, time.Date(2026, 11, 25, 11, 0, 0, 0, time.UTC))
+		if len(v.Provenance) != 2 || !strings.HasPrefix(v.Provenance[0].SourceKey, "240 ") || v.Provenance[1].EventTime != "01/01/2026 00:00 UTC" {
+			t.Fatalf("%s: provenance of 480 records in 2 data centers: %+v", l.Code, v.Provenance)
+		}
+		v.Code, v.VerifyURL = VerificationCode([]byte(doc)), "https://askonce.example/verify/"+d.ID+"?c=X"
+		if v.QR, err = qrSVG(v.VerifyURL, "QR"); err != nil {
+			t.Fatal(err)
+		}
+		p := &page{L: l, Title: v.Paper, S: &sessionView{ClientID: "cnr", Clerk: "g-1"}, CSRF: "t", Catalog: &catalogView{},
+			Answer: &answerView{Outcome: "issued", Status: 200, Doc: v}, gzip: true}
+		rec := httptest.NewRecorder()
+		c.render(rec, "console", http.StatusOK, p)
+		if rec.Header().Get("Content-Encoding") != "gzip" {
+			t.Fatalf("not compressed: %v", rec.Header())
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(rec.Body.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		html, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Count(string(html), "<tr>"); got < 480 {
+			t.Errorf("%s: %d table rows, want every period", l.Code, got)
+		}
+		n, _ := strconv.Atoi(rec.Header().Get("Content-Length"))
+		t.Logf("%s: 480-period statement: %d bytes of HTML, %d sent compressed", l.Code, len(html), n)
+		if n >= 100<<10 || n == 0 {
+			t.Errorf("%s: %d bytes sent, want under 100 KB", l.Code, n)
+		}
 	}
 }

@@ -291,9 +291,56 @@ func buildDoc(d document, l *Lang, mask bool, now time.Time) *docView {
 	if s, ok := d.RequestedBy["clerk_id"].(string); ok {
 		v.Clerk = s
 	}
+	if len(d.Provenance) <= maxProvenanceRows {
+		for _, p := range d.Provenance {
+			v.Provenance = append(v.Provenance, provView{Agency: p.Agency, DataCenter: p.DataCenter, SourceKey: p.SourceKey,
+				Version: string(p.SourceVersion), EventTime: formatStamp(p.EventTime)})
+		}
+		return v
+	}
+	// A long statement (hundreds of monthly periods) has as many source
+	// records: one row per data center then, with how many records, the
+	// first and last keys, the versions and the latest event.
+	type group struct {
+		provView
+		n           int
+		first, last string
+		minV, maxV  int64
+		latest      string
+	}
+	var groups []*group
+	byDC := map[string]*group{}
 	for _, p := range d.Provenance {
-		v.Provenance = append(v.Provenance, provView{Agency: p.Agency, DataCenter: p.DataCenter, SourceKey: p.SourceKey,
-			Version: string(p.SourceVersion), EventTime: formatStamp(p.EventTime)})
+		k := p.Agency + "\x00" + p.DataCenter
+		g := byDC[k]
+		ver, _ := strconv.ParseInt(string(p.SourceVersion), 10, 64)
+		if g == nil {
+			g = &group{provView: provView{Agency: p.Agency, DataCenter: p.DataCenter}, first: p.SourceKey, minV: ver, maxV: ver}
+			byDC[k] = g
+			groups = append(groups, g)
+		}
+		g.n++
+		g.last = p.SourceKey
+		g.minV, g.maxV = min(g.minV, ver), max(g.maxV, ver)
+		if p.EventTime > g.latest { // RFC 3339 UTC stamps sort as text
+			g.latest = p.EventTime
+		}
+	}
+	for _, g := range groups {
+		pv := g.provView
+		pv.SourceKey = fmt.Sprintf("%d %s: %s … %s", g.n, l.T("prov.records"), g.first, g.last)
+		if g.n == 1 {
+			pv.SourceKey = g.first
+		}
+		pv.Version = strconv.FormatInt(g.minV, 10)
+		if g.maxV != g.minV {
+			pv.Version += "–" + strconv.FormatInt(g.maxV, 10)
+		}
+		pv.EventTime = formatStamp(g.latest)
+		v.Provenance = append(v.Provenance, pv)
 	}
 	return v
 }
+
+// maxProvenanceRows is the most source records listed one per row.
+const maxProvenanceRows = 24
