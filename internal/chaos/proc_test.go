@@ -23,6 +23,7 @@ type component struct {
 	args []string
 	env  []string
 	log  *os.File
+	path string // of log
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -39,7 +40,7 @@ func newComponent(t *testing.T, logPath, name string, env []string, args ...stri
 	if err != nil {
 		t.Fatalf("chaos: log of %s: %v", name, err)
 	}
-	c := &component{t: t, name: name, args: args, env: env, log: f}
+	c := &component{t: t, name: name, args: args, env: env, log: f, path: logPath}
 	t.Cleanup(func() {
 		c.stop(20 * time.Second)
 		_ = f.Close()
@@ -87,6 +88,13 @@ func (c *component) wait(cmd *exec.Cmd, done chan struct{}) {
 	status := "exit 0"
 	if err != nil {
 		status = err.Error()
+	}
+	// The error a command fails with is its last line ("askonce: ...").
+	if last := tailFile(c.path, 1); strings.HasPrefix(last, "askonce: ") {
+		if len(last) > 140 {
+			last = last[:140] + "..."
+		}
+		status += ": " + last
 	}
 	c.exits = append(c.exits, status)
 	fmt.Fprintf(c.log, "=== chaos: %s exited by itself (%s); supervisor restarts it in 1s\n", c.name, status)
