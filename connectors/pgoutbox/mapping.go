@@ -1,9 +1,8 @@
 package pgoutbox
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
+	jsoniter "github.com/json-iterator/go"
 	"strings"
 	"time"
 
@@ -75,8 +74,7 @@ func Map(row Row, src Source, topics bus.Topics) runtime.Record {
 		return rec
 	}
 	var p payload
-	dec := json.NewDecoder(bytes.NewReader(row.Payload))
-	if err := dec.Decode(&p); err != nil {
+	if err := jsonAPI.Unmarshal(row.Payload, &p); err != nil {
 		rec.MapErr = &runtime.MapError{Code: runtime.CodePayloadInvalid, Message: "payload: " + err.Error()}
 		return rec
 	}
@@ -114,6 +112,8 @@ func Map(row Row, src Source, topics bus.Topics) runtime.Record {
 
 // payload is the union of the entities' columns. Absent and null columns
 // stay zero: the record rules, not the mapping, say what is required.
+var jsonAPI = jsoniter.ConfigCompatibleWithStandardLibrary
+
 type payload struct {
 	Version int64  `json:"version"`
 	NIN     string `json:"nin"`

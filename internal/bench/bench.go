@@ -149,6 +149,9 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		rep.Ingest = append(rep.Ingest, r)
 		e.progress("ingest run %d: %.0f records/s (produce ceiling %.0f/s, COPY ceiling %.0f/s), connect %s, materialize %s",
 			i, r.RecordsPerSec, r.ProduceCeiling, r.CopyCeiling, mib(r.Connect.PeakRSS), mib(r.Materialize.PeakRSS))
+		us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 / float64(r.Valid) }
+		e.progress("  CPU per record: connect %.1f µs, materialize %.1f µs, PostgreSQL %.1f µs, broker+registry %.1f µs",
+			us(r.Connect.CPU), us(r.Materialize.CPU), us(r.CPU.Postgres), us(r.CPU.Bench))
 	}
 	if !opt.SkipLookup {
 		e.progress("lookup: seeding and loading a store of %d persons", opt.PersonsLookup)

@@ -43,6 +43,9 @@ type Pipeline struct {
 	RecordsPerSec        float64
 	Connect, Materialize Usage
 	Reconciled           int // data centers reconciled clean (0: not checked)
+	// CPU of PostgreSQL and of this process (the embedded broker and the
+	// registry) from the connectors' start to the last record stored.
+	CPU CPUUse
 }
 
 // IngestRun is one ingest measurement with its ceilings.
@@ -124,6 +127,7 @@ func (e *env) pipeline(ctx context.Context, name, srcURL, busURL, prefix string,
 		return r, err
 	}
 	start := time.Now()
+	cpu0 := e.cpu.snap(0)
 	conPprof, conPprofAddr, err := e.pprofEnv()
 	if err != nil {
 		return r, err
@@ -157,6 +161,7 @@ func (e *env) pipeline(ctx context.Context, name, srcURL, busURL, prefix string,
 			}
 			if n >= valid {
 				r.Elapsed = time.Since(start)
+				r.CPU = cpu0.to(e.cpu.snap(0))
 				break
 			}
 		}

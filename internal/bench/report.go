@@ -218,10 +218,17 @@ func (r *Report) ingest(w func(string, ...any)) {
 	}
 	w("\nThe lower ceiling was the produce ceiling in %d run(s) and the COPY ceiling in %d. Each ceiling has the machine's\n", lowProduce, len(r.Ingest)-lowProduce)
 	w("2 cores to itself; the end-to-end pipeline runs broker, connectors, materializer and PostgreSQL on them at once.\n")
-	w("CPU per record: connector %.1f µs, materializer %.1f µs (medians); the rest of the 2 cores' time went to PostgreSQL,\n",
-		statOf(r.Ingest, func(i IngestRun) float64 { return float64(i.Connect.CPU.Microseconds()) / float64(i.Valid) }).med,
-		statOf(r.Ingest, func(i IngestRun) float64 { return float64(i.Materialize.CPU.Microseconds()) / float64(i.Valid) }).med)
-	w("the broker and idle waits.\n\n")
+	perRecord := func(f func(IngestRun) time.Duration) float64 {
+		return statOf(r.Ingest, func(i IngestRun) float64 { return float64(f(i).Nanoseconds()) / 1000 / float64(i.Valid) }).med
+	}
+	c, m := perRecord(func(i IngestRun) time.Duration { return i.Connect.CPU }), perRecord(func(i IngestRun) time.Duration { return i.Materialize.CPU })
+	pg, b := perRecord(func(i IngestRun) time.Duration { return i.CPU.Postgres }), perRecord(func(i IngestRun) time.Duration { return i.CPU.Bench })
+	w("CPU per record stored (medians): connector %.1f µs, materializer %.1f µs, PostgreSQL %.1f µs, broker and registry\n", c, m, pg, b)
+	w("(this process) %.1f µs: %.1f µs in all, so 2 cores bound the pipeline at about %s records/s on this machine", b, c+m+pg+b, num(2e6/(c+m+pg+b)))
+	if pg > 0 {
+		w(";\nPostgreSQL's versioned upserts (staging COPY, then insert or update of newer versions, with their indexes) take %.0f%% of it", 100*pg/(c+m+pg+b))
+	}
+	w(".\n\n")
 
 }
 
