@@ -141,6 +141,7 @@ func (c *Console) Register(mux *http.ServeMux) {
 	mux.Handle("GET /verify", h(c.verifyForm))
 	mux.Handle("POST /verify", h(c.verifySigned))
 	mux.Handle("GET /verify/{id}", h(c.verifyID))
+	mux.Handle("GET /verify/{$}", h(func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/verify", http.StatusSeeOther) }))
 }
 
 // csp: no inline script or style, nothing from elsewhere, no framing.

@@ -345,6 +345,12 @@ func testHTTP(t *testing.T, ctx context.Context, sc scenario) {
 	if p := v.get("/verify/" + docID); p.status != http.StatusOK || strings.Contains(p.body, "data-result") {
 		t.Errorf("verify without a code should ask for it: %d", p.status)
 	}
+	if p := v.get("/verify/"); p.status != http.StatusSeeOther || p.header.Get("Location") != "/verify" {
+		t.Errorf("GET /verify/: %d %s, want a redirect to the form", p.status, p.header.Get("Location"))
+	}
+	if p := v.get("/console/nothing-here"); p.status != http.StatusNotFound || !strings.Contains(p.body, "<html") {
+		t.Errorf("an unknown console page: %d, want an HTML 404", p.status)
+	}
 
 	// A pasted signed document: its signature checks; a changed one does not.
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, sc.api+"/v1/attestations/"+docID, nil)
