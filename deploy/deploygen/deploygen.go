@@ -152,6 +152,8 @@ spec:
               valueFrom: {secretKeyRef: {name: askonce-postgres-app, key: uri}}
             - name: ASKONCE_KAFKA_SASL_PASSWORD
               valueFrom: {secretKeyRef: {name: askonce-bus, key: password}}
+            - name: ASKONCE_REGISTRY_PASSWORD
+              valueFrom: {secretKeyRef: {name: askonce-registry, key: password}}
             - name: ASKONCE_CONNECT_SOURCES_URL
               valueFrom: {secretKeyRef: {name: askonce-source-%[1]s, key: url}}
           ports:

@@ -85,10 +85,12 @@ func (c *Codec) Use(ctx context.Context, topic, schemaText string) (int, error) 
 	}
 	subject := schemas.Name(topic)
 	var id int
-	if c.autoRegister {
+	// Looked up first, registered only when absent: a registry that needs
+	// a credential for writes (outside dev mode) serves every component
+	// whose schema is already registered, credential or not.
+	id, _, err = c.reg.Lookup(ctx, subject, schemaText)
+	if err != nil && c.autoRegister && c.isNotFound(err) {
 		id, err = c.reg.Register(ctx, subject, schemaText)
-	} else {
-		id, _, err = c.reg.Lookup(ctx, subject, schemaText)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("bus: schema of %s: %w", subject, err)
