@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
@@ -89,14 +90,37 @@ func (m *Materializer) status(err error) {
 // Run consumes until ctx ends. Transient failures (PostgreSQL, Kafka, the
 // registry) are retried with backoff, the batch kept in memory; a message
 // that can never apply goes to the DLQ and the consumer goes on.
+//
+// Two stages overlap: while one batch is applied to the store (PostgreSQL
+// working), the next is fetched, decoded and validated (this process
+// working). Batches are applied, and their offsets committed, in the order
+// they were fetched; at most two are held in memory.
 func (m *Materializer) Run(ctx context.Context) error {
 	m.log.Info("materializer started", "group", m.cfg.GroupID, "topics", m.topics.Records(), "batch_size", m.cfg.BatchSize)
+	ready := make(chan *prepared, 1)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(ready)
+		m.prepareLoop(gctx, ready)
+		return nil
+	})
+	g.Go(func() error {
+		m.storeLoop(gctx, ready)
+		return nil
+	})
+	err := g.Wait()
+	m.log.Info("materializer stopped")
+	return err
+}
+
+// prepareLoop fetches, decodes and validates batches and hands them over.
+func (m *Materializer) prepareLoop(ctx context.Context, ready chan<- *prepared) {
 	bo := retry.Backoff{Max: m.cfg.MaxBackoff}
 	for ctx.Err() == nil {
 		msgs, err := m.fetch(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
-				break
+				return
 			}
 			m.status(fmt.Errorf("fetch: %w", err))
 			m.log.Warn("fetch failed, retrying", "err", err)
@@ -107,13 +131,42 @@ func (m *Materializer) Run(ctx context.Context) error {
 			continue
 		}
 		start := time.Now()
+		var p *prepared
 		for {
-			err = m.process(ctx, msgs)
+			p, err = m.prepare(ctx, msgs)
 			if err == nil {
 				break
 			}
 			if ctx.Err() != nil {
-				return nil
+				return
+			}
+			m.m.batchErrors.Inc()
+			m.status(err)
+			m.log.Warn("batch failed, retrying", "err", err, "messages", len(msgs), "attempt", bo.Attempts()+1)
+			retry.Sleep(ctx, bo.Next())
+		}
+		bo.Reset()
+		p.start = start
+		select {
+		case ready <- p:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// storeLoop applies the prepared batches in order, then commits their
+// offsets.
+func (m *Materializer) storeLoop(ctx context.Context, ready <-chan *prepared) {
+	bo := retry.Backoff{Max: m.cfg.MaxBackoff}
+	for p := range ready {
+		for {
+			err := m.store(ctx, p)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return
 			}
 			m.m.batchErrors.Inc()
 			m.status(err)
@@ -121,22 +174,20 @@ func (m *Materializer) Run(ctx context.Context) error {
 			if bo.Attempts() > 3 {
 				lvl = slog.LevelError
 			}
-			m.log.Log(ctx, lvl, "batch failed, retrying", "err", err, "messages", len(msgs), "attempt", bo.Attempts()+1)
+			m.log.Log(ctx, lvl, "batch failed, retrying", "err", err, "messages", len(p.msgs), "attempt", bo.Attempts()+1)
 			retry.Sleep(ctx, bo.Next())
 		}
 		// The store committed: now the group may move on. A failed commit
 		// (a rebalance took the partitions) only means these messages come
 		// again, to this or another instance, and change nothing.
-		if err := m.reader.CommitMessages(ctx, msgs...); err != nil && ctx.Err() == nil {
+		if err := m.reader.CommitMessages(ctx, p.msgs...); err != nil && ctx.Err() == nil {
 			m.log.Warn("offset commit failed; the batch will be replayed, without effect", "err", err)
 		}
 		bo.Reset()
 		m.status(nil)
-		m.m.batchSize.Observe(float64(len(msgs)))
-		m.m.batchSeconds.Observe(time.Since(start).Seconds())
+		m.m.batchSize.Observe(float64(len(p.msgs)))
+		m.m.batchSeconds.Observe(time.Since(p.start).Seconds())
 	}
-	m.log.Info("materializer stopped")
-	return nil
 }
 
 // fetch waits for a first message, then takes what arrives within
@@ -168,9 +219,19 @@ type reject struct {
 	dc     string
 }
 
-// process decodes, validates and applies one batch. It is idempotent: on
-// error the caller retries it whole.
-func (m *Materializer) process(ctx context.Context, msgs []kafka.Message) error {
+// prepared is a batch decoded and validated, ready to be stored.
+type prepared struct {
+	msgs    []kafka.Message
+	rows    []row
+	rejects []reject
+	fresh   map[string]*freshness
+	offsets map[origin]struct{}
+	start   time.Time
+}
+
+// prepare decodes and validates a batch. An error is transient (the
+// registry unreachable): the batch is prepared again.
+func (m *Materializer) prepare(ctx context.Context, msgs []kafka.Message) (*prepared, error) {
 	var rows []row
 	var rejects []reject
 	fresh := map[string]*freshness{}
@@ -188,7 +249,7 @@ func (m *Materializer) process(ctx context.Context, msgs []kafka.Message) error 
 			rejects = append(rejects, reject{msg: msg, code: de.Reason, text: de.Error()})
 			continue
 		case err != nil:
-			return err // the registry is unreachable: retry the batch
+			return nil, err // the registry is unreachable: retry the batch
 		}
 		if vs := m.validate(v); len(vs) > 0 {
 			rejects = append(rejects, reject{msg: msg, code: vs[0].Code, text: vs.Error(), viol: vs, agency: prov.Agency, dc: prov.DataCenter})
@@ -213,6 +274,13 @@ func (m *Materializer) process(ctx context.Context, msgs []kafka.Message) error 
 	for k, off := range last {
 		offsets[origin{topic: k[0].(string), partition: k[1].(int), offset: off}] = struct{}{}
 	}
+	return &prepared{msgs: msgs, rows: rows, rejects: rejects, fresh: fresh, offsets: offsets}, nil
+}
+
+// store dead-letters the rejects of a prepared batch, then applies its rows
+// in one transaction. It is idempotent: on error the caller retries it.
+func (m *Materializer) store(ctx context.Context, p *prepared) error {
+	msgs, rows, rejects, fresh, offsets := p.msgs, p.rows, p.rejects, p.fresh, p.offsets
 	// Rejects are made durable before the offsets move, so none is lost.
 	if len(rejects) > 0 {
 		out := make([]kafka.Message, len(rejects))
