@@ -342,6 +342,11 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.m.signIns.WithLabelValues("rate_limited").Inc()
 		fail(http.StatusTooManyRequests, "signin.limited")
 		return
+	case res.status >= 500:
+		c.m.signIns.WithLabelValues("unavailable").Inc()
+		c.log.Error("console sign-in: the API did not answer", "status", res.status)
+		fail(http.StatusServiceUnavailable, "unavailable.lead")
+		return
 	case res.status != http.StatusOK:
 		c.m.signIns.WithLabelValues("refused").Inc()
 		c.log.Info("console sign-in refused", "status", res.status, "remote", remoteIP(r))

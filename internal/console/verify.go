@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/askonce/askonce/internal/attest"
 )
@@ -173,26 +172,4 @@ func (c *Console) verifySigned(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) countVerify(method, result string) {
 	c.m.verify.WithLabelValues(method, result).Inc()
-}
-
-type metrics struct {
-	signIns  *prometheus.CounterVec
-	requests *prometheus.CounterVec
-	verify   *prometheus.CounterVec
-	sessions prometheus.Gauge
-}
-
-func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{
-		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "console",
-			Name: "sign_ins_total", Help: "Clerk console sign-in attempts by result (ok, refused, invalid, csrf, rate_limited, full)."}, []string{"result"}),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "console",
-			Name: "requests_total", Help: "Document requests made from the clerk console, by outcome."}, []string{"outcome"}),
-		verify: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "console",
-			Name: "verify_checks_total", Help: "Public /verify checks by method (code, signature) and result."}, []string{"method", "result"}),
-		sessions: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "askonce", Subsystem: "console",
-			Name: "sessions", Help: "Clerk console sessions held (as of the last sign-in or sign-out)."}),
-	}
-	reg.MustRegister(m.signIns, m.requests, m.verify, m.sessions)
-	return m
 }
