@@ -373,17 +373,30 @@ func (s *Store) deathCert(ctx context.Context, nin string) (decision, error) {
 }
 
 func (s *Store) life(ctx context.Context, nin string) (decision, error) {
-	p, err := s.person(ctx, nin)
-	if err != nil || p == nil {
-		return notHeld(ReasonNoRecord, "no birth act is held for this NIN", "etatcivil"), err
+	// One round trip: the birth act's identity and the latest death act.
+	var p person
+	var dAgency, dDC, dKey *string
+	var dVersion *int64
+	var dEvent, dDate *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT p.agency, p.data_center, p.source_key, p.version, p.event_time,
+  p.surname_latin, p.surname_arabic, p.first_names_latin, p.first_names_arabic, p.birth_date,
+  d.agency, d.data_center, d.source_key, d.version, d.event_time, d.date_of_death
+FROM persons p
+LEFT JOIN LATERAL (SELECT agency, data_center, source_key, version, event_time, date_of_death
+  FROM deaths WHERE nin = p.nin AND NOT deleted ORDER BY date_of_death DESC NULLS LAST LIMIT 1) d ON true
+WHERE p.nin = $1 AND NOT p.deleted ORDER BY p.version DESC, p.event_time DESC LIMIT 1`, nin).Scan(append(scanRef(&p.ref),
+		&p.surnameLatin, &p.surnameArabic, &p.firstLatin, &p.firstArabic, &p.birthDate,
+		&dAgency, &dDC, &dKey, &dVersion, &dEvent, &dDate)...)
+	if err == pgx.ErrNoRows {
+		return notHeld(ReasonNoRecord, "no birth act is held for this NIN", "etatcivil"), nil
 	}
-	d, err := s.death(ctx, nin)
 	if err != nil {
-		return decision{}, err
+		return decision{}, fmt.Errorf("store: life: %w", err)
 	}
-	if d != nil {
-		return decision{reason: ReasonConditionNot, detail: "a death act is held for this NIN (" + fmt.Sprint(day(d.date)) + ")",
-			sources: []SourceRef{d.ref}, dcs: []string{d.ref.DataCenter}}, nil
+	if dKey != nil {
+		ref := SourceRef{Agency: *dAgency, DataCenter: *dDC, SourceKey: *dKey, SourceVersion: *dVersion, EventTime: *dEvent}
+		return decision{reason: ReasonConditionNot, detail: "a death act is held for this NIN (" + fmt.Sprint(day(dDate)) + ")",
+			sources: []SourceRef{ref}, dcs: []string{ref.DataCenter}}, nil
 	}
 	f := p.identity(nin)
 	f["alive"] = true
