@@ -19,7 +19,8 @@ func (a *app) serveCmd() *cobra.Command {
 		Short: "Serve the lookup API: signed documents for clerks, or a clear \"not held\"",
 		Long: `Serves the lookup API on lookup.listen (default http://127.0.0.1:8080), with /metrics,
 /healthz and /readyz on the same address: POST /v1/document-requests, GET /v1/document-types,
-GET /v1/attestations/{id}, GET /v1/citizens/{nin}/access-log, GET /v1/keys, GET /openapi.yaml.
+GET /v1/attestations/{id}, GET /v1/citizens/{nin}/access-log, GET /v1/keys, GET /openapi.yaml;
+the clerk console at /console and the public verification page /verify/{id}.
 Clients and what they may ask come from the policy file (lookup.policy_file); SIGHUP reloads it
 and the signing keys. Every request is appended to the hash-chained audit log before it is
 answered.

@@ -261,6 +261,7 @@ func banner(w io.Writer, cfg *config.Config, api, dir string, samples []Sample, 
 	var b strings.Builder
 	fmt.Fprintf(&b, "\naskonce dev is ready (%s): the whole bus on embedded defaults, %d synthetic data centers.\n\n", took.Round(time.Second), len(cfg.Connect.PGOutbox))
 	fmt.Fprintf(&b, "  lookup API      %s   (OpenAPI: %s/openapi.yaml, metrics: %s/metrics)\n", api, api, api)
+	fmt.Fprintf(&b, "  clerk console   %s/console   (sign in with a dev key, e.g. dev-cnr-key; French or Arabic)\n", api)
 	fmt.Fprintf(&b, "  schema registry http://%s\n", cfg.Registry.Listen)
 	fmt.Fprintf(&b, "  Kafka broker    %s\n", strings.Join(cfg.Kafka.Brokers, ","))
 	fmt.Fprintf(&b, "  PostgreSQL      %s:%d (bin/askonce pg url)\n\n", cfg.Postgres.Dev.Host, cfg.Postgres.Dev.Port)
