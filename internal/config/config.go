@@ -281,6 +281,12 @@ type Lookup struct {
 	RequestTimeout time.Duration `mapstructure:"request_timeout"`
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
+	// PublicURL is the address clerks and verifiers reach the API at
+	// (https://api.example), when a proxy terminates TLS in front of it:
+	// the printed verification links and QR codes use it, and the
+	// console's cookies are Secure when it is https. Empty: taken from
+	// each request.
+	PublicURL string `mapstructure:"public_url"`
 	// TLSCertFile and TLSKeyFile make the API serve HTTPS; ClientCAFile
 	// additionally accepts client certificates signed by that CA (mTLS),
 	// matched to clients by their certificate fingerprint in the policy.

@@ -144,6 +144,10 @@ func TestInvalid(t *testing.T) {
 		{"several problems at once", Source{Environ: []string{"ASKONCE_LOG_LEVEL=x", "ASKONCE_POSTGRES_DEV_PORT=0"}},
 			[]string{"log.level", "postgres.dev.port"}},
 		{"missing file", Source{File: "/nonexistent/askonce.yaml"}, []string{"/nonexistent/askonce.yaml"}},
+		{"public url with a path", Source{Environ: []string{"ASKONCE_LOOKUP_PUBLIC_URL=https://api.example/v1"}},
+			[]string{"lookup.public_url", "without a path"}},
+		{"public url not absolute", Source{Environ: []string{"ASKONCE_LOOKUP_PUBLIC_URL=api.example"}},
+			[]string{"lookup.public_url"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

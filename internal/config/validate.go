@@ -227,6 +227,12 @@ func (c *Config) Validate() error {
 	if c.Lookup.MaxBodyBytes < 256 {
 		bad("lookup.max_body_bytes", "must be at least 256, got %d", c.Lookup.MaxBodyBytes)
 	}
+	if u := c.Lookup.PublicURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || (pu.Path != "" && pu.Path != "/") || pu.RawQuery != "" {
+			bad("lookup.public_url", "must be an absolute http(s) URL without a path, like https://api.askonce.example, got %q", u)
+		}
+	}
 	if (c.Lookup.TLSCertFile == "") != (c.Lookup.TLSKeyFile == "") {
 		bad("lookup.tls_cert_file", "tls_cert_file and tls_key_file go together")
 	}

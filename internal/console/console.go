@@ -44,6 +44,10 @@ type Options struct {
 	Identify func(key string) (id, name string, ok bool)
 	// Now is the clock (time.Now).
 	Now func() time.Time
+	// PublicURL (lookup.public_url) is the address verifiers reach
+	// /verify at, behind a TLS-terminating proxy; nil: each request's
+	// Host and TLS. An https PublicURL makes the cookies Secure.
+	PublicURL *url.URL
 }
 
 func (o *Options) defaults() {
@@ -155,7 +159,7 @@ func (c *Console) secure(h http.Handler) http.Handler {
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Cache-Control", "no-store") // pages hold personal data
-		if r.TLS != nil {
+		if c.isSecure(r) {
 			hd.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		h.ServeHTTP(w, r)
@@ -186,7 +190,7 @@ type langLink struct {
 type sessionView struct{ ClientID, ClientName, Clerk string }
 
 func (c *Console) newPage(w http.ResponseWriter, r *http.Request, titleKey string) *page {
-	l := pickLang(w, r, c.langs, r.TLS != nil)
+	l := pickLang(w, r, c.langs, c.isSecure(r))
 	p := &page{L: l, Title: l.T(titleKey), gzip: acceptsGzip(r)}
 	for _, o := range c.langs {
 		q := r.URL.Query()
@@ -266,7 +270,7 @@ func (c *Console) preCSRF(w http.ResponseWriter, r *http.Request) string {
 		return ck.Value
 	}
 	t := randomToken()
-	http.SetCookie(w, &http.Cookie{Name: preCSRFCookie, Value: t, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: preCSRFCookie, Value: t, Path: "/", HttpOnly: true, Secure: c.isSecure(r), SameSite: http.SameSiteStrictMode})
 	return t
 }
 
@@ -370,7 +374,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	c.m.signIns.WithLabelValues("ok").Inc()
 	c.m.sessions.Set(float64(c.sessions.len()))
 	c.log.Info("console sign-in", "client", s.clientID, "clerk", clerk)
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.id, Path: "/console", HttpOnly: true, Secure: r.TLS != nil,
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.id, Path: "/console", HttpOnly: true, Secure: c.isSecure(r),
 		SameSite: http.SameSiteStrictMode, MaxAge: int(c.opt.SessionTTL.Seconds())})
 	http.Redirect(w, r, "/console", http.StatusSeeOther)
 }
@@ -388,7 +392,7 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 		c.m.sessions.Set(float64(c.sessions.len()))
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/console", MaxAge: -1, HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		Secure: c.isSecure(r), SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/console?m=out", http.StatusSeeOther)
 }
 
@@ -654,7 +658,7 @@ func (c *Console) showAnswer(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		av.Doc.Code = VerificationCode(canon)
-		av.Doc.VerifyURL = verifyURL(r, d.ID, av.Doc.Code)
+		av.Doc.VerifyURL = c.verifyURL(r, d.ID, av.Doc.Code)
 		if av.Doc.QR, err = qrSVG(av.Doc.VerifyURL, p.L.T("doc.qr")); err != nil {
 			c.log.Error("console: QR code", "err", err)
 		}
@@ -675,13 +679,23 @@ func (c *Console) showAnswer(w http.ResponseWriter, r *http.Request) {
 	c.render(w, "console", a.status, p)
 }
 
-// verifyURL is the absolute address the QR code and the printed link open.
-func verifyURL(r *http.Request, id, code string) string {
-	scheme := "http"
+// verifyURL is the absolute address the QR code and the printed link open:
+// under Options.PublicURL when set, else the request's own.
+func (c *Console) verifyURL(r *http.Request, id, code string) string {
+	base := "http://" + r.Host
 	if r.TLS != nil {
-		scheme = "https"
+		base = "https://" + r.Host
 	}
-	return scheme + "://" + r.Host + "/verify/" + url.PathEscape(id) + "?c=" + url.QueryEscape(code)
+	if u := c.opt.PublicURL; u != nil {
+		base = u.Scheme + "://" + u.Host
+	}
+	return base + "/verify/" + url.PathEscape(id) + "?c=" + url.QueryEscape(code)
+}
+
+// isSecure: the clerk reached the console over TLS (here, or at the proxy
+// named by Options.PublicURL).
+func (c *Console) isSecure(r *http.Request) bool {
+	return r.TLS != nil || (c.opt.PublicURL != nil && c.opt.PublicURL.Scheme == "https")
 }
 
 var errNotAuthentic = errors.New("not authentic")

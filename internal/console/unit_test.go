@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -287,5 +288,30 @@ func TestLongStatement(t *testing.T) {
 		if n >= 100<<10 || n == 0 {
 			t.Errorf("%s: %d bytes sent, want under 100 KB", l.Code, n)
 		}
+	}
+}
+
+// TestPublicURL: behind a TLS-terminating proxy (lookup.public_url) the
+// printed link is the public https address and the cookies are Secure;
+// without it, the request's own Host and scheme.
+func TestPublicURL(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "http://10.0.0.7:8080/console", nil)
+	direct := &Console{}
+	if got := direct.verifyURL(r, "doc_1", "ABC"); got != "http://10.0.0.7:8080/verify/doc_1?c=ABC" {
+		t.Errorf("without public_url: %s", got)
+	}
+	if direct.isSecure(r) {
+		t.Error("plain HTTP without public_url is secure")
+	}
+	u, err := url.Parse("https://api.askonce.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxied := &Console{opt: Options{PublicURL: u}}
+	if got := proxied.verifyURL(r, "doc_1", "ABC"); got != "https://api.askonce.example/verify/doc_1?c=ABC" {
+		t.Errorf("with public_url: %s", got)
+	}
+	if !proxied.isSecure(r) {
+		t.Error("an https public_url does not make the cookies Secure")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -107,7 +108,13 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 	mux.Handle("/", svc.Handler())
 	// The clerk console (/console) and the public /verify pages: a client
 	// of the same API handler, in process.
-	con, err := console.New(console.Options{Identify: svc.ClientByAPIKey}, svc.Handler(), pool, keys.KeySet, reg, log.With("component", "console"))
+	copt := console.Options{Identify: svc.ClientByAPIKey}
+	if cfg.Lookup.PublicURL != "" {
+		if copt.PublicURL, err = url.Parse(cfg.Lookup.PublicURL); err != nil {
+			return fmt.Errorf("lookup.public_url: %w", err)
+		}
+	}
+	con, err := console.New(copt, svc.Handler(), pool, keys.KeySet, reg, log.With("component", "console"))
 	if err != nil {
 		return err
 	}
