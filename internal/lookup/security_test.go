@@ -88,6 +88,14 @@ const secPolicy = `clients:
     burst: 1000
     allow:
       - purpose: citizen-access-log
+  - id: slow
+    name: "A client with a low rate"
+    api_keys: ["%s"]
+    rate: 1
+    burst: 2
+    allow:
+      - purpose: pension-life-proof
+        documents: [life-certificate]
 `
 
 func (a *secAPI) writePolicy() {
@@ -98,7 +106,7 @@ func (a *secAPI) writePolicy() {
 		}
 		return "sha256:" + strings.Repeat("0", 64) // a client whose key was revoked
 	}
-	body := fmt.Sprintf(secPolicy, hash("cnr"), hash("cnas"), hash("citizen-portal"))
+	body := fmt.Sprintf(secPolicy, hash("cnr"), hash("cnas"), hash("citizen-portal"), hash("slow"))
 	testenv.Must(a.t, os.WriteFile(a.policy, []byte(body), 0o600), "policy")
 }
 
@@ -107,7 +115,7 @@ func startSecAPI(t *testing.T) *secAPI {
 	ctx := testenv.Ctx(t, 4*time.Minute)
 	a := &secAPI{t: t, ctx: ctx, policy: filepath.Join(t.TempDir(), "policy.yaml"), reload: make(chan os.Signal, 1),
 		logs: &syncBuffer{}, keys: map[string]string{}}
-	for _, id := range []string{"cnr", "cnas", "citizen-portal"} {
+	for _, id := range []string{"cnr", "cnas", "citizen-portal", "slow"} {
 		a.keys[id] = "sk_" + testenv.Random(20)
 	}
 	a.writePolicy()
@@ -392,6 +400,7 @@ func assertNoSecrets(t *testing.T, logs string, secrets, nins []string) {
 func TestLimits(t *testing.T) {
 	a := startSecAPI(t)
 	n := nin('1', 1958, 302)
+	n2 := n
 	cnr := a.keys["cnr"]
 	// Over lookup.max_body_bytes (16 KiB by default), even when valid JSON.
 	big := `{"document_type":"life-certificate","nin":"` + n + `","purpose":"pension-life-proof","clerk_id":"` + strings.Repeat("c", 20<<10) + `"}`
@@ -417,22 +426,44 @@ func TestLimits(t *testing.T) {
 	if _, err := io.ReadAll(conn); err != nil {
 		t.Errorf("a connection with unfinished headers was not closed by the server: %v", err)
 	}
-	// The anonymous rate: 40 in a burst, then 429 with Retry-After.
-	var limited int
-	var retryAfter string
-	for i := 0; i < 80 && limited == 0; i++ {
-		req, _ := http.NewRequestWithContext(a.ctx, "POST", a.base+"/v1/document-requests", strings.NewReader(docBody(lookup.DocLife, n, "pension-life-proof", "c")))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		testenv.Must(t, err, "post")
-		io.Copy(io.Discard, resp.Body) //nolint:errcheck // drain
-		resp.Body.Close()
-		if resp.StatusCode == 429 {
-			limited++
-			retryAfter = resp.Header.Get("Retry-After")
+	// Rate limits: a client's token bucket (this one: 1/s, burst 2) and the
+	// one unauthenticated callers share (20/s, burst 40). Requests are sent
+	// at once, many more than the bucket can pass in the time they take to
+	// arrive, so some are refused with 429 and Retry-After.
+	burstOf := func(key string, n int) (limited int, retryAfter string) {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequestWithContext(a.ctx, "POST", a.base+"/v1/document-requests", strings.NewReader(docBody(lookup.DocLife, n2, "pension-life-proof", "c")))
+				req.Header.Set("Content-Type", "application/json")
+				if key != "" {
+					req.Header.Set("Authorization", "Bearer "+key)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Errorf("post: %v", err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body) //nolint:errcheck // drain
+				resp.Body.Close()
+				mu.Lock()
+				defer mu.Unlock()
+				if resp.StatusCode == 429 {
+					limited++
+					retryAfter = resp.Header.Get("Retry-After")
+				}
+			}()
 		}
+		wg.Wait()
+		return limited, retryAfter
 	}
-	if limited == 0 || retryAfter == "" {
-		t.Errorf("80 unauthenticated requests at once were not rate limited (Retry-After %q)", retryAfter)
+	if limited, ra := burstOf(a.keys["slow"], 40); limited == 0 || ra == "" {
+		t.Errorf("40 requests at once of a client limited to 1/s (burst 2): none refused (Retry-After %q)", ra)
+	}
+	if limited, ra := burstOf("", 300); limited == 0 || ra == "" {
+		t.Errorf("300 unauthenticated requests at once: none refused (Retry-After %q)", ra)
 	}
 }
