@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/devpg"
@@ -61,7 +62,7 @@ const (
 	liveRate    = 25               // source changes per second while faults happen
 	minFaults   = 20               // faults are injected until both this and the duration are reached
 	defaultDur  = 60 * time.Second // 20 faults take about as long (PostgreSQL recovery included)
-	convergeMax = 6 * time.Minute  // generous: `make test` runs other packages beside this one
+	convergeMax = 8 * time.Minute  // for everything to catch up; generous: `make test` runs other packages beside this one
 )
 
 // The kinds of fault, with their relative frequency.
@@ -259,15 +260,16 @@ func TestChaos(t *testing.T) {
 				return
 			case <-time.After(5 * time.Second):
 			}
-			t.Logf("chaos: converging for %s: %d outbox rows checkpointed, %d records stored",
-				time.Since(convergeStart).Round(time.Second), checkpointed(progCtx, db), storeRows(progCtx, db))
+			t.Logf("chaos: converging for %s: %d outbox rows checkpointed, %d records stored; materializer group: %s",
+				time.Since(convergeStart).Round(time.Second), checkpointed(progCtx, db), storeRows(progCtx, db), groupState(progCtx, brokerAddr))
 		}
 	}()
 	heads := outboxHeads(ctx, t, src)
 	if !waitFor(convergeMax, func() bool { return checkpointed(ctx, db) == heads }) {
 		t.Fatalf("chaos: connectors checkpointed %d of %d outbox rows after %s", checkpointed(ctx, db), heads, convergeMax)
 	}
-	recOut, recErr := run(env, "reconcile", "--synthetic", "--wait", convergeMax.String())
+	left := max(convergeMax-time.Since(convergeStart), 10*time.Second).Round(time.Second)
+	recOut, recErr := run(env, "reconcile", "--synthetic", "--wait", left.String())
 	converged := time.Since(convergeStart)
 	stopProgress()
 	if recErr != nil || !strings.Contains(recOut, "zero difference over 33 data centers") {
@@ -497,4 +499,28 @@ func storeRows(ctx context.Context, db *pgxpool.Pool) int64 {
 		parts = append(parts, "(SELECT count(*) FROM "+t+")")
 	}
 	return scalar(ctx, db, "SELECT "+strings.Join(parts, " + "))
+}
+
+// groupState describes the materializer's consumer group (state, members
+// and their partitions), for the log while the bus catches up.
+func groupState(ctx context.Context, brokerAddr string) string {
+	c := &kafka.Client{Addr: kafka.TCP(brokerAddr), Timeout: 5 * time.Second}
+	res, err := c.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{"askonce-materialize"}})
+	if err != nil {
+		return err.Error()
+	}
+	var parts []string
+	for _, g := range res.Groups {
+		parts = append(parts, g.GroupState)
+		for _, m := range g.Members {
+			n := 0
+			for _, tp := range m.MemberAssignments.Topics {
+				n += len(tp.Partitions)
+			}
+			id := strings.TrimPrefix(m.MemberID, "askonce-")
+			id = id[:min(8, len(id))]
+			parts = append(parts, fmt.Sprintf("%s@%s:%d", id, m.ClientHost, n))
+		}
+	}
+	return strings.Join(parts, " ")
 }
