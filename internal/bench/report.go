@@ -265,6 +265,24 @@ func (r *Report) lookup(w func(string, ...any)) {
 			num(float64(a.NotHeld)), a.RateLimited, a.Errors, ms(a.P50), ms(a.P99), ms(a.P999), a.AuditBatch, num(raw.IssuedPerSec), ms(raw.P99), lk.Ratio[i])
 	}
 	w("\nratio = API issued documents/s over raw queries' issued/s. One run per level (the levels are the spread).\n")
+	if len(lk.API) > 0 && lk.API[0].CPU.Known {
+		w("\nWhat bounds it: CPU time per request, measured over each level (/proc of the API process and of\n")
+		w("PostgreSQL's postmaster and backends; getrusage of this process, the load generator). The 2 cores are\n")
+		w("shared by all three, so 2 s of CPU per second over the sum bounds the requests/s of the level.\n\n")
+		w("| clients | API: serve | API: PostgreSQL | API: load generator | API: sum | bound, requests/s | raw: PostgreSQL | raw: generator | raw: sum |\n")
+		w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for i, a := range lk.API {
+			as, ap, ab := a.CPUPerRequest()
+			_, rp, rb := lk.Raw[i].CPUPerRequest()
+			bound := 0.0
+			if sum := as + ap + ab; sum > 0 {
+				bound = 2 / sum.Seconds()
+			}
+			w("| %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", a.Clients, us(as), us(ap), us(ab), us(as+ap+ab), num(bound), us(rp), us(rb), us(rp+rb))
+		}
+		w("\nAt one client the API is latency-bound (each request waits for its audit commit's WAL flush), and the\n")
+		w("API process's background work (audit topic mirror, metrics) is shared by few requests.\n")
+	}
 	for _, a := range lk.API {
 		if a.Errors > 0 {
 			w("\n**Errors at %d clients: %d, first: %s**\n", a.Clients, a.Errors, a.FirstError)
@@ -272,6 +290,8 @@ func (r *Report) lookup(w func(string, ...any)) {
 	}
 	w("\n")
 }
+
+func us(d time.Duration) string { return fmt.Sprintf("%d µs", d.Microseconds()) }
 
 func (r *Report) rss(w func(string, ...any)) {
 	w("## Peak RSS and CPU of each component\n\n| component | run | peak RSS | CPU | wall |\n|---|---|---:|---:|---:|\n")
