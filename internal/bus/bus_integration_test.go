@@ -78,6 +78,9 @@ func TestFoundation(t *testing.T) {
 	// A group reader consumes 70 and commits them.
 	const group = "it-foundation"
 	const firstRead = 70
+	if lag, err := client.GroupLag(ctx, group, []string{topic}); err != nil || lag != 120 {
+		t.Fatalf("lag of a group that committed nothing: %d, %v; want 120", lag, err)
+	}
 	r := client.Reader(kafka.ReaderConfig{GroupID: group, GroupTopics: []string{topic}, StartOffset: kafka.FirstOffset})
 	seen := map[string]bool{}
 	partOf := map[string]int{}
@@ -95,6 +98,9 @@ func TestFoundation(t *testing.T) {
 	committedBefore := committed(t, ctx, client, group, topic)
 	if committedBefore != firstRead {
 		t.Fatalf("group committed %d records before restart, want %d", committedBefore, firstRead)
+	}
+	if lag, err := client.GroupLag(ctx, group, []string{topic}); err != nil || lag != 120-firstRead {
+		t.Fatalf("lag after %d commits: %d, %v; want %d", firstRead, lag, err, 120-firstRead)
 	}
 
 	// Restart the broker on the same data dir.

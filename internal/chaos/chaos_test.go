@@ -144,6 +144,8 @@ func TestChaos(t *testing.T) {
 		// Backoff caps low enough that recovery after a fault is quick.
 		"ASKONCE_CONNECT_MAX_BACKOFF=2s", "ASKONCE_MATERIALIZE_MAX_BACKOFF=2s",
 		"ASKONCE_CONNECT_BATCH_SIZE=200", "ASKONCE_MATERIALIZE_BATCH_SIZE=500",
+		// A consumer stuck in its group after kills rejoins (materialize.stall_timeout).
+		"ASKONCE_MATERIALIZE_STALL_TIMEOUT=20s",
 		"ASKONCE_LOG_FORMAT=json", "ASKONCE_LOG_LEVEL=info", "ASKONCE_OPS_LISTEN=127.0.0.1:0",
 	}
 	logOf := func(name string) string { return filepath.Join(logs, name+".log") }
@@ -305,8 +307,13 @@ func TestChaos(t *testing.T) {
 		}
 	}
 
+	rejoins := 0
+	if b, err := os.ReadFile(logOf("materialize")); err == nil {
+		rejoins = strings.Count(string(b), "consumer stalled")
+	}
 	rep := report{
-		Seed: seed, FaultPhase: faultPhase, Faults: faults, ByKind: byKind, Schedule: schedule,
+		Rejoins: rejoins,
+		Seed:    seed, FaultPhase: faultPhase, Faults: faults, ByKind: byKind, Schedule: schedule,
 		Seeded:      seeded,
 		KeysChecked: keysChecked, Reconcile: lastLines(recOut, 2), Regressions: len(regressions.rows), SameVersionRewrites: regressions.same,
 		Topics: tc, Asks: asks, Audited: audited, Unaudited: unaudited, Failed: t.Failed(), Converged: converged, SelfExits: exits,

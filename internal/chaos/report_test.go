@@ -25,6 +25,7 @@ type report struct {
 	Failed              bool
 	Converged           time.Duration
 	SelfExits           []string
+	Rejoins             int
 }
 
 func (r report) String() string {
@@ -49,6 +50,7 @@ func (r report) String() string {
 	} else {
 		p("self exits           %s (restarted by the harness as a supervisor would)", strings.Join(r.SelfExits, ", "))
 	}
+	p("group rejoins        %d (the materializer waited materialize.stall_timeout with lag > 0 and rejoined its group)", r.Rejoins)
 	p("time to converge     %s (sources stopped -> every outbox row checkpointed and reconcile clean)", r.Converged.Round(100*time.Millisecond))
 	p("records checked      %d source keys reconciled against the store; %d outbox rows (%d initial seed + live changes)",
 		r.KeysChecked, r.Topics.OutboxRows, r.Seeded)

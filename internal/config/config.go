@@ -242,6 +242,9 @@ type Materialize struct {
 	BatchWait time.Duration `mapstructure:"batch_wait"`
 	// MaxBackoff caps the backoff while PostgreSQL, Kafka or the registry is down.
 	MaxBackoff time.Duration `mapstructure:"max_backoff"`
+	// StallTimeout: a consumer that has waited this long for a message
+	// while its group has messages to read leaves the group and joins again.
+	StallTimeout time.Duration `mapstructure:"stall_timeout"`
 }
 
 // Notify configures `askonce notify`, the router that turns record
@@ -364,10 +367,11 @@ func Default() Config {
 			MaxBackoff:   30 * time.Second,
 		},
 		Materialize: Materialize{
-			GroupID:    "askonce-materialize",
-			BatchSize:  2000,
-			BatchWait:  100 * time.Millisecond,
-			MaxBackoff: 30 * time.Second,
+			GroupID:      "askonce-materialize",
+			BatchSize:    2000,
+			BatchWait:    100 * time.Millisecond,
+			MaxBackoff:   30 * time.Second,
+			StallTimeout: time.Minute,
 		},
 		Notify: Notify{
 			GroupID:    "askonce-notify",

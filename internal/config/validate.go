@@ -199,6 +199,9 @@ func (c *Config) Validate() error {
 	if c.Materialize.MaxBackoff < time.Second {
 		bad("materialize.max_backoff", "must be at least 1s, got %s", c.Materialize.MaxBackoff)
 	}
+	if c.Materialize.StallTimeout < 10*time.Second {
+		bad("materialize.stall_timeout", "must be at least 10s, got %s", c.Materialize.StallTimeout)
+	}
 
 	if c.Notify.GroupID == "" {
 		bad("notify.group_id", "must not be empty")

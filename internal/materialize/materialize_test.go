@@ -244,3 +244,40 @@ func snapshot(t *testing.T, ctx context.Context, pool *pgxpool.Pool) string {
 	}
 	return out
 }
+
+// TestStallWatchdog: a consumer waiting longer than the stall timeout is
+// a stall only when its group has messages to read; an idle bus is not.
+func TestStallWatchdog(t *testing.T) {
+	ctx := testenv.Ctx(t, 2*time.Minute)
+	e := setup(t, ctx)
+	cfg := e.cfg.Materialize
+	cfg.GroupID = "stall-watchdog"
+	cfg.StallTimeout = 200 * time.Millisecond
+	log := ops.NewLogger(io.Discard, "error", "json")
+	m := materialize.New(cfg, e.conn, e.pool, schemas.Rules{AllowSynthetic: true}, ops.NewRegistry(), log)
+	defer m.Close()
+
+	// Nothing to read: waiting is not a stall.
+	idle, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	if err := materialize.Watchdog(idle, m, time.Now().Add(-time.Minute)); err != nil {
+		t.Fatalf("idle bus: watchdog returned %v, want nil at the end of its context", err)
+	}
+
+	// Messages wait on a record topic: a consumer that has not seen one
+	// for longer than the stall timeout is stalled.
+	w := e.conn.Client.Writer(e.conn.Client.Topics().Employment)
+	testenv.Must(t, w.WriteMessages(ctx, kafka.Message{Key: []byte("109991234500000001"), Value: []byte("x")}), "produce")
+	testenv.Must(t, w.Close(), "close writer")
+	stalled, cancel2 := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel2()
+	if err := materialize.Watchdog(stalled, m, time.Now().Add(-time.Minute)); err != materialize.ErrStalled {
+		t.Fatalf("lag 1, waiting a minute: watchdog returned %v, want ErrStalled", err)
+	}
+	// Waiting less than the timeout is not a stall, lag or not.
+	recent, cancel3 := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel3()
+	if err := materialize.Watchdog(recent, m, time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("waiting since just now: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -30,12 +31,17 @@ type Materializer struct {
 	cfg    config.Materialize
 	conn   *bus.Conn
 	pool   *pgxpool.Pool
-	reader *kafka.Reader
+	rc     kafka.ReaderConfig
+	reader *kafka.Reader // replaced when the consumer stalls (Run)
 	dlq    *kafka.Writer
 	rules  schemas.Rules
 	topics bus.Topics
 	log    *slog.Logger
 	m      *metrics
+
+	// fetchingSince is when the current wait for a first message began
+	// (unix ns), 0 when not waiting: the stall watchdog reads it.
+	fetchingSince atomic.Int64
 
 	mu      sync.Mutex
 	lastErr error
@@ -47,7 +53,7 @@ type Materializer struct {
 // New returns a materializer over conn (codec ready) and pool (migrated).
 func New(cfg config.Materialize, conn *bus.Conn, pool *pgxpool.Pool, rules schemas.Rules, reg prometheus.Registerer, log *slog.Logger) *Materializer {
 	topics := conn.Client.Topics()
-	r := conn.Client.Reader(kafka.ReaderConfig{
+	rc := kafka.ReaderConfig{
 		GroupID:        cfg.GroupID,
 		GroupTopics:    topics.Records(),
 		StartOffset:    kafka.FirstOffset,
@@ -68,11 +74,12 @@ func New(cfg config.Materialize, conn *bus.Conn, pool *pgxpool.Pool, rules schem
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 			log.Warn("kafka reader: "+fmt.Sprintf(msg, args...), "group", cfg.GroupID)
 		}),
-	})
+	}
+	r := conn.Client.Reader(rc)
 	w := conn.Client.Writer(topics.DLQ)
 	w.BatchTimeout = 5 * time.Millisecond
 	w.MaxAttempts = 3
-	mat := &Materializer{cfg: cfg, conn: conn, pool: pool, reader: r, dlq: w, rules: rules, topics: topics, log: log,
+	mat := &Materializer{cfg: cfg, conn: conn, pool: pool, rc: rc, reader: r, dlq: w, rules: rules, topics: topics, log: log,
 		fresh: map[string]time.Time{}, agency: map[string]string{}}
 	mat.m = newMetrics(reg, mat)
 	return mat
@@ -80,7 +87,10 @@ func New(cfg config.Materialize, conn *bus.Conn, pool *pgxpool.Pool, rules schem
 
 // Close leaves the consumer group and closes the DLQ producer.
 func (m *Materializer) Close() error {
-	return errors.Join(m.reader.Close(), m.dlq.Close())
+	m.mu.Lock()
+	r := m.reader
+	m.mu.Unlock()
+	return errors.Join(r.Close(), m.dlq.Close())
 }
 
 // Healthy is nil while batches apply; the error being retried otherwise.
@@ -109,27 +119,91 @@ func (m *Materializer) status(err error) {
 // they were fetched; at most two are held in memory.
 func (m *Materializer) Run(ctx context.Context) error {
 	m.log.Info("materializer started", "group", m.cfg.GroupID, "topics", m.topics.Records(), "batch_size", m.cfg.BatchSize)
+	for {
+		m.mu.Lock()
+		r := m.reader
+		m.mu.Unlock()
+		err := m.runWith(ctx, r)
+		if ctx.Err() != nil || !errors.Is(err, errStalled) {
+			m.log.Info("materializer stopped")
+			return err
+		}
+		// The consumer delivered nothing while the group had messages to
+		// read: leave the group and join again as a new member, as a
+		// restart of the process would (the old reader closes on its own
+		// time: a stuck one must not hold this one up).
+		m.m.rejoins.Inc()
+		nr := m.conn.Client.Reader(m.rc)
+		m.mu.Lock()
+		m.reader = nr
+		m.mu.Unlock()
+		go func() {
+			if err := r.Close(); err != nil {
+				m.log.Debug("stalled reader closed", "err", err)
+			}
+		}()
+	}
+}
+
+// errStalled: the consumer is stuck (see watchdog).
+var errStalled = errors.New("materialize: consumer stalled")
+
+// runWith runs the two stages on reader r, and the watchdog, until ctx
+// ends or the consumer stalls.
+func (m *Materializer) runWith(ctx context.Context, r *kafka.Reader) error {
 	ready := make(chan *prepared, 1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(ready)
-		m.prepareLoop(gctx, ready)
+		m.prepareLoop(gctx, r, ready)
 		return nil
 	})
 	g.Go(func() error {
-		m.storeLoop(gctx, ready)
+		m.storeLoop(gctx, r, ready)
 		return nil
 	})
-	err := g.Wait()
-	m.log.Info("materializer stopped")
-	return err
+	g.Go(func() error { return m.watchdog(gctx) })
+	return g.Wait()
+}
+
+// watchdog returns errStalled when the consumer has waited for a message
+// longer than StallTimeout while the group's lag on the record topics is
+// not zero (kafka-go's group membership can get stuck after members die
+// mid-rebalance; a new member unsticks it). An idle bus is not a stall.
+func (m *Materializer) watchdog(ctx context.Context) error {
+	every := max(min(m.cfg.StallTimeout/4, 10*time.Second), 10*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		since := m.fetchingSince.Load()
+		if since == 0 || time.Since(time.Unix(0, since)) < m.cfg.StallTimeout {
+			continue
+		}
+		lag, err := m.conn.Client.GroupLag(ctx, m.cfg.GroupID, m.topics.Records())
+		if err != nil {
+			m.log.Debug("stall check: group lag unknown", "err", err)
+			continue
+		}
+		if lag > 0 {
+			m.log.Warn("consumer stalled: no message for the stall timeout while the group has messages to read; rejoining the group",
+				"group", m.cfg.GroupID, "lag", lag, "waiting", time.Since(time.Unix(0, since)).Round(time.Second), "stall_timeout", m.cfg.StallTimeout)
+			return errStalled
+		}
+	}
 }
 
 // prepareLoop fetches, decodes and validates batches and hands them over.
-func (m *Materializer) prepareLoop(ctx context.Context, ready chan<- *prepared) {
+func (m *Materializer) prepareLoop(ctx context.Context, r *kafka.Reader, ready chan<- *prepared) {
 	bo := retry.Backoff{Max: m.cfg.MaxBackoff}
 	for ctx.Err() == nil {
-		msgs, err := m.fetch(ctx)
+		m.fetchingSince.Store(time.Now().UnixNano())
+		msgs, err := m.fetch(ctx, r)
+		m.fetchingSince.Store(0)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -169,7 +243,7 @@ func (m *Materializer) prepareLoop(ctx context.Context, ready chan<- *prepared) 
 
 // storeLoop applies the prepared batches in order, then commits their
 // offsets.
-func (m *Materializer) storeLoop(ctx context.Context, ready <-chan *prepared) {
+func (m *Materializer) storeLoop(ctx context.Context, r *kafka.Reader, ready <-chan *prepared) {
 	bo := retry.Backoff{Max: m.cfg.MaxBackoff}
 	for p := range ready {
 		for {
@@ -192,7 +266,7 @@ func (m *Materializer) storeLoop(ctx context.Context, ready <-chan *prepared) {
 		// The store committed: now the group may move on. A failed commit
 		// (a rebalance took the partitions) only means these messages come
 		// again, to this or another instance, and change nothing.
-		if err := m.reader.CommitMessages(ctx, p.msgs...); err != nil && ctx.Err() == nil {
+		if err := r.CommitMessages(ctx, p.msgs...); err != nil && ctx.Err() == nil {
 			m.log.Warn("offset commit failed; the batch will be replayed, without effect", "err", err)
 		}
 		bo.Reset()
@@ -204,8 +278,8 @@ func (m *Materializer) storeLoop(ctx context.Context, ready <-chan *prepared) {
 
 // fetch waits for a first message, then takes what arrives within
 // BatchWait, up to BatchSize.
-func (m *Materializer) fetch(ctx context.Context) ([]kafka.Message, error) {
-	first, err := m.reader.FetchMessage(ctx)
+func (m *Materializer) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
+	first, err := r.FetchMessage(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +287,7 @@ func (m *Materializer) fetch(ctx context.Context) ([]kafka.Message, error) {
 	wctx, cancel := context.WithTimeout(ctx, m.cfg.BatchWait)
 	defer cancel()
 	for len(msgs) < m.cfg.BatchSize {
-		msg, err := m.reader.FetchMessage(wctx)
+		msg, err := r.FetchMessage(wctx)
 		if err != nil {
 			break
 		}
@@ -378,6 +452,7 @@ type metrics struct {
 	batchSize    prometheus.Histogram
 	batchSeconds prometheus.Histogram
 	batchErrors  prometheus.Counter
+	rejoins      prometheus.Counter
 	lag          *prometheus.GaugeVec
 }
 
@@ -417,7 +492,9 @@ func newMetrics(reg prometheus.Registerer, mat *Materializer) *metrics {
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "askonce", Subsystem: "materialize",
 			Name: "consumer_lag_messages", Help: "High watermark minus the next offset to apply, per partition."}, []string{"topic", "partition"}),
 	}
-	reg.MustRegister(m.applied, m.stale, m.rejected, m.batchSize, m.batchSeconds, m.batchErrors, m.lag,
+	m.rejoins = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "materialize",
+		Name: "rejoins_total", Help: "Times the consumer stalled (no message for materialize.stall_timeout while the group had lag) and rejoined its group."})
+	reg.MustRegister(m.rejoins, m.applied, m.stale, m.rejected, m.batchSize, m.batchSeconds, m.batchErrors, m.lag,
 		freshnessCollector{m: mat, desc: prometheus.NewDesc("askonce_materialize_freshness_age_seconds",
 			"Age of the newest record applied from each data center.", []string{"agency", "data_center"}, nil)})
 	return m
