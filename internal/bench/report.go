@@ -223,7 +223,7 @@ func (r *Report) ingest(w func(string, ...any)) {
 	}
 	c, m := perRecord(func(i IngestRun) time.Duration { return i.Connect.CPU }), perRecord(func(i IngestRun) time.Duration { return i.Materialize.CPU })
 	pg, b := perRecord(func(i IngestRun) time.Duration { return i.CPU.Postgres }), perRecord(func(i IngestRun) time.Duration { return i.CPU.Bench })
-	w("CPU per record stored (medians): connector %.1f µs, materializer %.1f µs, PostgreSQL %.1f µs, broker and registry\n", c, m, pg, b)
+	w("CPU per record stored (medians): connector %.1f µs, materializer %.1f µs, PostgreSQL %.1f µs, broker and registry\n", c, m, pg)
 	w("(this process) %.1f µs: %.1f µs in all, so 2 cores bound the pipeline at about %s records/s on this machine", b, c+m+pg+b, num(2e6/(c+m+pg+b)))
 	if pg > 0 {
 		w(";\nPostgreSQL's versioned upserts (staging COPY, then insert or update of newer versions, with their indexes) take %.0f%% of it", 100*pg/(c+m+pg+b))
