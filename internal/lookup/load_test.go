@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -124,6 +125,18 @@ func settle(limit int, wait time.Duration) int {
 	}
 }
 
+// goroutines is the goroutine profile grouped by stack, most numerous
+// first (what a leak would show), cut to a readable length.
+func goroutines() string {
+	var b strings.Builder
+	pprof.Lookup("goroutine").WriteTo(&b, 1) //nolint:errcheck // a strings.Builder
+	out := b.String()
+	if len(out) > 12000 {
+		out = out[:12000] + "\n..."
+	}
+	return out
+}
+
 func memNow() (heap uint64, rss uint64) {
 	runtime.GC()
 	runtime.GC()
@@ -212,7 +225,7 @@ func TestLoad(t *testing.T) {
 		t.Errorf("the load did not reach both issued and not-held answers: %v", counts)
 	}
 	if g1 > g0+20 {
-		t.Errorf("goroutines: %d before the load, %d after it and its connections ended", g0, g1)
+		t.Errorf("goroutines: %d before the load, %d after it and its connections ended\n%s", g0, g1, goroutines())
 	}
 
 	// A second, shorter burst: whatever the first one grew is reused, not
@@ -228,7 +241,7 @@ func TestLoad(t *testing.T) {
 		}
 	}
 	if g2 > g0+20 {
-		t.Errorf("goroutines after the second burst: %d (baseline %d)", g2, g0)
+		t.Errorf("goroutines after the second burst: %d (baseline %d)\n%s", g2, g0, goroutines())
 	}
 	// Generous bound (correctness, not performance): a leak proportional
 	// to requests would add to the heap at every burst.

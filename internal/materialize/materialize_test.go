@@ -195,6 +195,21 @@ func TestMaterializeAppliesVersionsAndDeadLetters(t *testing.T) {
 	if fresh != 2 { // etatcivil-dc07, cnas-dc01
 		t.Errorf("freshness rows = %d", fresh)
 	}
+	// Caught up: the group has nothing left to read (what the stall
+	// watchdog relies on to tell an idle consumer from a stuck one).
+	var lag int64
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var err error
+		lag, err = e.conn.Client.GroupLag(ctx, "mat-1", topics.Records())
+		testenv.Must(t, err, "group lag")
+		if lag == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if lag != 0 {
+		t.Errorf("group lag after catching up: %d, want 0", lag)
+	}
 	if errs := srv.Ready(ctx); len(errs) > 0 {
 		for n, err := range errs {
 			if err != nil {
