@@ -136,21 +136,7 @@ func writeAny(buf *bytes.Buffer, v any, path *pathNode, depth int) error {
 		}
 		return writeAny(buf, *x, path, depth)
 	case []map[string]any:
-		if x == nil {
-			buf.WriteString("null")
-			return nil
-		}
-		buf.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			if err := writeAny(buf, e, &pathNode{parent: path, index: i}, depth+1); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte(']')
-		return nil
+		return writeArray(buf, x, path, depth)
 	case map[string]any:
 		if x == nil {
 			buf.WriteString("null")
@@ -177,39 +163,31 @@ func writeAny(buf *bytes.Buffer, v any, path *pathNode, depth int) error {
 		buf.WriteByte('}')
 		return nil
 	case []any:
-		if x == nil {
-			buf.WriteString("null")
-			return nil
-		}
-		buf.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			if err := writeAny(buf, e, &pathNode{parent: path, index: i}, depth+1); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte(']')
-		return nil
+		return writeArray(buf, x, path, depth)
 	case []string:
-		if x == nil {
-			buf.WriteString("null")
-			return nil
-		}
-		buf.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			if err := strAt(buf, e, &pathNode{parent: path, index: i}); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte(']')
-		return nil
+		return writeArray(buf, x, path, depth)
 	}
 	return writeValue(buf, reflect.ValueOf(v), path.String(), depth)
+}
+
+// writeArray writes xs as a JSON array (null when nil), each element
+// through writeAny.
+func writeArray[E any](buf *bytes.Buffer, xs []E, path *pathNode, depth int) error {
+	if xs == nil {
+		buf.WriteString("null")
+		return nil
+	}
+	buf.WriteByte('[')
+	for i, e := range xs {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := writeAny(buf, e, &pathNode{parent: path, index: i}, depth+1); err != nil {
+			return err
+		}
+	}
+	buf.WriteByte(']')
+	return nil
 }
 
 func writeInt(buf *bytes.Buffer, n int64, path *pathNode) error {

@@ -209,3 +209,25 @@ func (c *Codec) writer(ctx context.Context, id int) (avro.Schema, error) {
 	c.mu.Unlock()
 	return w, nil
 }
+
+// DecodeRecord decodes a message of one of the record topics of topics into
+// its record type (*schemas.CivilStatusRecord, *schemas.EmploymentRecord,
+// *schemas.ContributionRecord) and returns it with its provenance. A topic
+// that is not a record topic is a *DecodeError (ReasonIncompatible).
+func (c *Codec) DecodeRecord(ctx context.Context, topics Topics, topic string, data []byte) (any, schemas.Provenance, error) {
+	switch topic {
+	case topics.CivilStatus:
+		var r schemas.CivilStatusRecord
+		_, err := c.Decode(ctx, topic, data, &r)
+		return &r, r.Provenance, err
+	case topics.Employment:
+		var r schemas.EmploymentRecord
+		_, err := c.Decode(ctx, topic, data, &r)
+		return &r, r.Provenance, err
+	case topics.Contribution:
+		var r schemas.ContributionRecord
+		_, err := c.Decode(ctx, topic, data, &r)
+		return &r, r.Provenance, err
+	}
+	return nil, schemas.Provenance{}, &DecodeError{Reason: ReasonIncompatible, Err: fmt.Errorf("topic %s is not a record topic", topic)}
+}

@@ -217,22 +217,7 @@ func checkTopics(ctx context.Context, t *testing.T, brokerAddr string, reg confi
 	seen := map[recID][]byte{}
 	for _, topic := range topics.Records() {
 		for _, m := range testenv.ReadTopic(t, ctx, brokerAddr, topic) {
-			var p schemas.Provenance
-			var err error
-			switch topic {
-			case topics.CivilStatus:
-				var r schemas.CivilStatusRecord
-				_, err = codec.Decode(ctx, topic, m.Value, &r)
-				p = r.Provenance
-			case topics.Employment:
-				var r schemas.EmploymentRecord
-				_, err = codec.Decode(ctx, topic, m.Value, &r)
-				p = r.Provenance
-			case topics.Contribution:
-				var r schemas.ContributionRecord
-				_, err = codec.Decode(ctx, topic, m.Value, &r)
-				p = r.Provenance
-			}
+			_, p, err := codec.DecodeRecord(ctx, topics, topic, m.Value)
 			testenv.Must(t, err, "decode a message of %s", topic)
 			tc.Published++
 			id := recID{p.DataCenter, p.SourceKey, p.SourceVersion}

@@ -219,21 +219,7 @@ func TestPipelineSurvivesSIGKILL(t *testing.T) {
 		_, err = codec.Use(ctx, topic, text)
 		testenv.Must(t, err, "codec")
 		for _, m := range testenv.ReadTopic(t, ctx, broker.Addr, topic) {
-			var p schemas.Provenance
-			switch topic {
-			case topics.CivilStatus:
-				var r schemas.CivilStatusRecord
-				_, err = codec.Decode(ctx, topic, m.Value, &r)
-				p = r.Provenance
-			case topics.Employment:
-				var r schemas.EmploymentRecord
-				_, err = codec.Decode(ctx, topic, m.Value, &r)
-				p = r.Provenance
-			case topics.Contribution:
-				var r schemas.ContributionRecord
-				_, err = codec.Decode(ctx, topic, m.Value, &r)
-				p = r.Provenance
-			}
+			_, p, err := codec.DecodeRecord(ctx, topics, topic, m.Value)
 			testenv.Must(t, err, "decode")
 			published++
 			k := id{p.DataCenter, p.SourceKey}

@@ -416,21 +416,7 @@ func (m *Materializer) store(ctx context.Context, p *prepared) error {
 }
 
 func (m *Materializer) decode(ctx context.Context, msg kafka.Message) (any, schemas.Provenance, error) {
-	switch msg.Topic {
-	case m.topics.CivilStatus:
-		var r schemas.CivilStatusRecord
-		_, err := m.conn.Codec.Decode(ctx, msg.Topic, msg.Value, &r)
-		return &r, r.Provenance, err
-	case m.topics.Employment:
-		var r schemas.EmploymentRecord
-		_, err := m.conn.Codec.Decode(ctx, msg.Topic, msg.Value, &r)
-		return &r, r.Provenance, err
-	case m.topics.Contribution:
-		var r schemas.ContributionRecord
-		_, err := m.conn.Codec.Decode(ctx, msg.Topic, msg.Value, &r)
-		return &r, r.Provenance, err
-	}
-	return nil, schemas.Provenance{}, &bus.DecodeError{Reason: bus.ReasonIncompatible, Err: fmt.Errorf("topic %s is not a record topic", msg.Topic)}
+	return m.conn.Codec.DecodeRecord(ctx, m.topics, msg.Topic, msg.Value)
 }
 
 func (m *Materializer) validate(v any) schemas.Violations {
