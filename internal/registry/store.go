@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/hamba/avro/v2"
 	"github.com/jackc/pgx/v5"
@@ -64,6 +65,12 @@ func parseSchema(text, schemaType string, refs []Reference) (*parsed, *Error) {
 	}
 	if text == "" {
 		return nil, apiErr(422, CodeInvalidSchema, "Invalid schema: empty schema")
+	}
+	if !utf8.ValidString(text) {
+		// JSON text is UTF-8 (RFC 8259): a stray byte would be kept by the
+		// parser and then stored as U+FFFD, so the schema would not be the
+		// one that was sent.
+		return nil, apiErr(422, CodeInvalidSchema, "Invalid schema: not valid UTF-8")
 	}
 	sch, err := schemas.Parse(text)
 	if err != nil {
