@@ -3,9 +3,11 @@ package schemas
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Violation codes. They are stable: DLQ records, metrics labels and API
@@ -34,6 +36,17 @@ const (
 	CodeAgencyUnknown     = "provenance.agency"  // the agency is unknown or wrong for the topic
 	CodeDataCenter        = "provenance.data_center"
 	CodeSourceVersion     = "provenance.version" // the source version is not positive
+	// CodeTextInvalid: a string field is not clean text: invalid UTF-8, a
+	// NUL or other control character (Unicode category Cc; tab, LF and CR
+	// are allowed in multi-line fields only), a line or paragraph separator
+	// (U+2028, U+2029) or a noncharacter (U+FFFE, U+FFFF, U+FDD0-U+FDEF and
+	// the last two code points of every plane). The field's other rules are
+	// not run.
+	CodeTextInvalid = "text.invalid"
+	// CodeTextTooLong: a string field has more characters (runes) than its
+	// bound in the text bounds table (maxName and the tables after it). The
+	// field's other rules are not run.
+	CodeTextTooLong = "text.too_long"
 )
 
 // Violation is one broken rule.
@@ -97,22 +110,243 @@ var (
 	fundAgencies  = []string{"cnas", "casnos", "cacobatph"}
 )
 
+// Text bounds: the most characters (runes, not bytes) a string field may
+// hold. Every string field of every record is untrusted text: the tables
+// below list each one, as Violation.Field names it, with its bound; a field
+// added to a record struct must be added here (TestEveryStringFieldIsText
+// fails otherwise).
+const (
+	maxSymbol     = 32   // an enum symbol: kind, operation, sex, fund, subject, status
+	maxIdentifier = 64   // a code or identifier: agency, data center, NIN, NSS, commune, wilaya, employer id, NIF, judgment number, period
+	maxSourceKey  = 256  // a source system's key, entity/key1/key2/...
+	maxName       = 100  // a surname or the first names of one person, in either script
+	maxLabel      = 200  // a court, employer name, job position or affiliation regime
+	maxNote       = 4096 // one marginal note (mention marginale), free text that may span lines; the CSV drop's field limit (4 KiB)
+)
+
+// textField is one string field of T: its name as Violation.Field gives it,
+// its bound, whether it is multi-line free text (tab, LF and CR allowed),
+// and how to read it: one reads a string (nil when an optional field is
+// absent), many an array of strings.
+type textField[T any] struct {
+	field     string
+	max       int
+	multiLine bool
+	one       func(*T) *string
+	many      func(*T) []string
+}
+
+const (
+	oneLine   = false
+	multiLine = true
+)
+
+// The text bounds table, record by record, payload by payload.
+var (
+	provenanceText = []textField[Provenance]{
+		{"provenance.agency", maxIdentifier, oneLine, func(p *Provenance) *string { return &p.Agency }, nil},
+		{"provenance.data_center", maxIdentifier, oneLine, func(p *Provenance) *string { return &p.DataCenter }, nil},
+		{"provenance.source_key", maxSourceKey, oneLine, func(p *Provenance) *string { return &p.SourceKey }, nil},
+		{"provenance.operation", maxSymbol, oneLine, func(p *Provenance) *string { return &p.Operation }, nil},
+	}
+	civilStatusText = []textField[CivilStatusRecord]{
+		{"nin", maxIdentifier, oneLine, func(r *CivilStatusRecord) *string { return &r.NIN }, nil},
+		{"kind", maxSymbol, oneLine, func(r *CivilStatusRecord) *string { return &r.Kind }, nil},
+	}
+	personText = []textField[PersonIdentity]{
+		{"person.surname_latin", maxName, oneLine, func(p *PersonIdentity) *string { return &p.SurnameLatin }, nil},
+		{"person.surname_arabic", maxName, oneLine, func(p *PersonIdentity) *string { return &p.SurnameArabic }, nil},
+		{"person.first_names_latin", maxName, oneLine, func(p *PersonIdentity) *string { return &p.FirstNamesLatin }, nil},
+		{"person.first_names_arabic", maxName, oneLine, func(p *PersonIdentity) *string { return &p.FirstNamesArabic }, nil},
+		{"person.marital_surname_latin", maxName, oneLine, func(p *PersonIdentity) *string { return p.MaritalSurnameLatin }, nil},
+		{"person.sex", maxSymbol, oneLine, func(p *PersonIdentity) *string { return &p.Sex }, nil},
+		{"person.birth_commune", maxIdentifier, oneLine, func(p *PersonIdentity) *string { return &p.BirthCommune }, nil},
+		{"person.birth_wilaya", maxIdentifier, oneLine, func(p *PersonIdentity) *string { return &p.BirthWilaya }, nil},
+		{"person.father_first_name_latin", maxName, oneLine, func(p *PersonIdentity) *string { return p.FatherFirstNameLatin }, nil},
+		{"person.father_first_name_arabic", maxName, oneLine, func(p *PersonIdentity) *string { return p.FatherFirstNameArabic }, nil},
+		{"person.mother_surname_latin", maxName, oneLine, func(p *PersonIdentity) *string { return p.MotherSurnameLatin }, nil},
+		{"person.mother_first_names_latin", maxName, oneLine, func(p *PersonIdentity) *string { return p.MotherFirstNamesLatin }, nil},
+		{"person.mother_surname_arabic", maxName, oneLine, func(p *PersonIdentity) *string { return p.MotherSurnameArabic }, nil},
+		{"person.mother_first_names_arabic", maxName, oneLine, func(p *PersonIdentity) *string { return p.MotherFirstNamesArabic }, nil},
+		{"person.father_nin", maxIdentifier, oneLine, func(p *PersonIdentity) *string { return p.FatherNIN }, nil},
+		{"person.mother_nin", maxIdentifier, oneLine, func(p *PersonIdentity) *string { return p.MotherNIN }, nil},
+	}
+	birthText = []textField[BirthAct]{
+		{"birth.act_commune", maxIdentifier, oneLine, func(b *BirthAct) *string { return &b.ActCommune }, nil},
+		{"birth.marginal_notes", maxNote, multiLine, nil, func(b *BirthAct) []string { return b.MarginalNotes }},
+	}
+	marriageText = []textField[MarriageAct]{
+		{"marriage.act_commune", maxIdentifier, oneLine, func(m *MarriageAct) *string { return &m.ActCommune }, nil},
+		{"marriage.spouse_nin", maxIdentifier, oneLine, func(m *MarriageAct) *string { return &m.SpouseNIN }, nil},
+		{"marriage.spouse_surname_latin", maxName, oneLine, func(m *MarriageAct) *string { return m.SpouseSurnameLatin }, nil},
+		{"marriage.spouse_first_names_latin", maxName, oneLine, func(m *MarriageAct) *string { return m.SpouseFirstNamesLatin }, nil},
+		{"marriage.marginal_notes", maxNote, multiLine, nil, func(m *MarriageAct) []string { return m.MarginalNotes }},
+	}
+	divorceText = []textField[DivorceAct]{
+		{"divorce.spouse_nin", maxIdentifier, oneLine, func(d *DivorceAct) *string { return &d.SpouseNIN }, nil},
+		{"divorce.court", maxLabel, oneLine, func(d *DivorceAct) *string { return d.Court }, nil},
+		{"divorce.judgment_number", maxIdentifier, oneLine, func(d *DivorceAct) *string { return d.JudgmentNumber }, nil},
+		{"divorce.marriage_act_commune", maxIdentifier, oneLine, func(d *DivorceAct) *string { return d.MarriageActCommune }, nil},
+		{"divorce.marginal_notes", maxNote, multiLine, nil, func(d *DivorceAct) []string { return d.MarginalNotes }},
+	}
+	deathText = []textField[DeathAct]{
+		{"death.act_commune", maxIdentifier, oneLine, func(d *DeathAct) *string { return &d.ActCommune }, nil},
+		{"death.place_commune", maxIdentifier, oneLine, func(d *DeathAct) *string { return &d.PlaceCommune }, nil},
+		{"death.marginal_notes", maxNote, multiLine, nil, func(d *DeathAct) []string { return d.MarginalNotes }},
+	}
+	employmentRecordText = []textField[EmploymentRecord]{
+		{"nin", maxIdentifier, oneLine, func(r *EmploymentRecord) *string { return &r.NIN }, nil},
+		{"nss", maxIdentifier, oneLine, func(r *EmploymentRecord) *string { return &r.NSS }, nil},
+		{"fund", maxSymbol, oneLine, func(r *EmploymentRecord) *string { return &r.Fund }, nil},
+		{"kind", maxSymbol, oneLine, func(r *EmploymentRecord) *string { return &r.Kind }, nil},
+	}
+	affiliationText = []textField[Affiliation]{
+		{"affiliation.status", maxSymbol, oneLine, func(a *Affiliation) *string { return &a.Status }, nil},
+		{"affiliation.regime", maxLabel, oneLine, func(a *Affiliation) *string { return a.Regime }, nil},
+	}
+	employmentPeriodText = []textField[EmploymentPeriod]{
+		{"employment.employer_id", maxIdentifier, oneLine, func(e *EmploymentPeriod) *string { return &e.EmployerID }, nil},
+		{"employment.employer_name", maxLabel, oneLine, func(e *EmploymentPeriod) *string { return &e.EmployerName }, nil},
+		{"employment.employer_nif", maxIdentifier, oneLine, func(e *EmploymentPeriod) *string { return e.EmployerNIF }, nil},
+		{"employment.status", maxSymbol, oneLine, func(e *EmploymentPeriod) *string { return &e.Status }, nil},
+		{"employment.position", maxLabel, oneLine, func(e *EmploymentPeriod) *string { return e.Position }, nil},
+	}
+	contributionText = []textField[ContributionRecord]{
+		{"subject", maxSymbol, oneLine, func(r *ContributionRecord) *string { return &r.Subject }, nil},
+		{"nin", maxIdentifier, oneLine, func(r *ContributionRecord) *string { return r.NIN }, nil},
+		{"nss", maxIdentifier, oneLine, func(r *ContributionRecord) *string { return r.NSS }, nil},
+		{"employer_id", maxIdentifier, oneLine, func(r *ContributionRecord) *string { return r.EmployerID }, nil},
+		{"fund", maxSymbol, oneLine, func(r *ContributionRecord) *string { return &r.Fund }, nil},
+		{"period", maxIdentifier, oneLine, func(r *ContributionRecord) *string { return &r.Period }, nil},
+		{"status", maxSymbol, oneLine, func(r *ContributionRecord) *string { return &r.Status }, nil},
+	}
+)
+
 type checker struct {
 	r   Rules
 	now time.Time
 	out Violations
+	// bad are the fields with a text violation: their other rules add
+	// nothing. Nil while every field is clean text.
+	bad []string
 }
 
-func (r Rules) checker() *checker {
+// checker starts the checks of one record. The checker stays on the
+// caller's stack: validating a valid record allocates only what its rules
+// format.
+func (r Rules) checker() checker {
 	now := r.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	return &checker{r: r, now: now}
+	return checker{r: r, now: now}
 }
 
 func (c *checker) add(code, field, format string, args ...any) {
+	if c.textBad(field) {
+		// The text violation says what is wrong; a format or enum violation
+		// on top of it (quoting the bad text) would only confuse.
+		return
+	}
 	c.out = append(c.out, Violation{Code: code, Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// textBad reports whether field has a text violation.
+func (c *checker) textBad(field string) bool {
+	return len(c.bad) > 0 && slices.Contains(c.bad, field)
+}
+
+// textOf checks the string fields of v that fields lists.
+func textOf[T any](c *checker, v *T, fields []textField[T]) {
+	for i := range fields {
+		f := &fields[i]
+		if f.many != nil {
+			for j, s := range f.many(v) {
+				c.text(f.field, j, s, f.max, f.multiLine)
+			}
+		} else if s := f.one(v); s != nil {
+			c.text(f.field, -1, *s, f.max, f.multiLine)
+		}
+	}
+}
+
+// text checks that s, the value of field (item index of an array, -1 for
+// none), is clean text of at most limit characters. It allocates only for a
+// violation.
+func (c *checker) text(field string, index int, s string, limit int, multiLine bool) {
+	at, r, n := scanText(s, multiLine)
+	if at < 0 && n <= limit {
+		return
+	}
+	if index >= 0 {
+		field += "[" + strconv.Itoa(index) + "]"
+	}
+	c.bad = append(c.bad, field)
+	var v Violation
+	switch {
+	case at >= 0 && r < 0:
+		v = Violation{CodeTextInvalid, field, fmt.Sprintf("is not valid UTF-8: byte 0x%02X at offset %d", s[at], at)}
+	case at >= 0:
+		v = Violation{CodeTextInvalid, field, fmt.Sprintf("holds %s at byte offset %d", describeRune(r), at)}
+	default:
+		v = Violation{CodeTextTooLong, field, fmt.Sprintf("is %d characters long, the limit is %d", n, limit)}
+	}
+	c.out = append(c.out, v)
+}
+
+// scanText finds the first byte offset at which s stops being clean text
+// (at = -1 when it never does): r is the rune there, -1 for a byte that is
+// not UTF-8. n counts the runes of s up to there (all of them for clean
+// text).
+func scanText(s string, multiLine bool) (at int, r rune, n int) {
+	for i := 0; i < len(s); n++ {
+		if b := s[i]; b < utf8.RuneSelf {
+			// ASCII: C0 controls and DEL are Cc; tab, LF and CR only in
+			// multi-line text.
+			if (b < 0x20 || b == 0x7f) && !(multiLine && (b == '\t' || b == '\n' || b == '\r')) {
+				return i, rune(b), n
+			}
+			i++
+			continue
+		}
+		if b := s[i]; b >= 0xc2 && b < 0xe0 && i+1 < len(s) && s[i+1]&0xc0 == 0x80 {
+			// Two bytes, U+0080-U+07FF: Latin accents, Arabic. Only the C1
+			// controls U+0080-U+009F (C2 80 to C2 9F) are not text.
+			if b == 0xc2 && s[i+1] < 0xa0 {
+				return i, rune(s[i+1]), n
+			}
+			i += 2
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1: // also surrogates and overlong forms
+			return i, -1, n
+		case r <= 0x9f, // C1 controls U+0080-U+009F (Cc)
+			r == 0x2028 || r == 0x2029, // line and paragraph separators
+			r >= 0xfdd0 && r <= 0xfdef, // noncharacters
+			r&0xfffe == 0xfffe:         // noncharacters U+FFFE, U+FFFF, U+1FFFE...
+			return i, r, n
+		}
+		i += size
+	}
+	return -1, 0, n
+}
+
+// describeRune names a rune that is not allowed in text, for a message.
+func describeRune(r rune) string {
+	switch {
+	case r == 0:
+		return "a NUL character (U+0000)"
+	case r == '\t' || r == '\n' || r == '\r':
+		return fmt.Sprintf("a tab or line break (U+%04X), allowed only in multi-line fields such as marginal notes", r)
+	case r < 0x20 || r >= 0x7f && r <= 0x9f:
+		return fmt.Sprintf("the control character U+%04X", r)
+	case r == 0x2028 || r == 0x2029:
+		return fmt.Sprintf("a line or paragraph separator (U+%04X)", r)
+	default:
+		return fmt.Sprintf("the noncharacter U+%04X", r)
+	}
 }
 
 func (c *checker) required(field, v string) bool {
@@ -289,7 +523,27 @@ func (c *checker) payloads(kind string, set map[string]bool, want ...string) {
 // CivilStatus validates a civil-status record. A DELETE needs only its
 // provenance and NIN: the payload of a withdrawn act is not required.
 func (r Rules) CivilStatus(rec *CivilStatusRecord) Violations {
-	c := r.checker()
+	cv := r.checker()
+	c := &cv
+	// Text first, every field present whatever the kind and operation: a
+	// record with a field that is not clean text never reaches a store.
+	textOf(c, &rec.Provenance, provenanceText)
+	textOf(c, rec, civilStatusText)
+	if rec.Person != nil {
+		textOf(c, rec.Person, personText)
+	}
+	if rec.Birth != nil {
+		textOf(c, rec.Birth, birthText)
+	}
+	if rec.Marriage != nil {
+		textOf(c, rec.Marriage, marriageText)
+	}
+	if rec.Divorce != nil {
+		textOf(c, rec.Divorce, divorceText)
+	}
+	if rec.Death != nil {
+		textOf(c, rec.Death, deathText)
+	}
 	c.provenance(rec.Provenance, civilAgencies)
 	c.nin("nin", rec.NIN)
 	set := map[string]bool{"person": rec.Person != nil, "birth": rec.Birth != nil, "marriage": rec.Marriage != nil, "divorce": rec.Divorce != nil, "death": rec.Death != nil}
@@ -323,7 +577,7 @@ func (r Rules) CivilStatus(rec *CivilStatusRecord) Violations {
 		}
 		c.commune("person.birth_commune", p.BirthCommune)
 		c.wilaya("person.birth_wilaya", p.BirthWilaya)
-		if communeRe.MatchString(p.BirthCommune) && p.BirthWilaya != "" && p.BirthCommune[:2] != p.BirthWilaya && p.BirthCommune[:2] != SyntheticWilaya {
+		if communeRe.MatchString(p.BirthCommune) && p.BirthWilaya != "" && !c.textBad("person.birth_wilaya") && p.BirthCommune[:2] != p.BirthWilaya && p.BirthCommune[:2] != SyntheticWilaya {
 			// Wilayas were re-mapped in 1984, 2019 and 2025: the commune code
 			// keeps the wilaya of registration, which birth_wilaya records.
 			c.add(CodeCommuneFormat, "person.birth_commune", "commune %s is not in wilaya %s", p.BirthCommune, p.BirthWilaya)
@@ -352,7 +606,7 @@ func (r Rules) CivilStatus(rec *CivilStatusRecord) Violations {
 			if got, want := rec.NIN[2:5], fmt.Sprintf("%03d", b.ActYear%1000); got != want {
 				c.add(CodeNINBirthMismatch, "nin", "positions 3-5 are %s, the birth register year %d gives %s", got, b.ActYear, want)
 			}
-			if got := rec.NIN[5:9]; got != b.ActCommune {
+			if got := rec.NIN[5:9]; got != b.ActCommune && !c.textBad("birth.act_commune") {
 				c.add(CodeNINBirthMismatch, "nin", "positions 6-9 are %s, the birth act commune is %s", got, b.ActCommune)
 			}
 			if got, want := rec.NIN[9:14], fmt.Sprintf("%05d", b.ActNumber); got != want {
@@ -388,7 +642,16 @@ func (r Rules) CivilStatus(rec *CivilStatusRecord) Violations {
 
 // Employment validates an employment record.
 func (r Rules) Employment(rec *EmploymentRecord) Violations {
-	c := r.checker()
+	cv := r.checker()
+	c := &cv
+	textOf(c, &rec.Provenance, provenanceText)
+	textOf(c, rec, employmentRecordText)
+	if rec.Affiliation != nil {
+		textOf(c, rec.Affiliation, affiliationText)
+	}
+	if rec.Employment != nil {
+		textOf(c, rec.Employment, employmentPeriodText)
+	}
 	c.provenance(rec.Provenance, fundAgencies)
 	c.nin("nin", rec.NIN)
 	if c.required("nss", rec.NSS) && !nssRe.MatchString(rec.NSS) {
@@ -436,7 +699,10 @@ func (r Rules) Employment(rec *EmploymentRecord) Violations {
 
 // Contribution validates a contribution record.
 func (r Rules) Contribution(rec *ContributionRecord) Violations {
-	c := r.checker()
+	cv := r.checker()
+	c := &cv
+	textOf(c, &rec.Provenance, provenanceText)
+	textOf(c, rec, contributionText)
 	c.provenance(rec.Provenance, fundAgencies)
 	c.oneOf("subject", rec.Subject, SubjectInsured, SubjectEmployer)
 	switch rec.Subject {

@@ -83,11 +83,28 @@ func ruleInvalid() map[string]any {
 	negative.AmountPaid = -1
 	status := schematest.Contribution()
 	status.Status = "PAID" // amount paid is less than due
+	// Text that PostgreSQL refuses or that must never reach a document:
+	// schema-valid (Avro strings are bytes to the codec), refused by the
+	// text rules before any store.
+	firstNUL := schematest.Birth()
+	firstNUL.Person.FirstNamesLatin = "Youcef\x00Karim"
+	latin1 := schematest.Birth()
+	latin1.Person.SurnameLatin = "B\xe9NALI" // Latin-1 é: not UTF-8
+	longNote := schematest.Birth()
+	longNote.Birth.MarginalNotes = []string{strings.Repeat("Mention marginale. ", 527)[:10_000]}
+	employerESC := schematest.Employment()
+	employerESC.Employment.EmployerName = "SARL \x1b[2J\x1b[31mAtlas Travaux"
+	contribNUL := schematest.Contribution()
+	employerID := "16E0099\x00"
+	contribNUL.EmployerID = &employerID
 	return map[string]any{
 		"rule-birth-date-future.hex": future, "rule-birth-nin-format.hex": badNIN, "rule-birth-nin-mismatch.hex": mismatch,
 		"rule-marriage-spouse-self.hex": spouseSelf, "rule-birth-agency-wrong.hex": wrongAgency, "rule-death-version-zero.hex": version0,
 		"rule-kind-payload.hex": kind, "rule-affiliation-nss.hex": nss, "rule-employment-date-order.hex": order,
 		"rule-contribution-period.hex": period, "rule-contribution-negative.hex": negative, "rule-contribution-status.hex": status,
+		"rule-text-birth-first-name-nul.hex": firstNUL, "rule-text-birth-surname-latin1.hex": latin1,
+		"rule-text-birth-note-10000.hex": longNote, "rule-text-employer-name-escape.hex": employerESC,
+		"rule-text-contribution-employer-id-nul.hex": contribNUL,
 	}
 }
 
