@@ -479,8 +479,14 @@ func (c *checker) provenance(p Provenance, agencies []string) {
 	if c.required("provenance.agency", p.Agency) {
 		c.oneOf2(CodeAgencyUnknown, "provenance.agency", p.Agency, agencies)
 	}
-	if c.required("provenance.data_center", p.DataCenter) && !dataCenter.MatchString(p.DataCenter) {
-		c.add(CodeDataCenter, "provenance.data_center", "must be lower-case letters, digits and '-', got %q", p.DataCenter)
+	if c.required("provenance.data_center", p.DataCenter) {
+		switch {
+		case !dataCenter.MatchString(p.DataCenter):
+			c.add(CodeDataCenter, "provenance.data_center", "must be lower-case letters, digits and '-', got %q", p.DataCenter)
+		case slices.Contains(agencies, p.Agency) && !DataCenterOf(p.Agency, p.DataCenter):
+			// No agency speaks for another's data center.
+			c.add(CodeDataCenter, "provenance.data_center", "%q is not a data center of %s (<agency>-...)", p.DataCenter, p.Agency)
+		}
 	}
 	c.required("provenance.source_key", p.SourceKey)
 	if p.SourceVersion <= 0 {

@@ -58,6 +58,9 @@ type Options struct {
 	// unchanged before it is read; 0 means twice PollInterval, at least 1s.
 	Settle     time.Duration
 	MaxBackoff time.Duration
+	// WatermarkEvery is how often a watermark round is written
+	// (runtime.DefaultWatermarkEvery when 0).
+	WatermarkEvery time.Duration
 }
 
 // Metrics are csvdrop's own metrics, beside the runtime's.
@@ -94,6 +97,7 @@ type Runner struct {
 
 	obs       map[string]*observed // files of the directory, by name
 	lastHeard time.Time
+	wm        *runtime.Watermarker
 
 	// afterJournal, when set (tests), runs after a batch was published
 	// and journaled, before its progress is saved.
@@ -125,9 +129,10 @@ func NewRunner(src Source, pub *runtime.Publisher, cps *runtime.Checkpoints, top
 	if opt.MaxBackoff <= 0 {
 		opt.MaxBackoff = 30 * time.Second
 	}
+	log = log.With("connector", inst.Name(), "agency", src.Agency, "dir", src.Dir)
 	return &Runner{inst: inst, src: src, pub: pub, cps: cps, files: &files{pool: cps.Pool(), connector: inst.Name()}, topics: topics,
 		opt: opt, m: m, fm: fm, health: runtime.NewHealth(inst, m), obs: map[string]*observed{},
-		log: log.With("connector", inst.Name(), "agency", src.Agency, "dir", src.Dir)}
+		wm: pub.Watermarker(inst, opt.WatermarkEvery, log), log: log}
 }
 
 // Instance is what this runner runs.
@@ -208,12 +213,29 @@ func (r *Runner) scan(ctx context.Context) error {
 			return err
 		}
 	}
+	// The watermark of this scan: every file renamed into the directory
+	// before the listing began is in it; it holds back to the modification
+	// time of any file left for a later scan (settling, or failed), which
+	// is no later than its rename.
+	listed := time.Now()
 	entries, err := os.ReadDir(r.src.Dir)
 	if err != nil {
 		return fmt.Errorf("drop directory: %w", err)
 	}
 	r.heard(ctx)
 	now := time.Now()
+	wm := listed
+	defer func() {
+		for _, o := range r.obs {
+			if o.mtime.Before(wm) {
+				wm = o.mtime
+			}
+		}
+		if ctx.Err() == nil {
+			r.wm.CaughtUp(wm)
+			r.wm.Flush(ctx)
+		}
+	}()
 	present := map[string]bool{}
 	var ready []string
 	for _, e := range entries {

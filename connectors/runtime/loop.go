@@ -39,6 +39,9 @@ type Options struct {
 	// PruneAfter lets sources that can (Pruner) delete what was published
 	// this long ago; 0 never prunes.
 	PruneAfter time.Duration
+	// WatermarkEvery is how often a caught-up connector writes a watermark
+	// round (bus.WatermarkMessages); DefaultWatermarkEvery when 0.
+	WatermarkEvery time.Duration
 }
 
 // Pruner is a Source that can delete records published up to a position.
@@ -124,6 +127,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	r.log.Info("connector started", "position", pos)
 	var lastHead, lastPrune, lastHeard time.Time
+	mk := r.pub.Watermarker(r.inst, r.opt.WatermarkEvery, r.log)
 	pruner, canPrune := r.src.(Pruner)
 	for ctx.Err() == nil {
 		start := time.Now()
@@ -146,6 +150,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		if !r.pub.acquire(ctx) {
 			return nil
 		}
+		readStart := time.Now()
 		b, err := r.src.Read(ctx, pos, r.opt.BatchSize)
 		if err != nil {
 			r.pub.release()
@@ -164,10 +169,17 @@ func (r *Runner) Run(ctx context.Context) error {
 				r.log.Warn("heartbeat not recorded", "err", err)
 			}
 		}
+		// Fewer records than asked for, and no gap waited on: the read saw
+		// everything committed before it began.
+		caughtUp := len(b.Records) < r.opt.BatchSize && !b.Soon
 		if len(b.Records) == 0 {
 			r.pub.release()
 			r.status(nil)
 			bo.Reset()
+			if caughtUp {
+				mk.CaughtUp(readStart)
+			}
+			mk.Flush(ctx)
 			wait := r.opt.PollInterval
 			if b.Soon {
 				wait = min(wait, 20*time.Millisecond)
@@ -216,6 +228,10 @@ func (r *Runner) Run(ctx context.Context) error {
 		pos = b.Last
 		bo.Reset()
 		r.status(nil)
+		if caughtUp {
+			mk.CaughtUp(readStart)
+		}
+		mk.Flush(ctx)
 		r.m.batches.WithLabelValues(name).Inc()
 		r.m.batchSeconds.WithLabelValues(name).Observe(time.Since(start).Seconds())
 		r.log.Debug("batch published", "records", len(b.Records), "published", n.Published, "rejected", n.Rejected, "position", pos)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,6 +75,7 @@ func (i Instance) Name() string { return i.Kind + ":" + i.DataCenter }
 // what fails to the DLQ with its reason. One Publisher serves every
 // instance of a process.
 type Publisher struct {
+	client *bus.Client
 	codec  *bus.Codec
 	writer *kafka.Writer
 	dlq    string
@@ -84,6 +86,10 @@ type Publisher struct {
 	// inflight bounds the batches the process's runners hold between
 	// reading and checkpointing (see MaxInFlightBatches).
 	inflight chan struct{}
+
+	partsMu sync.Mutex
+	parts   map[string]int // record topic -> partitions, for watermark rounds
+	partsAt time.Time
 }
 
 // MaxInFlightBatches is how many batches the runners of one process may
@@ -124,7 +130,7 @@ func NewPublisher(client *bus.Client, codec *bus.Codec, rules schemas.Rules, m *
 	w.BatchBytes = 4 << 20
 	w.BatchTimeout = 5 * time.Millisecond
 	w.MaxAttempts = 3
-	return &Publisher{codec: codec, writer: w, dlq: client.Topics().DLQ, rules: rules, log: log, now: time.Now, m: m,
+	return &Publisher{client: client, codec: codec, writer: w, dlq: client.Topics().DLQ, rules: rules, log: log, now: time.Now, m: m,
 		inflight: make(chan struct{}, MaxInFlightBatches)}
 }
 
@@ -194,6 +200,51 @@ func (p *Publisher) Publish(ctx context.Context, inst Instance, recs []Record) (
 	return n, nil
 }
 
+// Mark writes a watermark round for inst: a marker carrying at on every
+// partition of every record topic of inst's agency, acknowledged by the
+// brokers (acks=all) when it returns nil. The caller must have published,
+// and had acknowledged, every record its source had committed before at.
+func (p *Publisher) Mark(ctx context.Context, inst Instance, at time.Time) error {
+	topics := p.client.Topics().RecordTopicsOf(inst.Agency)
+	if len(topics) == 0 {
+		return fmt.Errorf("watermark: agency %q writes no record topic", inst.Agency)
+	}
+	parts, err := p.partitions(ctx)
+	if err != nil {
+		return err
+	}
+	var msgs []kafka.Message
+	for _, t := range topics {
+		n := parts[t]
+		if n == 0 {
+			return fmt.Errorf("watermark: topic %s does not exist", t)
+		}
+		msgs = append(msgs, bus.WatermarkMessages(t, n, inst.Agency, inst.DataCenter, at)...)
+	}
+	if err := p.writer.WriteMessages(ctx, msgs...); err != nil {
+		p.m.produceErrors.WithLabelValues(inst.Name()).Inc()
+		return fmt.Errorf("publish watermark: %w", err)
+	}
+	p.m.watermark.WithLabelValues(inst.Name()).Set(float64(at.UnixNano()) / 1e9)
+	return nil
+}
+
+// partitions are the record topics' partition counts, read from the
+// cluster at most once a minute (a topic's partitions can be added).
+func (p *Publisher) partitions(ctx context.Context) (map[string]int, error) {
+	p.partsMu.Lock()
+	defer p.partsMu.Unlock()
+	if p.parts != nil && time.Since(p.partsAt) < time.Minute {
+		return p.parts, nil
+	}
+	all, err := p.client.ListTopics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("watermark: %w", err)
+	}
+	p.parts, p.partsAt = all, time.Now()
+	return all, nil
+}
+
 func (p *Publisher) validate(v any) schemas.Violations {
 	switch rec := v.(type) {
 	case *schemas.CivilStatusRecord:
@@ -220,6 +271,7 @@ type Metrics struct {
 	lag            *prometheus.GaugeVec
 	lastSuccess    *prometheus.GaugeVec
 	up             *prometheus.GaugeVec
+	watermark      *prometheus.GaugeVec
 }
 
 // NewMetrics registers the connector metrics on reg.
@@ -250,8 +302,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "last_success_timestamp_seconds", Help: "When the connector last read its source and published successfully."}, l),
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "askonce", Subsystem: "connect",
 			Name: "up", Help: "1 when the connector's last attempt succeeded, 0 while it backs off."}, l),
+		watermark: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "askonce", Subsystem: "connect",
+			Name: "watermark_timestamp_seconds", Help: "The last watermark the connector published: everything its source had committed before it is on the topics."}, l),
 	}
 	reg.MustRegister(m.read, m.published, m.rejected, m.batches, m.batchSeconds, m.produceSeconds,
-		m.produceErrors, m.sourceErrors, m.lag, m.lastSuccess, m.up)
+		m.produceErrors, m.sourceErrors, m.lag, m.lastSuccess, m.up, m.watermark)
 	return m
 }

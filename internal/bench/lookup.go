@@ -126,7 +126,7 @@ func (e *env) lookupBench(ctx context.Context) (*LookupResult, error) {
 	env := append(e.componentEnv(srcURL, busURL, prefix, addr),
 		"ASKONCE_LOOKUP_SIGNING_KEYS_DIR="+filepath.Join(e.dir, "signing-keys"), "ASKONCE_LOOKUP_CREATE_SIGNING_KEY=true",
 		// The connectors are stopped: their data centers must not turn stale mid-run.
-		"ASKONCE_LOOKUP_STALE_AFTER=8760h", "ASKONCE_POSTGRES_MAX_CONNS="+strconv.Itoa(r.PoolConns))
+		"ASKONCE_LOOKUP_STALE_AFTER=8760h", "ASKONCE_LOOKUP_FROZEN_AFTER=0", "ASKONCE_POSTGRES_MAX_CONNS="+strconv.Itoa(r.PoolConns))
 	pprofEnv, pprofAddr, err := e.pprofEnv()
 	if err != nil {
 		return nil, err

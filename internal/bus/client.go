@@ -103,7 +103,7 @@ func (c *Client) Writer(topic string) *kafka.Writer {
 		Addr:                   kafka.TCP(c.brokers...),
 		Topic:                  topic,
 		Transport:              c.transport,
-		Balancer:               &kafka.Murmur2Balancer{},
+		Balancer:               &PartitionBalancer{},
 		RequiredAcks:           kafka.RequireAll,
 		AllowAutoTopicCreation: false,
 		BatchTimeout:           10 * time.Millisecond,

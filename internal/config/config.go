@@ -245,6 +245,14 @@ type Materialize struct {
 	// StallTimeout: a consumer that has waited this long for a message
 	// while its group has messages to read leaves the group and joins again.
 	StallTimeout time.Duration `mapstructure:"stall_timeout"`
+	// FrozenAfter: /readyz fails when no data center's watermark has
+	// advanced for this long (the store stopped following its sources);
+	// 0 disables the check.
+	FrozenAfter time.Duration `mapstructure:"frozen_after"`
+	// WatermarkHistory is how long every advance of a data center's
+	// watermark is kept (store_watermark_history: what as_of a document
+	// could claim when it was issued).
+	WatermarkHistory time.Duration `mapstructure:"watermark_history"`
 }
 
 // Notify configures `askonce notify`, the router that turns record
@@ -273,9 +281,14 @@ type Lookup struct {
 	// DevMode accepts a policy marked dev_only (well-known dev API keys).
 	// Never in production.
 	DevMode bool `mapstructure:"dev_mode"`
-	// StaleAfter: a data center not heard from for this long makes answers
-	// that depend on it not_held with reason source_stale.
+	// StaleAfter, when set, replaces every document type's freshness bound
+	// (the catalog's freshness_bound_seconds): an answer that reads a data
+	// center whose watermark is older is source_stale. 0 (the default):
+	// the catalog's bounds.
 	StaleAfter time.Duration `mapstructure:"stale_after"`
+	// FrozenAfter: /readyz fails when no data center's watermark has
+	// advanced for this long; 0 disables the check.
+	FrozenAfter time.Duration `mapstructure:"frozen_after"`
 	// SigningKeysDir holds the Ed25519 signing keys (askonce keys rotate).
 	SigningKeysDir string `mapstructure:"signing_keys_dir"`
 	// CreateSigningKey creates a first signing key when the directory has none.
@@ -367,11 +380,13 @@ func Default() Config {
 			MaxBackoff:   30 * time.Second,
 		},
 		Materialize: Materialize{
-			GroupID:      "askonce-materialize",
-			BatchSize:    2000,
-			BatchWait:    100 * time.Millisecond,
-			MaxBackoff:   30 * time.Second,
-			StallTimeout: time.Minute,
+			GroupID:          "askonce-materialize",
+			BatchSize:        2000,
+			BatchWait:        100 * time.Millisecond,
+			MaxBackoff:       30 * time.Second,
+			StallTimeout:     time.Minute,
+			FrozenAfter:      2 * time.Minute,
+			WatermarkHistory: 7 * 24 * time.Hour,
 		},
 		Notify: Notify{
 			GroupID:    "askonce-notify",
@@ -381,7 +396,7 @@ func Default() Config {
 		},
 		Lookup: Lookup{
 			Listen:           "127.0.0.1:8080",
-			StaleAfter:       15 * time.Minute,
+			FrozenAfter:      2 * time.Minute,
 			SigningKeysDir:   ".var/keys",
 			CreateSigningKey: false,
 			RequestTimeout:   5 * time.Second,

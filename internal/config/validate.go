@@ -218,8 +218,17 @@ func (c *Config) Validate() error {
 	}
 
 	hostPort("lookup.listen", c.Lookup.Listen, false)
-	if c.Lookup.StaleAfter <= 0 {
-		bad("lookup.stale_after", "must be positive, got %s", c.Lookup.StaleAfter)
+	if c.Lookup.StaleAfter < 0 {
+		bad("lookup.stale_after", "must be 0 (the catalog's bounds) or positive, got %s", c.Lookup.StaleAfter)
+	}
+	if c.Lookup.FrozenAfter < 0 {
+		bad("lookup.frozen_after", "must be 0 (no check) or positive, got %s", c.Lookup.FrozenAfter)
+	}
+	if c.Materialize.FrozenAfter < 0 {
+		bad("materialize.frozen_after", "must be 0 (no check) or positive, got %s", c.Materialize.FrozenAfter)
+	}
+	if c.Materialize.WatermarkHistory < time.Hour {
+		bad("materialize.watermark_history", "must be at least 1h, got %s", c.Materialize.WatermarkHistory)
 	}
 	if c.Lookup.SigningKeysDir == "" {
 		bad("lookup.signing_keys_dir", "must not be empty")

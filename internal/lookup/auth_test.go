@@ -113,6 +113,7 @@ func TestAuthTLSRateLimitAndReload(t *testing.T) {
 	testenv.Must(t, err, "store")
 	defer pool.Close()
 	testenv.Must(t, materialize.Migrate(ctx, pool, nil), "store migrations")
+	keepFresh(t, ctx, pool)
 
 	log := ops.NewLogger(io.Discard, "error", "json")
 	reload := make(chan os.Signal, 1)

@@ -24,8 +24,27 @@ type DocumentType struct {
 	Agencies    []string `json:"agencies"`
 	Rule        string   `json:"decision_rule"`
 	ValidMonths int      `json:"valid_months"` // 0: does not expire
-	Fields      []Field  `json:"fields"`
+	// FreshnessSeconds bounds the age of the store's watermarks an answer
+	// may rest on: past it the API answers source_stale instead.
+	FreshnessSeconds int     `json:"freshness_bound_seconds"`
+	Fields           []Field `json:"fields"`
 }
+
+// FreshnessBound is FreshnessSeconds as a duration.
+func (d DocumentType) FreshnessBound() time.Duration {
+	return time.Duration(d.FreshnessSeconds) * time.Second
+}
+
+// Freshness bounds. A life certificate says a person is alive today: a
+// death registered anywhere must be able to stop it within minutes. A
+// status that moves monthly (contributions) or a negative answer of the
+// funds may rest on a quarter of an hour; acts that change rarely (a
+// birth act's marginal notes, a marriage) on an hour.
+const (
+	freshLife   = 5 * 60
+	freshStatus = 15 * 60
+	freshActs   = 60 * 60
+)
 
 // Purpose is a procedure code: why an agency asks. Each purpose sees, of
 // each document type it may use, only the fields it needs.
@@ -64,7 +83,7 @@ func with(base []Field, more ...Field) []Field { return append(slices.Clone(base
 var Catalog = []DocumentType{
 	{
 		Type: DocBirth, Paper: "Extrait d'acte de naissance n°12", Source: "civil-status", Agencies: []string{"etatcivil"},
-		Rule: "a birth act of the person is held", ValidMonths: 120,
+		Rule: "a birth act of the person is held", ValidMonths: 120, FreshnessSeconds: freshActs,
 		Fields: with(identity,
 			Field{"birth_date_presumed", "The birth date is presumed (year known only)"},
 			Field{"birth_time", "Hour of birth (HH:MM), when recorded"},
@@ -80,7 +99,7 @@ var Catalog = []DocumentType{
 	},
 	{
 		Type: DocFamily, Paper: "Fiche familiale d'état civil", Source: "civil-status", Agencies: []string{"etatcivil"},
-		Rule: "a birth act of the person and at least one marriage act are held", ValidMonths: 12,
+		Rule: "a birth act of the person and at least one marriage act are held", ValidMonths: 12, FreshnessSeconds: freshActs,
 		Fields: with(identity,
 			Field{"spouses", "Spouses: NIN, names, marriage date and act, current or former"},
 			Field{"children", "Children whose birth act names the person as father or mother: NIN, surname (Latin), first names (Latin and Arabic), sex, birth date; by birth date"},
@@ -88,14 +107,14 @@ var Catalog = []DocumentType{
 	},
 	{
 		Type: DocMarriage, Paper: "Acte de mariage", Source: "civil-status", Agencies: []string{"etatcivil"},
-		Rule: "a marriage act of the person is held", ValidMonths: 12,
+		Rule: "a marriage act of the person is held", ValidMonths: 12, FreshnessSeconds: freshActs,
 		Fields: with(identity[:5],
 			Field{"marriages", "Marriage acts: number, year, commune, date, spouse, dissolved by divorce"},
 		),
 	},
 	{
 		Type: DocDeath, Paper: "Acte de décès", Source: "civil-status", Agencies: []string{"etatcivil"},
-		Rule: "a death act of the person is held", ValidMonths: 0,
+		Rule: "a death act of the person is held", ValidMonths: 0, FreshnessSeconds: freshStatus,
 		Fields: with(identity,
 			Field{"date_of_death", "Date of death"},
 			Field{"place_commune", "Commune of death"},
@@ -104,14 +123,14 @@ var Catalog = []DocumentType{
 	},
 	{
 		Type: DocLife, Paper: "Certificat de vie (pensions CNR)", Source: "civil-status", Agencies: []string{"etatcivil"},
-		Rule: "a birth act is held and no death act, as of now, every civil-status data center fresh", ValidMonths: 12,
+		Rule: "a birth act is held and no death act, as of now, every civil-status data center fresh", ValidMonths: 12, FreshnessSeconds: freshLife,
 		Fields: with(identity,
 			Field{"alive", "Alive as of the document's as_of time"},
 		),
 	},
 	{
 		Type: DocAffiliation, Paper: "Attestation d'affiliation (CNAS/CASNOS)", Source: "employment", Agencies: []string{"cnas", "casnos", "cacobatph"},
-		Rule: "an affiliation of the person at a fund is held", ValidMonths: 3,
+		Rule: "an affiliation of the person at a fund is held", ValidMonths: 3, FreshnessSeconds: freshStatus,
 		Fields: []Field{
 			{"nin", "National identification number (NIN)"},
 			{"affiliations", "Affiliations: fund, NSS, start and end dates, status, regime"},
@@ -119,7 +138,7 @@ var Catalog = []DocumentType{
 	},
 	{
 		Type: DocNonAffiliation, Paper: "Attestation de non-affiliation", Source: "employment", Agencies: []string{"cnas", "casnos", "cacobatph"},
-		Rule: "no active affiliation at any fund, every fund data center fresh", ValidMonths: 3,
+		Rule: "no active affiliation at any fund, every fund data center fresh", ValidMonths: 3, FreshnessSeconds: freshStatus,
 		Fields: []Field{
 			{"nin", "National identification number (NIN)"},
 			{"funds_checked", "Funds whose records were checked"},
@@ -128,7 +147,7 @@ var Catalog = []DocumentType{
 	},
 	{
 		Type: DocEmployment, Paper: "Attestation de travail / relevé des emplois", Source: "employment", Agencies: []string{"cnas", "casnos", "cacobatph"},
-		Rule: "employment periods of the person are held", ValidMonths: 3,
+		Rule: "employment periods of the person are held", ValidMonths: 3, FreshnessSeconds: freshActs,
 		Fields: []Field{
 			{"nin", "National identification number (NIN)"},
 			{"nss", "Social security numbers (NSS)"},
@@ -137,7 +156,7 @@ var Catalog = []DocumentType{
 	},
 	{
 		Type: DocContribStatus, Paper: "Attestation de mise à jour des cotisations", Source: "contribution", Agencies: []string{"cnas", "casnos", "cacobatph"},
-		Rule: "contribution periods are held and none before the last due month is unpaid", ValidMonths: 3,
+		Rule: "contribution periods are held and none before the last due month is unpaid", ValidMonths: 3, FreshnessSeconds: freshStatus,
 		Fields: []Field{
 			{"nin", "National identification number (NIN)"},
 			{"up_to_date", "No unpaid period before the last due month"},
@@ -148,7 +167,7 @@ var Catalog = []DocumentType{
 	},
 	{
 		Type: DocContribStatement, Paper: "Relevé des salaires et cotisations", Source: "contribution", Agencies: []string{"cnas", "casnos", "cacobatph"},
-		Rule: "contribution periods of the person are held", ValidMonths: 3,
+		Rule: "contribution periods of the person are held", ValidMonths: 3, FreshnessSeconds: freshActs,
 		Fields: []Field{
 			{"nin", "National identification number (NIN)"},
 			{"periods", "Periods: month, fund, employer, wage base, amounts due and paid (centimes of DZD), status"},

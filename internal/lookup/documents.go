@@ -39,6 +39,8 @@ type decision struct {
 	dcs      []string
 	agencies []string
 	staleDCs []string
+	// fresh is what the watermarks say of the answer (checkFresh).
+	fresh Fresh
 }
 
 func notHeld(reason, detail string, agencies ...string) decision {

@@ -2,136 +2,93 @@ package lookup
 
 import (
 	"context"
-	"fmt"
-	"slices"
 	"sort"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/askonce/askonce/internal/watermark"
 )
 
-// Freshness knows when each data center was last heard from: the newest of
-// the last record the materializer applied from it and the last successful
-// read of its source by its connector. It caches one snapshot per second,
-// so lookups do not each query it.
+// Freshness decides how fresh an answer is, from the store's watermarks
+// (internal/watermark): a document's as_of is the oldest watermark among
+// the data centers its rule reads, never the wall clock; beyond the
+// document type's freshness bound the API does not answer from the store.
 type Freshness struct {
-	pool  *pgxpool.Pool
-	after time.Duration
-	now   func() time.Time
-
-	mu      sync.Mutex
-	at      time.Time
-	heard   map[string]time.Time // data center -> last heard
-	agency  map[string]string    // data center -> agency
-	loadErr error
+	r *watermark.Reader
+	// override, when positive, replaces every document type's bound
+	// (lookup.stale_after).
+	override time.Duration
 }
 
-// NewFreshness reads the store's bookkeeping; a data center not heard from
-// for after is stale.
-func NewFreshness(pool *pgxpool.Pool, after time.Duration) *Freshness {
-	return &Freshness{pool: pool, after: after, now: time.Now}
+// NewFreshness reads the watermarks of the store in pool; override, when
+// positive, is the freshness bound of every document type.
+func NewFreshness(pool *pgxpool.Pool, override time.Duration) *Freshness {
+	return &Freshness{r: watermark.NewReader(pool), override: override}
 }
 
-func (f *Freshness) snapshot(ctx context.Context) (map[string]time.Time, map[string]string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.heard != nil && f.now().Sub(f.at) < time.Second {
-		return f.heard, f.agency, f.loadErr
+// Reader is the watermark reader (metrics and readiness share it).
+func (f *Freshness) Reader() *watermark.Reader { return f.r }
+
+// Bound is the freshness bound of a document type.
+func (f *Freshness) Bound(doc DocumentType) time.Duration {
+	if f.override > 0 {
+		return f.override
 	}
-	heard, agency := map[string]time.Time{}, map[string]string{}
-	q := `SELECT data_center, agency, last_applied_at FROM source_freshness`
-	var hasConnect bool
-	if err := f.pool.QueryRow(ctx, `SELECT to_regclass('connect_checkpoints') IS NOT NULL`).Scan(&hasConnect); err != nil {
-		return nil, nil, fmt.Errorf("freshness: %w", err)
-	}
-	if hasConnect {
-		q += ` UNION ALL SELECT data_center, agency, heard_at FROM connect_checkpoints WHERE heard_at IS NOT NULL AND data_center IS NOT NULL`
-	}
-	rows, err := f.pool.Query(ctx, q)
+	return doc.FreshnessBound()
+}
+
+// Fresh is what the store can say about an answer at now.
+type Fresh struct {
+	AsOf    time.Time           // zero when no data center it reads has a watermark
+	Bound   time.Duration       // the document type's freshness bound
+	Lagging []watermark.Lagging // beyond the bound or without a watermark: no answer
+}
+
+// Check returns the freshness of an answer of type doc whose rule read the
+// records of dcs and, for what it did not find, every data center of
+// agencies; the catalog's agencies of doc are always read.
+func (f *Freshness) Check(ctx context.Context, doc DocumentType, dcs, agencies []string, now time.Time) (Fresh, error) {
+	s, err := f.r.Snapshot(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("freshness: %w", err)
+		return Fresh{}, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var dc, ag string
-		var t time.Time
-		if err := rows.Scan(&dc, &ag, &t); err != nil {
-			return nil, nil, fmt.Errorf("freshness: %w", err)
-		}
-		if t.After(heard[dc]) {
-			heard[dc] = t
-		}
-		agency[dc] = ag
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("freshness: %w", err)
-	}
-	f.heard, f.agency, f.at = heard, agency, f.now()
-	return heard, agency, nil
+	all := append(append([]string{}, doc.Agencies...), agencies...)
+	bound := f.Bound(doc)
+	asOf, lag := s.AsOf(dcs, all, now, bound)
+	return Fresh{AsOf: asOf, Bound: bound, Lagging: lag}, nil
 }
 
-// Stale returns the data centers among dcs, and among all those of
-// agencies, not heard from in time (sorted), and whether any agency listed
-// has no data center known at all.
-func (f *Freshness) Stale(ctx context.Context, dcs, agencies []string) ([]string, error) {
-	heard, agency, err := f.snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	now := f.now()
-	var stale []string
-	check := func(dc string) {
-		if t, ok := heard[dc]; !ok || now.Sub(t) > f.after {
-			if !slices.Contains(stale, dc) {
-				stale = append(stale, dc)
-			}
-		}
-	}
-	for _, dc := range dcs {
-		check(dc)
-	}
-	for _, a := range agencies {
-		for dc, ag := range agency {
-			if ag == a {
-				check(dc)
-			}
-		}
-	}
-	sort.Strings(stale)
-	return stale, nil
-}
-
-// Known reports, for agencies, whether any data center of theirs has
-// ever been heard from (an absence is only meaningful then).
-func (f *Freshness) Known(ctx context.Context, agencies []string) (bool, error) {
-	_, agency, err := f.snapshot(ctx)
-	if err != nil {
-		return false, err
-	}
-	for _, ag := range agency {
-		if slices.Contains(agencies, ag) {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// Report lists every data center's age, for /v1/sources.
+// Report lists every data center's watermark, for /v1/sources.
 func (f *Freshness) Report(ctx context.Context) ([]map[string]any, error) {
-	heard, agency, err := f.snapshot(ctx)
+	s, err := f.r.Snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	now := f.now()
 	out := []map[string]any{}
-	for dc, t := range heard {
-		out = append(out, map[string]any{"data_center": dc, "agency": agency[dc], "last_heard": t.UTC().Format(time.RFC3339),
-			"age_seconds": int64(now.Sub(t).Seconds()), "stale": now.Sub(t) > f.after})
+	for dc, m := range s.Marks {
+		age := s.Taken.Sub(m.At)
+		out = append(out, map[string]any{"data_center": dc, "agency": m.Agency, "watermark": m.At.Format(time.RFC3339),
+			"last_heard": m.At.Format(time.RFC3339), "age_seconds": int64(age.Seconds()),
+			"advanced_at": m.Updated.Format(time.RFC3339), "stale": age > f.staleFor(m.Agency)})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		return strings.Compare(out[i]["data_center"].(string), out[j]["data_center"].(string)) < 0
-	})
+	sort.Slice(out, func(i, j int) bool { return out[i]["data_center"].(string) < out[j]["data_center"].(string) })
 	return out, nil
+}
+
+// staleFor is the shortest bound of the document types that read agency's
+// data centers: past it, some answer depending on it is refused.
+func (f *Freshness) staleFor(agency string) time.Duration {
+	var b time.Duration
+	for _, d := range Catalog {
+		for _, a := range d.Agencies {
+			if a == agency && (b == 0 || f.Bound(d) < b) {
+				b = f.Bound(d)
+			}
+		}
+	}
+	if b == 0 {
+		b = time.Hour
+	}
+	return b
 }

@@ -124,16 +124,20 @@ func (h *harness) produce(recs ...any) {
 	h.t.Helper()
 	topics := h.conn.Client.Topics()
 	var msgs []kafka.Message
+	dcs := map[string]string{} // data center -> agency
+	at := time.Now()
 	for _, r := range recs {
 		var topic, key string
+		var p schemas.Provenance
 		switch v := r.(type) {
 		case *schemas.CivilStatusRecord:
-			topic, key = topics.CivilStatus, v.NIN
+			topic, key, p = topics.CivilStatus, v.NIN, v.Provenance
 		case *schemas.EmploymentRecord:
-			topic, key = topics.Employment, v.NIN
+			topic, key, p = topics.Employment, v.NIN, v.Provenance
 		case *schemas.ContributionRecord:
-			topic, key = topics.Contribution, v.Key()
+			topic, key, p = topics.Contribution, v.Key(), v.Provenance
 		}
+		dcs[p.DataCenter] = p.Agency
 		b, err := h.conn.Codec.Encode(topic, r)
 		testenv.Must(h.t, err, "encode")
 		msgs = append(msgs, kafka.Message{Topic: topic, Key: []byte(key), Value: b})
@@ -141,6 +145,24 @@ func (h *harness) produce(recs ...any) {
 	w := h.conn.Client.Writer("")
 	defer w.Close()
 	testenv.Must(h.t, w.WriteMessages(h.ctx, msgs...), "produce")
+	// As a connector does: once the records are acknowledged, a watermark
+	// round of each data center that wrote them.
+	for dc, agency := range dcs {
+		h.mark(w, agency, dc, at)
+	}
+}
+
+// mark writes a watermark round of dc at on every partition of its
+// agency's record topics.
+func (h *harness) mark(w *kafka.Writer, agency, dc string, at time.Time) {
+	h.t.Helper()
+	parts, err := h.conn.Client.ListTopics(h.ctx)
+	testenv.Must(h.t, err, "topics")
+	var msgs []kafka.Message
+	for _, t := range h.conn.Client.Topics().RecordTopicsOf(agency) {
+		msgs = append(msgs, bus.WatermarkMessages(t, parts[t], agency, dc, at)...)
+	}
+	testenv.Must(h.t, w.WriteMessages(h.ctx, msgs...), "watermarks of %s", dc)
 }
 
 func (h *harness) waitStored(query string, args ...any) {
@@ -412,18 +434,44 @@ func TestLookupAPI(t *testing.T) {
 		t.Fatalf("life certificate after death: %d %s", a.status, a.raw)
 	}
 
-	// A civil-status data center not heard from: absence-based answers are stale.
-	_, err := h.pool.Exec(h.ctx, `UPDATE source_freshness SET last_applied_at = now() - interval '2 hours' WHERE data_center = 'etatcivil-dc02'`)
+	// A civil-status data center whose watermark is two hours old: every
+	// answer that reads civil status is refused as stale (503, Retry-After,
+	// which data center, how old), whether a record was found or not;
+	// answers that read only the funds are not.
+	_, err := h.pool.Exec(h.ctx, `UPDATE store_watermarks SET watermark = now() - interval '2 hours' WHERE data_center = 'etatcivil-dc02'`)
 	testenv.Must(t, err, "age a data center")
-	time.Sleep(1100 * time.Millisecond) // the freshness snapshot lasts a second
-	if a := h.ask(apc, lookup.DocBirth, unknown, "civil-status-issuance"); a.status != 404 || a.body["reason"] != "source_stale" {
-		t.Fatalf("no record with a stale data center: %d %s", a.status, a.raw)
+	time.Sleep(1100 * time.Millisecond) // the watermark snapshot lasts a second
+	for _, c := range []struct{ key, doc, nin, purpose string }{
+		{apc, lookup.DocBirth, unknown, "civil-status-issuance"},
+		{apc, lookup.DocDeath, dead, "civil-status-issuance"},
+		{apc, lookup.DocBirth, arrears, "civil-status-issuance"},
+		{cnr, lookup.DocLife, alive, "pension-life-proof"},
+	} {
+		a := h.ask(c.key, c.doc, c.nin, c.purpose)
+		if a.status != 503 || a.body["reason"] != "source_stale" || a.header.Get("Retry-After") == "" {
+			t.Fatalf("%s with a stale data center: %d %s", c.doc, a.status, a.raw)
+		}
+		stale, _ := a.body["stale"].([]any)
+		if len(stale) != 1 || stale[0].(map[string]any)["data_center"] != "etatcivil-dc02" || stale[0].(map[string]any)["age_seconds"].(float64) < 7000 {
+			t.Errorf("%s: stale sources %v", c.doc, a.body["stale"])
+		}
 	}
-	if a := h.ask(apc, lookup.DocDeath, dead, "civil-status-issuance"); a.status != 404 || a.body["reason"] != "source_stale" {
-		t.Fatalf("record from a stale data center: %d %s", a.status, a.raw)
+	if a := h.ask(cnas, lookup.DocContribStatus, alive, "benefit-eligibility"); a.status != 200 {
+		t.Fatalf("an answer from the funds only, with civil status stale: %d %s", a.status, a.raw)
 	}
-	if a := h.ask(apc, lookup.DocBirth, arrears, "civil-status-issuance"); a.status != 200 {
-		t.Fatalf("record from a fresh data center: %d %s", a.status, a.raw)
+	// The data center catches up: answers again, as of its new watermark.
+	caught := time.Now().Add(-time.Second).Truncate(time.Second)
+	w := h.conn.Client.Writer("")
+	h.mark(w, "etatcivil", "etatcivil-dc02", caught)
+	w.Close()
+	h.waitStored(`SELECT watermark >= $1 FROM store_watermarks WHERE data_center = 'etatcivil-dc02'`, caught)
+	time.Sleep(1100 * time.Millisecond)
+	a := h.ask(apc, lookup.DocBirth, arrears, "civil-status-issuance")
+	if a.status != 200 {
+		t.Fatalf("birth certificate after the data center caught up: %d %s", a.status, a.raw)
+	}
+	if asOf := a.body["document"].(map[string]any)["as_of"].(string); asOf > time.Now().UTC().Format(time.RFC3339) || asOf < caught.Add(-time.Hour).UTC().Format(time.RFC3339) {
+		t.Errorf("as_of %s: not the oldest watermark of the civil-status data centers", asOf)
 	}
 
 	// The citizen reads who looked at their data; others may not.

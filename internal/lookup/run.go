@@ -95,9 +95,13 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 	alog := audit.New(pool, audit.Options{}, sharedRegisterer{reg}, log)
 	opsSrv.AddCheck("audit", alog.Healthy)
 
+	fresh := NewFreshness(pool, cfg.Lookup.StaleAfter)
+	if cfg.Lookup.FrozenAfter > 0 {
+		opsSrv.AddCheck("watermarks", func(ctx context.Context) error { return fresh.Reader().Frozen(ctx, cfg.Lookup.FrozenAfter) })
+	}
 	svc, err := NewService(Options{MaxBodyBytes: cfg.Lookup.MaxBodyBytes, RequestTimeout: cfg.Lookup.RequestTimeout,
 		PolicyFile: cfg.Lookup.PolicyFile, DevMode: cfg.Lookup.DevMode},
-		pool, NewFreshness(pool, cfg.Lookup.StaleAfter), keyringSigner{keys}, auditLog{alog}, reg, log)
+		pool, fresh, keyringSigner{keys}, auditLog{alog}, reg, log)
 	if err != nil {
 		return err
 	}

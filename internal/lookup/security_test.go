@@ -132,6 +132,9 @@ func startSecAPI(t *testing.T) *secAPI {
 	testenv.Must(t, err, "store")
 	t.Cleanup(a.pool.Close)
 	testenv.Must(t, materialize.Migrate(ctx, a.pool, nil), "store migrations")
+	// No materializer runs here: the store holds nothing and follows its
+	// (absent) sources closely, as one whose connectors write watermarks.
+	keepFresh(t, ctx, a.pool)
 
 	log := ops.NewLogger(a.logs, "info", "json")
 	addr := make(chan string, 1)
@@ -466,4 +469,34 @@ func TestLimits(t *testing.T) {
 	if limited, ra := burstOf("", 300); limited == 0 || ra == "" {
 		t.Errorf("300 unauthenticated requests at once: none refused (Retry-After %q)", ra)
 	}
+}
+
+// keepFresh moves the watermark of one data center of each agency to now,
+// every second, until the test ends: the store of an API under test with
+// no materializer follows its sources.
+func keepFresh(t *testing.T, ctx context.Context, pool *pgxpool.Pool) {
+	t.Helper()
+	mark := func() error {
+		_, err := pool.Exec(ctx, `INSERT INTO store_watermarks (agency, data_center, watermark)
+SELECT a, a || '-dc01', now() FROM unnest(ARRAY['etatcivil', 'cnas', 'casnos', 'cacobatph']) AS a
+ON CONFLICT (data_center) DO UPDATE SET watermark = excluded.watermark, updated_at = now()`)
+		return err
+	}
+	testenv.Must(t, mark(), "watermarks")
+	fctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-fctx.Done():
+				return
+			case <-tick.C:
+				mark() //nolint:errcheck // the next tick tries again
+			}
+		}
+	}()
+	t.Cleanup(func() { stop(); <-done })
 }

@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/askonce/askonce/internal/portfolio"
 	"github.com/askonce/askonce/internal/store"
+	"github.com/askonce/askonce/internal/watermark"
 )
 
 //go:embed migrations/*.sql
@@ -231,18 +233,25 @@ func (s *Service) allow(c *Client) bool {
 
 // Problem is an RFC 9457 problem document.
 type Problem struct {
-	Type         string       `json:"type"`
-	Title        string       `json:"title"`
-	Status       int          `json:"status"`
-	Detail       string       `json:"detail,omitempty"`
-	Instance     string       `json:"instance,omitempty"`
-	RequestID    string       `json:"request_id"`
-	Outcome      string       `json:"outcome,omitempty"`
-	Reason       string       `json:"reason,omitempty"`
-	DocumentType string       `json:"document_type,omitempty"`
-	Paper        string       `json:"paper,omitempty"`
-	StaleSources []string     `json:"stale_sources,omitempty"`
-	Errors       []FieldError `json:"errors,omitempty"`
+	Type         string   `json:"type"`
+	Title        string   `json:"title"`
+	Status       int      `json:"status"`
+	Detail       string   `json:"detail,omitempty"`
+	Instance     string   `json:"instance,omitempty"`
+	RequestID    string   `json:"request_id"`
+	Outcome      string   `json:"outcome,omitempty"`
+	Reason       string   `json:"reason,omitempty"`
+	DocumentType string   `json:"document_type,omitempty"`
+	Paper        string   `json:"paper,omitempty"`
+	StaleSources []string `json:"stale_sources,omitempty"`
+	// Stale says, for source_stale, which data centers lag and by how much.
+	Stale []watermark.Lagging `json:"stale,omitempty"`
+	// RetryAfter (seconds), for temporary conditions; also in Retry-After.
+	RetryAfter int `json:"retry_after,omitempty"`
+	// AsOf, for not_held: the absence holds as of this instant (the
+	// oldest watermark of the data centers read).
+	AsOf   string       `json:"as_of,omitempty"`
+	Errors []FieldError `json:"errors,omitempty"`
 }
 
 // FieldError names one invalid request field.
@@ -262,6 +271,9 @@ func (s *Service) problem(w http.ResponseWriter, r *http.Request, rq *request, p
 	}
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="askonce"`)
+	}
+	if p.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(p.Status)
@@ -467,12 +479,24 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 	now := s.now().UTC().Truncate(time.Second)
 	d, err := s.store.decide(ctx, req.DocumentType, req.NIN, now)
 	if err == nil {
-		err = s.checkFresh(ctx, &d)
+		err = s.checkFresh(ctx, doc, &d, now)
 	}
 	if err != nil {
 		s.log.Error("lookup failed", "request_id", rq.id, "document_type", req.DocumentType, "err", err)
 		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", Title: "Store unavailable", Status: http.StatusServiceUnavailable,
 			Detail: "the lookup store could not be read; retry later"})
+		return
+	}
+	if d.reason == ReasonSourceStale {
+		s.count(req.DocumentType, OutcomeNotHeld)
+		s.m.stale.WithLabelValues(req.DocumentType).Inc()
+		if s.record(ctx, rq, req, OutcomeNotHeld, d.reason, "") != nil {
+			s.auditFailed(w, r, rq)
+			return
+		}
+		s.problem(w, r, rq, Problem{Type: problemBase + "source-stale", Title: "Sources not followed closely enough to answer", Status: http.StatusServiceUnavailable,
+			Detail: d.detail, Outcome: OutcomeNotHeld, Reason: d.reason, DocumentType: req.DocumentType, Paper: doc.Paper,
+			StaleSources: d.stale(), Stale: d.fresh.Lagging, RetryAfter: staleRetryAfter})
 		return
 	}
 	if !d.issued {
@@ -486,7 +510,7 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 			title = "The records held do not support this document"
 		}
 		s.problem(w, r, rq, Problem{Type: problemBase + "not-held", Title: title, Status: http.StatusNotFound, Detail: d.detail,
-			Outcome: OutcomeNotHeld, Reason: d.reason, DocumentType: req.DocumentType, Paper: doc.Paper, StaleSources: d.stale()})
+			Outcome: OutcomeNotHeld, Reason: d.reason, DocumentType: req.DocumentType, Paper: doc.Paper, AsOf: d.fresh.AsOf.Format(time.RFC3339)})
 		return
 	}
 	signed, att, err := s.issue(rq, req, doc, d, now)
@@ -528,28 +552,38 @@ func (s *Store) Decide(ctx context.Context, doc, nin string, now time.Time) (boo
 	return d.issued, err
 }
 
-// checkFresh turns a decision into not_held source_stale when a data center
-// it depends on has not been heard from in time.
-func (s *Service) checkFresh(ctx context.Context, d *decision) error {
-	agencies := d.agencies
-	stale, err := s.fresh.Stale(ctx, d.dcs, agencies)
+// staleRetryAfter is the Retry-After of a source_stale answer: a few
+// watermark rounds, the time a store that is only a little behind needs.
+const staleRetryAfter = 30
+
+// checkFresh takes the answer's as_of from the store's watermarks and turns
+// it into source_stale when a data center it reads lags beyond the
+// document type's freshness bound (or has no watermark at all).
+func (s *Service) checkFresh(ctx context.Context, doc DocumentType, d *decision, now time.Time) error {
+	f, err := s.fresh.Check(ctx, doc, d.dcs, d.agencies, now)
 	if err != nil {
 		return err
 	}
-	if len(agencies) > 0 {
-		known, err := s.fresh.Known(ctx, agencies)
-		if err != nil {
-			return err
-		}
-		if !known {
-			stale = append(stale, strings.Join(agencies, "|")+" (no data center ever heard from)")
-		}
-	}
-	if len(stale) == 0 {
+	if len(f.Lagging) == 0 && !f.AsOf.IsZero() {
+		d.fresh = f
 		return nil
 	}
-	*d = decision{reason: ReasonSourceStale, staleDCs: stale,
-		detail: fmt.Sprintf("data center(s) %s not heard from recently: the answer could be out of date", strings.Join(stale, ", "))}
+	names := make([]string, len(f.Lagging))
+	parts := make([]string, len(f.Lagging))
+	for i, l := range f.Lagging {
+		names[i] = l.DataCenter
+		switch {
+		case l.Watermark == "" && strings.HasSuffix(l.DataCenter, "-*"):
+			parts[i] = fmt.Sprintf("%s (no data center of %s has a watermark yet)", l.DataCenter, l.Agency)
+		case l.Watermark == "":
+			parts[i] = l.DataCenter + " (no watermark yet)"
+		default:
+			parts[i] = fmt.Sprintf("%s (everything up to %s applied, %s ago)", l.DataCenter, l.Watermark, (time.Duration(l.AgeSeconds) * time.Second).String())
+		}
+	}
+	*d = decision{reason: ReasonSourceStale, staleDCs: names, fresh: f,
+		detail: fmt.Sprintf("the store does not hold these data centers' records as of the last %s (this document's freshness bound): %s; retry later",
+			f.Bound, strings.Join(parts, ", "))}
 	return nil
 }
 
@@ -575,7 +609,7 @@ func (s *Service) issue(rq *request, req DocumentRequest, doc DocumentType, d de
 	body := map[string]any{
 		"id": id, "type": doc.Type, "paper": doc.Paper, "nin": req.NIN, "purpose": req.Purpose,
 		"requested_by": map[string]any{"client": rq.client.ID, "agency": rq.client.Name, "clerk_id": req.ClerkID},
-		"issued_at":    now.Format(time.RFC3339), "as_of": now.Format(time.RFC3339), "valid_until": validUntil,
+		"issued_at":    now.Format(time.RFC3339), "as_of": d.fresh.AsOf.Format(time.RFC3339), "valid_until": validUntil,
 		"fields": fields, "provenance": sources, "issuer": "askonce",
 	}
 	canon, err := s.signer.Canonical(body)
@@ -719,6 +753,7 @@ type metrics struct {
 	asksAvoided  *prometheus.CounterVec
 	duration     *prometheus.HistogramVec
 	auditSeconds prometheus.Histogram
+	stale        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -734,6 +769,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "audit_append_duration_seconds", Help: "Time until a request's audit entry is durable.",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1}}),
 	}
-	reg.MustRegister(m.requests, m.asksAvoided, m.duration, m.auditSeconds)
+	m.stale = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "lookup",
+		Name: "source_stale_total", Help: "Document requests refused because a data center they read lags beyond the document type's freshness bound."}, []string{"document_type"})
+	reg.MustRegister(m.requests, m.asksAvoided, m.duration, m.auditSeconds, m.stale)
 	return m
 }

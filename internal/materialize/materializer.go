@@ -17,6 +17,7 @@ import (
 
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/poison"
 	"github.com/askonce/askonce/internal/retry"
 	"github.com/askonce/askonce/schemas"
 )
@@ -119,6 +120,9 @@ func (m *Materializer) status(err error) {
 // they were fetched; at most two are held in memory.
 func (m *Materializer) Run(ctx context.Context) error {
 	m.log.Info("materializer started", "group", m.cfg.GroupID, "topics", m.topics.Records(), "batch_size", m.cfg.BatchSize)
+	pctx, stopPrune := context.WithCancel(ctx)
+	defer stopPrune()
+	go m.pruneHistory(pctx)
 	for {
 		m.mu.Lock()
 		r := m.reader
@@ -142,6 +146,33 @@ func (m *Materializer) Run(ctx context.Context) error {
 				m.log.Debug("stalled reader closed", "err", err)
 			}
 		}()
+	}
+}
+
+// pruneHistory deletes, every ten minutes, the watermark advances older
+// than materialize.watermark_history.
+func (m *Materializer) pruneHistory(ctx context.Context) {
+	keep := m.cfg.WatermarkHistory
+	if keep <= 0 {
+		return
+	}
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		tag, err := m.pool.Exec(ctx, `DELETE FROM store_watermark_history WHERE recorded_at < now() - make_interval(secs => $1)`, keep.Seconds())
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			m.log.Warn("watermark history not pruned; retried in 10 minutes", "err", err)
+		case tag.RowsAffected() > 0:
+			m.log.Info("watermark history pruned", "rows", tag.RowsAffected(), "kept", keep)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 
@@ -312,6 +343,7 @@ type prepared struct {
 	rejects []reject
 	fresh   map[string]*freshness
 	offsets map[origin]struct{}
+	marks   map[markKey]bus.Watermark
 	start   time.Time
 }
 
@@ -322,11 +354,26 @@ func (m *Materializer) prepare(ctx context.Context, msgs []kafka.Message) (*prep
 	var rejects []reject
 	fresh := map[string]*freshness{}
 	offsets := map[origin]struct{}{}
+	marks := map[markKey]bus.Watermark{}
 	last := map[[2]any]int64{}
-	for _, msg := range msgs {
+	now := time.Now()
+	for i, msg := range msgs {
 		o := origin{topic: msg.Topic, partition: msg.Partition, offset: msg.Offset}
 		if k := [2]any{msg.Topic, msg.Partition}; msg.Offset >= last[k] {
 			last[k] = msg.Offset
+		}
+		if bus.IsWatermark(msg) {
+			w, err := bus.ParseWatermark(msg, m.topics.WritersOf(msg.Topic), now)
+			if we := (*bus.WatermarkError)(nil); errors.As(err, &we) {
+				rejects = append(rejects, reject{msg: msg, code: we.Code, text: we.Error(),
+					agency: bus.Header(msg, bus.HeaderWatermarkAgency), dc: bus.Header(msg, bus.HeaderWatermarkDataCenter)})
+				continue
+			}
+			k := markKey{dc: w.DataCenter, topic: msg.Topic, partition: msg.Partition}
+			if prev, ok := marks[k]; !ok || w.At.After(prev.At) {
+				marks[k] = w
+			}
+			continue
 		}
 		v, prov, err := m.decode(ctx, msg)
 		var de *bus.DecodeError
@@ -346,6 +393,7 @@ func (m *Materializer) prepare(ctx context.Context, msgs []kafka.Message) (*prep
 			rejects = append(rejects, reject{msg: msg, code: schemas.CodeKindPayload, text: err.Error(), agency: prov.Agency, dc: prov.DataCenter})
 			continue
 		}
+		r.msg, r.agency = i, prov.Agency
 		rows = append(rows, r)
 		f := fresh[prov.DataCenter]
 		if f == nil {
@@ -360,39 +408,45 @@ func (m *Materializer) prepare(ctx context.Context, msgs []kafka.Message) (*prep
 	for k, off := range last {
 		offsets[origin{topic: k[0].(string), partition: k[1].(int), offset: off}] = struct{}{}
 	}
-	return &prepared{msgs: msgs, rows: rows, rejects: rejects, fresh: fresh, offsets: offsets}, nil
+	return &prepared{msgs: msgs, rows: rows, rejects: rejects, fresh: fresh, offsets: offsets, marks: marks}, nil
 }
 
 // store dead-letters the rejects of a prepared batch, then applies its rows
 // in one transaction. It is idempotent: on error the caller retries it.
+//
+// When the store refuses the data itself (poison.Classify), the batch is
+// split until each refused record is alone (poison.Isolate): every other
+// record is applied, the refused ones are dead-lettered with the store's
+// reason, and only then do the batch's watermarks and offsets move. An
+// outage is returned and the whole batch retried.
 func (m *Materializer) store(ctx context.Context, p *prepared) error {
-	msgs, rows, rejects, fresh, offsets := p.msgs, p.rows, p.rejects, p.fresh, p.offsets
 	// Rejects are made durable before the offsets move, so none is lost.
-	if len(rejects) > 0 {
-		out := make([]kafka.Message, len(rejects))
-		now := time.Now()
-		for i, r := range rejects {
-			rj := bus.Reject{Code: r.code, Message: r.text, Source: Source, Topic: r.msg.Topic, Agency: r.agency, DataCenter: r.dc,
-				Position: bus.OffsetPosition(r.msg.Topic, r.msg.Partition, r.msg.Offset)}
-			if r.viol != nil {
-				rj.Violations = r.viol
-			}
-			out[i] = bus.DLQMessage("", r.msg.Key, r.msg.Value, rj, now)
-		}
-		if err := m.dlq.WriteMessages(ctx, out...); err != nil {
-			return fmt.Errorf("dead-letter %d messages: %w", len(out), err)
-		}
+	if err := m.deadLetter(ctx, p.rejects); err != nil {
+		return err
 	}
 	conn, err := m.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	defer conn.Release()
-	res, err := apply(ctx, conn.Conn(), rows, fresh, offsets)
+	b := batch{rows: p.rows, fresh: p.fresh, offsets: p.offsets, marks: p.marks, topicsOf: m.topics.RecordTopicsOf}
+	var refused []reject
+	res, fails, err := applyIsolating(ctx, conn.Conn(), b, func(fails []poison.Failure[row]) error {
+		for _, f := range fails {
+			msg := p.msgs[f.Item.msg]
+			refused = append(refused, reject{msg: msg, code: poison.CodeStoreRefused, text: poison.Reason(f.Err), agency: f.Item.agency, dc: f.Item.dc})
+			m.log.Warn("record refused by the store, dead-lettered", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset,
+				"data_center", f.Item.dc, "reason", poison.Reason(f.Err))
+		}
+		return m.deadLetter(ctx, refused)
+	})
 	if err != nil {
 		return err
 	}
-	for _, r := range rejects {
+	if len(fails) > 0 {
+		m.log.Warn("the store refused records for their data: dead-lettered, the rest of the batch applied", "refused", len(fails), "records", len(p.rows))
+	}
+	for _, r := range append(p.rejects, refused...) {
 		m.m.rejected.WithLabelValues(r.msg.Topic, r.code).Inc()
 	}
 	for t, n := range res.applied {
@@ -401,17 +455,38 @@ func (m *Materializer) store(ctx context.Context, p *prepared) error {
 	for t, n := range res.stale {
 		m.m.stale.WithLabelValues(t).Add(float64(n))
 	}
-	for _, msg := range msgs {
+	for _, msg := range p.msgs {
 		m.m.lag.WithLabelValues(msg.Topic, strconv.Itoa(msg.Partition)).Set(float64(max(msg.HighWaterMark-msg.Offset-1, 0)))
 	}
 	m.mu.Lock()
-	for dc, f := range fresh {
+	for dc, f := range p.fresh {
 		if f.last.After(m.fresh[dc]) {
 			m.fresh[dc] = f.last
 			m.agency[dc] = f.agency
 		}
 	}
 	m.mu.Unlock()
+	return nil
+}
+
+// deadLetter writes rejects to the DLQ, acknowledged, or fails.
+func (m *Materializer) deadLetter(ctx context.Context, rejects []reject) error {
+	if len(rejects) == 0 {
+		return nil
+	}
+	out := make([]kafka.Message, len(rejects))
+	now := time.Now()
+	for i, r := range rejects {
+		rj := bus.Reject{Code: r.code, Message: r.text, Source: Source, Topic: r.msg.Topic, Agency: r.agency, DataCenter: r.dc,
+			Position: bus.OffsetPosition(r.msg.Topic, r.msg.Partition, r.msg.Offset)}
+		if r.viol != nil {
+			rj.Violations = r.viol
+		}
+		out[i] = bus.DLQMessage("", r.msg.Key, r.msg.Value, rj, now)
+	}
+	if err := m.dlq.WriteMessages(ctx, out...); err != nil {
+		return fmt.Errorf("dead-letter %d messages: %w", len(out), err)
+	}
 	return nil
 }
 

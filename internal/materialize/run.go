@@ -11,6 +11,7 @@ import (
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
+	"github.com/askonce/askonce/internal/watermark"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -42,5 +43,10 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 	m := New(cfg.Materialize, conn, pool, rules, reg, log)
 	defer m.Close()
 	opsSrv.AddCheck("consumer", m.Healthy)
+	wm := watermark.NewReader(pool)
+	reg.MustRegister(watermark.NewCollector(wm))
+	if cfg.Materialize.FrozenAfter > 0 {
+		opsSrv.AddCheck("store-watermarks", func(ctx context.Context) error { return wm.Frozen(ctx, cfg.Materialize.FrozenAfter) })
+	}
 	return m.Run(ctx)
 }

@@ -6,6 +6,7 @@
 package materialize
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/askonce/askonce/internal/bus"
+	"github.com/askonce/askonce/internal/poison"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/schemas"
 )
@@ -65,6 +68,8 @@ type row struct {
 	dc, key string
 	version int64
 	values  []any
+	agency  string
+	msg     int // index of its message in the batch, for the DLQ
 }
 
 func date(t time.Time) any {
@@ -187,16 +192,44 @@ type applyResult struct {
 	stale   map[string]int // by table: an equal or higher version was stored
 }
 
+func (r applyResult) add(o applyResult) {
+	for t, n := range o.applied {
+		r.applied[t] += n
+	}
+	for t, n := range o.stale {
+		r.stale[t] += n
+	}
+}
+
 type freshness struct {
 	agency string
 	last   time.Time
 	n      int
 }
 
-// apply writes rows, the data centers' freshness and the partitions'
-// offsets in one transaction on conn. Rows of one key keep only their
-// highest version; a stored row changes only for a higher one.
-func apply(ctx context.Context, conn *pgx.Conn, rows []row, fresh map[string]*freshness, offsets map[origin]struct{}) (applyResult, error) {
+// markKey is where a watermark marker was applied.
+type markKey struct {
+	dc, topic string
+	partition int
+}
+
+// batch is what one transaction writes: records, and the bookkeeping
+// that must move with them (freshness, offsets, watermarks).
+type batch struct {
+	rows    []row
+	fresh   map[string]*freshness
+	offsets map[origin]struct{}
+	marks   map[markKey]bus.Watermark
+	// topicsOf are the record topics an agency writes: a data center's
+	// watermark is known once markers of all their partitions are applied.
+	topicsOf func(agency string) []string
+}
+
+// apply writes rows, the data centers' freshness, the partitions' offsets
+// and watermarks in one transaction on conn. Rows of one key keep only
+// their highest version; a stored row changes only for a higher one.
+func apply(ctx context.Context, conn *pgx.Conn, b batch) (applyResult, error) {
+	rows, fresh, offsets := b.rows, b.fresh, b.offsets
 	res := applyResult{applied: map[string]int{}, stale: map[string]int{}}
 	byTable := map[string]map[[2]string]row{}
 	for _, r := range rows {
@@ -286,8 +319,158 @@ ON CONFLICT (topic, partition) DO UPDATE SET "offset" = greatest(materialize_off
 			return res, fmt.Errorf("store: offsets: %w", err)
 		}
 	}
+	if err := applyWatermarks(ctx, tx, b.marks, b.topicsOf); err != nil {
+		return res, err
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return res, fmt.Errorf("store: commit: %w", err)
 	}
 	return res, nil
+}
+
+// applyIsolating applies b in one transaction; when the store refuses the
+// data itself (poison.Classify), it splits the rows until each refused one
+// is alone (poison.Isolate), applying all the others, hands the refused to
+// deadLetter, and only once that succeeded moves b's freshness, offsets
+// and watermarks: every record before a marker is then applied or
+// dead-lettered. An outage (or a failed deadLetter) is returned; the
+// caller retries the whole batch, which changes nothing already applied.
+func applyIsolating(ctx context.Context, conn *pgx.Conn, b batch, deadLetter func([]poison.Failure[row]) error) (applyResult, []poison.Failure[row], error) {
+	res, err := apply(ctx, conn, b)
+	if err == nil || poison.Classify(err) != poison.Data {
+		return res, nil, err
+	}
+	res = applyResult{applied: map[string]int{}, stale: map[string]int{}}
+	fails, err := poison.Isolate(ctx, b.rows, func(ctx context.Context, rs []row) error {
+		r, err := apply(ctx, conn, batch{rows: rs, topicsOf: b.topicsOf})
+		if err == nil {
+			res.add(r)
+		}
+		return err
+	})
+	if err != nil {
+		return res, nil, err
+	}
+	if err := deadLetter(fails); err != nil {
+		return res, nil, err
+	}
+	b.rows = nil
+	r, err := apply(ctx, conn, b)
+	if err != nil {
+		return res, nil, err
+	}
+	res.add(r)
+	return res, fails, nil
+}
+
+// applyWatermarks records the batch's markers per partition, then moves
+// each data center's watermark to the oldest of its partitions' when
+// markers of every partition of every topic of its agency are applied,
+// recording each advance in store_watermark_history. With several
+// materializers, one may compute from another's older committed rows: the
+// minimum it finds is then lower than the truth, never higher, and the
+// next round moves it on.
+func applyWatermarks(ctx context.Context, tx pgx.Tx, marks map[markKey]bus.Watermark, topicsOf func(string) []string) error {
+	if len(marks) == 0 {
+		return nil
+	}
+	keys := make([]markKey, 0, len(marks))
+	for k := range marks {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b markKey) int {
+		return cmp.Or(strings.Compare(a.dc, b.dc), strings.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
+	})
+	qb := &pgx.Batch{}
+	var dcs []string
+	for _, k := range keys {
+		w := marks[k]
+		qb.Queue(`INSERT INTO store_partition_watermarks (agency, data_center, topic, partition, partitions, watermark, applied_at)
+VALUES ($1, $2, $3, $4, $5, $6, now())
+ON CONFLICT (data_center, topic, partition) DO UPDATE SET agency = excluded.agency, partitions = excluded.partitions,
+    watermark = greatest(store_partition_watermarks.watermark, excluded.watermark), applied_at = now()`,
+			w.Agency, k.dc, k.topic, k.partition, w.Partitions, w.At)
+		if len(dcs) == 0 || dcs[len(dcs)-1] != k.dc {
+			dcs = append(dcs, k.dc)
+		}
+	}
+	if err := tx.SendBatch(ctx, qb).Close(); err != nil {
+		return fmt.Errorf("store: partition watermarks: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT agency, data_center, topic, partition, partitions, watermark
+FROM store_partition_watermarks WHERE data_center = ANY($1)`, dcs)
+	if err != nil {
+		return fmt.Errorf("store: watermarks: %w", err)
+	}
+	byDC := map[string][]partMark{}
+	var dc string
+	var p partMark
+	if _, err := pgx.ForEachRow(rows, []any{&p.agency, &dc, &p.topic, &p.partition, &p.partitions, &p.at}, func() error {
+		byDC[dc] = append(byDC[dc], p)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("store: watermarks: %w", err)
+	}
+	for _, dc := range dcs {
+		at, agency, ok := dataCenterWatermark(byDC[dc], topicsOf)
+		if !ok {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `WITH up AS (
+    INSERT INTO store_watermarks (agency, data_center, watermark, updated_at) VALUES ($1, $2, $3, now())
+    ON CONFLICT (data_center) DO UPDATE SET agency = excluded.agency, watermark = excluded.watermark, updated_at = now()
+    WHERE store_watermarks.watermark < excluded.watermark
+    RETURNING agency, data_center, watermark)
+INSERT INTO store_watermark_history (agency, data_center, watermark, recorded_at)
+SELECT agency, data_center, watermark, clock_timestamp() FROM up`, agency, dc, at); err != nil {
+			return fmt.Errorf("store: watermark of %s: %w", dc, err)
+		}
+	}
+	return nil
+}
+
+// partMark is a partition's newest applied marker.
+type partMark struct {
+	agency, topic string
+	partition     int
+	partitions    int
+	at            time.Time
+}
+
+// dataCenterWatermark is the oldest watermark among a data center's
+// partitions, when markers of every partition of every topic its agency
+// writes are known; ok is false otherwise.
+func dataCenterWatermark(parts []partMark, topicsOf func(string) []string) (time.Time, string, bool) {
+	if len(parts) == 0 {
+		return time.Time{}, "", false
+	}
+	agency := parts[0].agency
+	want := map[string]int{} // topic -> partitions of its newest round
+	seen := map[string]map[int]bool{}
+	for _, x := range parts {
+		want[x.topic] = max(want[x.topic], x.partitions)
+	}
+	var oldest time.Time
+	for _, x := range parts {
+		topic, partition, at := x.topic, x.partition, x.at
+		if x.agency != agency {
+			return time.Time{}, "", false // two agencies claim it: know nothing
+		}
+		if partition >= want[topic] {
+			continue // a partition the topic no longer has
+		}
+		if seen[topic] == nil {
+			seen[topic] = map[int]bool{}
+		}
+		seen[topic][partition] = true
+		if oldest.IsZero() || at.Before(oldest) {
+			oldest = at
+		}
+	}
+	for _, topic := range topicsOf(agency) {
+		if want[topic] == 0 || len(seen[topic]) != want[topic] {
+			return time.Time{}, "", false
+		}
+	}
+	return oldest, agency, true
 }

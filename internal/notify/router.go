@@ -22,6 +22,7 @@ import (
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/lookup"
+	"github.com/askonce/askonce/internal/poison"
 	"github.com/askonce/askonce/internal/portfolio"
 	"github.com/askonce/askonce/schemas"
 )
@@ -154,7 +155,7 @@ func (rt *Router) Run(ctx context.Context) error {
 			continue
 		}
 		for {
-			err = rt.process(ctx, msgs)
+			err = rt.processIsolating(ctx, msgs)
 			if err == nil {
 				break
 			}
@@ -174,6 +175,37 @@ func (rt *Router) Run(ctx context.Context) error {
 		rt.status(nil)
 	}
 	rt.log.Info("notification router stopped")
+	return nil
+}
+
+// processIsolating routes a batch; when the store (or the encoder) refuses
+// the data of a record itself, it splits the batch until each offender is
+// alone (poison.Isolate), routes all the others, and dead-letters the
+// offenders with the reason. Outages are returned: the batch is retried.
+func (rt *Router) processIsolating(ctx context.Context, msgs []kafka.Message) error {
+	err := rt.process(ctx, msgs)
+	if err == nil || poison.Classify(err) != poison.Data {
+		return err
+	}
+	rt.log.Warn("a batch was refused for its data: isolating the records refused", "err", err, "messages", len(msgs))
+	fails, err := poison.Isolate(ctx, msgs, rt.process)
+	if err != nil {
+		return err
+	}
+	now := rt.opt.Now()
+	out := make([]kafka.Message, len(fails))
+	for i, f := range fails {
+		m := f.Item
+		out[i] = bus.DLQMessage("", m.Key, m.Value, bus.Reject{Code: poison.CodeStoreRefused, Message: poison.Reason(f.Err), Source: Source,
+			Topic: m.Topic, Position: bus.OffsetPosition(m.Topic, m.Partition, m.Offset)}, now)
+		rt.log.Warn("record refused, dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", poison.Reason(f.Err))
+		rt.m.skipped.WithLabelValues(m.Topic).Inc()
+	}
+	if len(out) > 0 {
+		if err := rt.dlq.WriteMessages(ctx, out...); err != nil {
+			return fmt.Errorf("dead-letter %d messages: %w", len(out), err)
+		}
+	}
 	return nil
 }
 
@@ -232,6 +264,9 @@ func (rt *Router) process(ctx context.Context, msgs []kafka.Message) error {
 				pcs = append(pcs, portfolioMsg{msg, pc})
 			}
 			continue
+		}
+		if bus.IsWatermark(msg) {
+			continue // a connector's watermark: the materializer's business
 		}
 		v, err := rt.decode(ctx, msg)
 		var de *bus.DecodeError
@@ -341,7 +376,9 @@ func (rt *Router) process(ctx context.Context, msgs []kafka.Message) error {
 		topic := rt.topics.Notify(cd.key.agency)
 		b, err := rt.conn.Codec.Encode(topic, n)
 		if err != nil {
-			return err
+			// The schema is registered (Use at start): what cannot be
+			// encoded is the record's data.
+			return poison.DataError(fmt.Errorf("encode notification %s: %w", id, err))
 		}
 		out = append(out, kafka.Message{Topic: topic, Key: []byte(n.NIN), Value: b,
 			Headers: []kafka.Header{{Key: "askonce.notification.id", Value: []byte(id)}}})

@@ -4,16 +4,26 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/askonce/askonce/internal/bus"
 )
 
 // ReadTopic returns every message of topic present now (up to each
-// partition's high watermark), partition by partition, in offset order.
+// partition's high watermark), partition by partition, in offset order,
+// but the connectors' watermark markers (bus.IsWatermark): records only.
 func ReadTopic(t testing.TB, ctx context.Context, broker, topic string) []kafka.Message {
+	t.Helper()
+	return withoutMarkers(ReadTopicAll(t, ctx, broker, topic))
+}
+
+// ReadTopicAll is ReadTopic with the watermark markers.
+func ReadTopicAll(t testing.TB, ctx context.Context, broker, topic string) []kafka.Message {
 	t.Helper()
 	msgs, err := readTopic(ctx, broker, topic)
 	if err != nil {
@@ -22,13 +32,18 @@ func ReadTopic(t testing.TB, ctx context.Context, broker, topic string) []kafka.
 	return msgs
 }
 
-// WaitTopic reads topic until it holds at least n messages, or fails the
-// test after timeout.
+func withoutMarkers(msgs []kafka.Message) []kafka.Message {
+	return slices.DeleteFunc(msgs, bus.IsWatermark)
+}
+
+// WaitTopic reads topic until it holds at least n messages (watermark
+// markers aside, as ReadTopic), or fails the test after timeout.
 func WaitTopic(t testing.TB, ctx context.Context, broker, topic string, n int, timeout time.Duration) []kafka.Message {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		msgs, err := readTopic(ctx, broker, topic)
+		msgs = withoutMarkers(msgs)
 		if err == nil && len(msgs) >= n {
 			return msgs
 		}
