@@ -112,6 +112,41 @@ func TestConnectorPublishesValidatesAndDeadLetters(t *testing.T) {
 		t.Fatalf("topics hold civil %d, employment %d, contribution %d, dlq %d", len(civil), len(emp), len(contrib), len(dlq))
 	}
 
+	// Caught up, each connector writes watermark rounds: a marker on every
+	// partition of each record topic of its agency, after its records.
+	for _, c := range []struct{ topic, dc string }{
+		{topics.CivilStatus, "etatcivil-dc07"}, {topics.Employment, "cnas-dc01"}, {topics.Contribution, "cnas-dc01"},
+	} {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			seen := map[int]bool{}
+			recordAfterMarker := false
+			for _, m := range testenv.ReadTopicAll(t, ctx, addr, c.topic) {
+				if !bus.IsWatermark(m) {
+					if seen[m.Partition] {
+						recordAfterMarker = true
+					}
+					continue
+				}
+				w, err := bus.ParseWatermark(m, topics.WritersOf(c.topic), time.Now())
+				if err != nil || w.DataCenter != c.dc || w.Partitions != cfg.Kafka.Topics.RecordPartitions {
+					t.Fatalf("marker on %s/%d: %+v %v", c.topic, m.Partition, w, err)
+				}
+				seen[m.Partition] = true
+			}
+			if recordAfterMarker {
+				t.Fatalf("%s: a record of the first batch after a marker on its partition", c.topic)
+			}
+			if len(seen) == cfg.Kafka.Topics.RecordPartitions {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: markers of %s on %d partitions of %d", c.topic, c.dc, len(seen), cfg.Kafka.Topics.RecordPartitions)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+
 	rc, err := registry.NewClient(cfg.Registry)
 	testenv.Must(t, err, "registry client")
 	codec := bus.NewCodec(rc, bus.CodecOptions{IsNotFound: registry.IsNotFound})
