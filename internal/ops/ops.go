@@ -29,7 +29,8 @@ import (
 const Namespace = "askonce"
 
 // NewLogger returns a slog logger writing to w: text when format is "text"
-// (or "auto" and w is a terminal), JSON otherwise.
+// (or "auto" and w is a terminal), JSON otherwise. Durations are written
+// as Go duration strings ("1.5s") in both formats, never as nanoseconds.
 func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	var lv slog.Level
 	switch level {
@@ -42,11 +43,22 @@ func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	default:
 		lv = slog.LevelInfo
 	}
-	opts := &slog.HandlerOptions{Level: lv}
+	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: durationString}
 	if format == "text" || (format == "auto" && isTerminal(w)) {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// durationString is the one place where log durations get their form: the
+// JSON handler would otherwise write a time.Duration as an integer of
+// nanoseconds ("settle":1000000000). slog calls it for every attribute,
+// including those inside groups.
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 func isTerminal(w io.Writer) bool {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -91,5 +92,29 @@ func TestLoggerFormats(t *testing.T) {
 	NewLogger(&b, "debug", "auto").Debug("d") // a buffer is no terminal: JSON
 	if !strings.HasPrefix(b.String(), "{") {
 		t.Errorf("auto on a non-terminal wrote %q, want JSON", b.String())
+	}
+}
+
+func TestLoggerDurations(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		var b bytes.Buffer
+		NewLogger(&b, "info", format).Info("settled", "settle", time.Second,
+			slog.Group("wait", "max", 1500*time.Millisecond), "n", 7)
+		s := b.String()
+		switch format {
+		case "json":
+			var m map[string]any
+			if err := json.Unmarshal(b.Bytes(), &m); err != nil {
+				t.Fatalf("json: %v in %q", err, s)
+			}
+			wait, _ := m["wait"].(map[string]any)
+			if m["settle"] != "1s" || wait["max"] != "1.5s" || m["n"] != float64(7) {
+				t.Errorf("json logger wrote %q, want settle \"1s\", wait.max \"1.5s\", n 7", s)
+			}
+		case "text":
+			if !strings.Contains(s, "settle=1s wait.max=1.5s n=7") {
+				t.Errorf("text logger wrote %q", s)
+			}
+		}
 	}
 }
