@@ -475,11 +475,30 @@ type problem struct {
 	DocumentType string   `json:"document_type"`
 	Paper        string   `json:"paper"`
 	StaleSources []string `json:"stale_sources"`
-	Errors       []struct {
+	// Stale, for source_stale (HTTP 503): each data center the answer
+	// depends on whose watermark is older than the document type's
+	// freshness bound, or that has none.
+	Stale []staleSource `json:"stale"`
+	// RetryAfter (seconds) also comes as the Retry-After header.
+	RetryAfter int `json:"retry_after"`
+	// AsOf, for not_held: the absence holds as of this instant.
+	AsOf   string `json:"as_of"`
+	Errors []struct {
 		Field   string `json:"field"`
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"errors"`
+}
+
+// staleSource is one entry of a source_stale problem's "stale" list.
+type staleSource struct {
+	// DataCenter is "<agencies>-*" when no data center of the agency
+	// group has a watermark at all.
+	DataCenter string `json:"data_center"`
+	Agency     string `json:"agency"`
+	// Watermark (RFC 3339) is empty when the store has none for it.
+	Watermark  string `json:"watermark"`
+	AgeSeconds int64  `json:"age_seconds"`
 }
 
 // answer is the API's answer to one form submission, kept in the session
@@ -494,6 +513,18 @@ type answer struct {
 	signed    attest.Signed
 	problem   problem
 }
+
+// sourceStale: the API did not answer from the store because a data
+// center the document depends on lags beyond its freshness bound (HTTP
+// 503, outcome not_held, reason source_stale). Nothing is known to be
+// missing: the clerk retries, the citizen is not sent away.
+func (a *answer) sourceStale() bool {
+	return a.outcome == outNotHeld && a.problem.Reason == reasonSourceStale
+}
+
+// reasonSourceStale is the API's reason for an answer the store is not
+// fresh enough to give.
+const reasonSourceStale = "source_stale"
 
 type formView struct {
 	NIN, DocumentType, Purpose, Clerk string
@@ -541,6 +572,9 @@ func (c *Console) request(w http.ResponseWriter, r *http.Request) {
 	} else {
 		json.Unmarshal(res.body, &a.problem) //nolint:errcheck // an undecodable problem is shown by its status
 		a.outcome = a.problem.Outcome
+		if a.problem.RetryAfter <= 0 {
+			a.problem.RetryAfter, _ = strconv.Atoi(res.header.Get("Retry-After"))
+		}
 		switch {
 		case res.status == http.StatusUnauthorized:
 			// The key was revoked since sign-in (policy reload).
@@ -557,7 +591,11 @@ func (c *Console) request(w http.ResponseWriter, r *http.Request) {
 			a.outcome = outInvalid
 		}
 	}
-	c.m.requests.WithLabelValues(a.outcome).Inc()
+	counted := a.outcome
+	if a.sourceStale() {
+		counted = "source_stale"
+	}
+	c.m.requests.WithLabelValues(counted).Inc()
 	n := s.add(a)
 	http.Redirect(w, r, "/console/answers/"+strconv.Itoa(n), http.StatusSeeOther)
 }
@@ -622,7 +660,49 @@ type answerView struct {
 	Paper     string
 	Reason    string // message key
 	Detail    string
-	Stale     []string
+	// SourceStale: the store is not fresh enough for this document yet;
+	// Stale lists the lagging data centers, RetryAfter says when to retry.
+	SourceStale bool
+	Stale       []staleView
+	RetryAfter  string // when to retry, a sentence in the page's language
+	// AsOf, for not_held: the instant the absence was found as of.
+	AsOf string
+}
+
+// staleView is one lagging data center, in the page's language.
+type staleView struct {
+	DataCenter string        // the data center, or "<agencies>-*"
+	Text       template.HTML // how far behind it is (escaped; times and names isolated left to right)
+}
+
+// ltr escapes s and isolates it left to right (a time or a code inside an
+// Arabic sentence).
+func ltr(s string) string { return `<bdi dir="ltr">` + template.HTMLEscapeString(s) + `</bdi>` }
+
+// staleViews lays out a source_stale problem's data centers; when the
+// problem has no "stale" list (an older API), its stale_sources names.
+func staleViews(p problem, l *Lang) []staleView {
+	var out []staleView
+	for _, s := range p.Stale {
+		v := staleView{DataCenter: s.DataCenter}
+		msg := func(key string) string { return template.HTMLEscapeString(l.T(key)) }
+		switch {
+		case s.Watermark == "" && strings.HasSuffix(s.DataCenter, "-*"):
+			v.Text = template.HTML(fmt.Sprintf(msg("stale.dc.none_of_agency"), ltr(strings.TrimSuffix(s.DataCenter, "-*"))))
+		case s.Watermark == "":
+			v.Text = template.HTML(msg("stale.dc.none"))
+		default:
+			v.Text = template.HTML(fmt.Sprintf(msg("stale.dc.lag"), ltr(formatStamp(s.Watermark)),
+				template.HTMLEscapeString(l.Duration(time.Duration(s.AgeSeconds)*time.Second))))
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		for _, dc := range p.StaleSources {
+			out = append(out, staleView{DataCenter: dc})
+		}
+	}
+	return out
 }
 
 func (c *Console) showAnswer(w http.ResponseWriter, r *http.Request) {
@@ -640,7 +720,7 @@ func (c *Console) showAnswer(w http.ResponseWriter, r *http.Request) {
 	}
 	p := c.formPage(w, r, s, "answer.title")
 	p.Form = a.req
-	av := &answerView{Outcome: a.outcome, Status: a.status, RequestID: a.requestID, Detail: a.problem.Detail, Stale: a.problem.StaleSources}
+	av := &answerView{Outcome: a.outcome, Status: a.status, RequestID: a.requestID, Detail: a.problem.Detail}
 	switch a.outcome {
 	case outIssued:
 		d, err := parseDocument(a.signed.Document)
@@ -668,6 +748,16 @@ func (c *Console) showAnswer(w http.ResponseWriter, r *http.Request) {
 		av.Reason = "reason." + a.problem.Reason
 		if !p.L.HasMessage(av.Reason) {
 			av.Reason = ""
+		}
+		if a.sourceStale() {
+			av.SourceStale = true
+			av.Stale = staleViews(a.problem, p.L)
+			if a.problem.RetryAfter > 0 {
+				av.RetryAfter = fmt.Sprintf(p.L.T("stale.retry"), p.L.Duration(time.Duration(a.problem.RetryAfter)*time.Second))
+			}
+			p.Title = p.L.T("stale.title")
+		} else if t, err := time.Parse(time.RFC3339, a.problem.AsOf); err == nil && t.Year() >= 2000 {
+			av.AsOf = formatTime(t)
 		}
 	case outInvalid:
 		p.Form.Errors = map[string]string{}

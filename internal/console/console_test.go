@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -25,6 +26,7 @@ import (
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/console"
 	"github.com/askonce/askonce/internal/dev"
+	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/testenv"
 )
@@ -126,6 +128,8 @@ type client struct {
 	ctx  context.Context
 	base string
 	http *http.Client
+	// lastAnswer is the path of the last answer ask followed.
+	lastAnswer string
 }
 
 func newClient(t *testing.T, ctx context.Context, base string) *client {
@@ -192,7 +196,69 @@ func (c *client) ask(token, nin, docType, purpose string) page {
 	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/console/answers/") {
 		c.t.Fatalf("request form: %d %s, want 303 to an answer", p.status, p.header.Get("Location"))
 	}
-	return c.get(p.header.Get("Location"))
+	c.lastAnswer = p.header.Get("Location")
+	return c.get(c.lastAnswer)
+}
+
+// staleSources makes the store's watermarks too old for a document type,
+// and fresh again: one made-up data center per agency the type reads
+// (<agency>-dc99, which no connector writes) with a watermark three hours
+// old, past every freshness bound of the catalog. The API reads every
+// data center of those agencies, so its answers for the type are 503
+// source_stale while the rows exist.
+type staleSources struct {
+	t    *testing.T
+	ctx  context.Context
+	pool *pgxpool.Pool
+	dcs  []string
+}
+
+func staleDataCenters(t *testing.T, ctx context.Context, pool *pgxpool.Pool, docType string) *staleSources {
+	t.Helper()
+	s := &staleSources{t: t, ctx: ctx, pool: pool}
+	for _, d := range lookup.Catalog {
+		if d.Type == docType {
+			for _, a := range d.Agencies {
+				s.dcs = append(s.dcs, a+"-dc99")
+			}
+		}
+	}
+	if len(s.dcs) == 0 {
+		t.Fatalf("%s is not in the catalog", docType)
+	}
+	return s
+}
+
+// watermarkCache is how long the API may answer from watermarks it read
+// before (watermark.Reader caches them a second).
+const watermarkCache = 1100 * time.Millisecond
+
+func (s *staleSources) on() { s.t.Helper(); testenv.Must(s.t, s.set(true), "stale watermarks") }
+func (s *staleSources) off() {
+	s.t.Helper()
+	testenv.Must(s.t, s.set(false), "remove the stale watermarks")
+}
+
+// set adds (stale) or removes the made-up data centers' watermarks, then
+// waits out the API's cache of them.
+func (s *staleSources) set(stale bool) error {
+	if !stale {
+		if _, err := s.pool.Exec(s.ctx, `DELETE FROM store_watermarks WHERE data_center = ANY($1)`, s.dcs); err != nil {
+			return err
+		}
+	}
+	for _, dc := range s.dcs {
+		if !stale {
+			break
+		}
+		agency, _, _ := strings.Cut(dc, "-")
+		if _, err := s.pool.Exec(s.ctx, `INSERT INTO store_watermarks (agency, data_center, watermark, updated_at)
+			VALUES ($1, $2, now() - interval '3 hours', now() - interval '3 hours')`, agency, dc); err != nil {
+			return fmt.Errorf("stale watermark for %s: %w", dc, err)
+		}
+	}
+	time.Sleep(watermarkCache)
+	return nil
 }
 
 // TestConsole runs `askonce dev` once, checks the console and /verify over
@@ -294,6 +360,14 @@ func testHTTP(t *testing.T, ctx context.Context, sc scenario) {
 		t.Errorf("the console's request is audited %d times, want 1 (through the API)", audited)
 	}
 	issuedPath := "/console/answers/1"
+	// The document's as_of, labelled as what it is: the store's data as of then.
+	var storedAsOf string
+	testenv.Must(t, pool.QueryRow(ctx, `SELECT document::jsonb->>'as_of' FROM attestations WHERE id = $1`, docID).Scan(&storedAsOf), "as_of")
+	asOf, err := time.Parse(time.RFC3339, storedAsOf)
+	testenv.Must(t, err, "as_of %q", storedAsOf)
+	if got := find(t, p.body, `id="doc-asof">([^<]+)<`); got != asOf.UTC().Format("02/01/2006 15:04")+" UTC" || !strings.Contains(p.body, "Données à jour au") {
+		t.Errorf("as_of shown as %q, want the document's %s labelled \"Données à jour au\"", got, storedAsOf)
+	}
 
 	// The same answer in Arabic, and the choice persists.
 	p = c.get(issuedPath + "?lang=ar")
@@ -307,8 +381,36 @@ func testHTTP(t *testing.T, ctx context.Context, sc scenario) {
 
 	// not_held names the paper and why; denied; invalid re-renders the form.
 	p = c.ask(token, sc.notHeldNIN, sc.docType, sc.purpose)
-	if p.status != http.StatusNotFound || !strings.Contains(p.body, `data-outcome="not_held"`) || !strings.Contains(p.body, `id="paper-to-ask"`) {
+	if p.status != http.StatusNotFound || !strings.Contains(p.body, `data-outcome="not_held"`) || !strings.Contains(p.body, `id="paper-to-ask"`) ||
+		!strings.Contains(p.body, `id="not-held-asof"`) || strings.Contains(p.body, `data-reason="source_stale"`) {
 		t.Errorf("not held answer: %d\n%s", p.status, p.body)
+	}
+	// source_stale, from the real API: a data center of the document's
+	// agency whose watermark is three hours old (past every freshness
+	// bound) makes it answer 503 source_stale; the console shows that, in
+	// French and in Arabic, with the data center and its lag, and never
+	// as "ask the citizen for the paper".
+	stale := staleDataCenters(t, ctx, pool, sc.docType)
+	stale.on()
+	p = c.ask(token, sc.issuedNIN, sc.docType, sc.purpose)
+	stale.off()
+	arPage := c.get(c.lastAnswer + "?lang=ar")
+	c.get("/console?lang=fr")
+	for _, w := range []string{`data-outcome="not_held"`, `data-reason="source_stale"`, "Données pas encore à jour : réessayez dans un instant",
+		`data-data-center="` + stale.dcs[0] + `"`, "soit 3 h de retard au moment de la demande", "Réessayez dans 30 s.", `id="retry-form"`,
+		"Ne renvoyez pas le citoyen"} {
+		if p.status != http.StatusServiceUnavailable || !strings.Contains(p.body, w) {
+			t.Errorf("source_stale answer in French (%d) lacks %q", p.status, w)
+		}
+	}
+	for _, w := range []string{`<html lang="ar" dir="rtl">`, `data-reason="source_stale"`, "البيانات غير محينة بعد: أعد المحاولة بعد لحظة",
+		`data-data-center="` + stale.dcs[0] + `"`, "أي بتأخر 3 ساعات وقت الطلب", "أعد المحاولة بعد 30 ثانية.", "لا تصرف المواطن"} {
+		if arPage.status != http.StatusServiceUnavailable || !strings.Contains(arPage.body, w) {
+			t.Errorf("source_stale answer in Arabic (%d) lacks %q", arPage.status, w)
+		}
+	}
+	if strings.Contains(p.body, `id="paper-to-ask"`) || t.Failed() {
+		t.Fatalf("source_stale answer: %d\n%s\n%s", p.status, p.body, arPage.body)
 	}
 	p = c.ask(token, sc.issuedNIN, sc.docType, sc.deniedPurpose)
 	if p.status != http.StatusForbidden || !strings.Contains(p.body, `data-outcome="denied"`) {
@@ -406,7 +508,7 @@ func testHTTP(t *testing.T, ctx context.Context, sc scenario) {
 	for _, want := range []string{`askonce_console_requests_total{outcome="issued"}`, `askonce_console_requests_total{outcome="not_held"} 1`,
 		`askonce_console_requests_total{outcome="denied"} 1`, `askonce_console_requests_total{outcome="invalid"} 1`,
 		`askonce_console_sign_ins_total{result="ok"} 2`, `askonce_console_sign_ins_total{result="refused"} 1`,
-		`askonce_console_requests_total{outcome="rate_limited"} 1`,
+		`askonce_console_requests_total{outcome="rate_limited"} 1`, `askonce_console_requests_total{outcome="source_stale"} 1`,
 		`askonce_console_verify_checks_total{method="code",result="authentic"} 2`,
 		`askonce_console_verify_checks_total{method="code",result="not_authentic"} 2`,
 		`askonce_console_verify_checks_total{method="signature",result="signature_valid"} 1`,
@@ -448,6 +550,25 @@ func testBrowser(t *testing.T, ctx context.Context, sc scenario) {
 	dir := filepath.Join(root, "internal", "console", "browser")
 	npmCI(t, ctx, npm, root, dir)
 
+	// The script makes the store stale and fresh again through this
+	// address (only the test reaches it): POST /stale/on, /stale/off.
+	pool, err := pgxpool.New(ctx, sc.pgURL)
+	testenv.Must(t, err, "pool")
+	defer pool.Close()
+	stale := staleDataCenters(t, ctx, pool, sc.docType)
+	control := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || (r.URL.Path != "/stale/on" && r.URL.Path != "/stale/off") {
+			http.NotFound(w, r)
+			return
+		}
+		if err := stale.set(r.URL.Path == "/stale/on"); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Write([]byte(strings.Join(stale.dcs, ","))) //nolint:errcheck // the script reads it
+	}))
+	defer control.Close()
+
 	artifacts := filepath.Join(root, ".var", "artifacts", "console")
 	testenv.Must(t, os.RemoveAll(artifacts), "clean artifacts")
 	testenv.Must(t, os.MkdirAll(artifacts, 0o755), "artifacts")
@@ -455,7 +576,7 @@ func testBrowser(t *testing.T, ctx context.Context, sc scenario) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "BASE_URL="+sc.api, "API_KEY="+sc.key, "CLERK_ID=guichet-browser", "DOC_TYPE="+sc.docType,
 		"PURPOSE="+sc.purpose, "ISSUED_NIN="+sc.issuedNIN, "NOT_HELD_NIN="+sc.notHeldNIN, "DENIED_PURPOSE="+sc.deniedPurpose,
-		"ARTIFACTS="+artifacts, "CHROMIUM="+chromium)
+		"ARTIFACTS="+artifacts, "CHROMIUM="+chromium, "STALE_CONTROL="+control.URL)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = 10 * time.Second
@@ -473,7 +594,7 @@ func testBrowser(t *testing.T, ctx context.Context, sc scenario) {
 			t.Errorf("%s is not a PDF", name)
 		}
 	}
-	for _, name := range []string{"fr-issued", "ar-issued", "ar-not-held", "fr-not-held", "fr-denied", "fr-invalid", "fr-verify-authentic", "ar-verify-authentic", "fr-verify-tampered"} {
+	for _, name := range []string{"fr-issued", "ar-issued", "ar-not-held", "fr-not-held", "fr-denied", "fr-invalid", "fr-source-stale", "ar-source-stale", "fr-verify-authentic", "ar-verify-authentic", "fr-verify-tampered"} {
 		if st, err := os.Stat(filepath.Join(artifacts, name+".png")); err != nil || st.Size() == 0 {
 			t.Errorf("screenshot %s missing", name)
 		}

@@ -6,8 +6,14 @@
 // never in the browser), fill a form (NIN, document type, purpose, clerk
 // id) and get the API's answer as a page: the issued document laid out
 // like the paper it replaces, with its provenance, validity, verification
-// code and QR code; or, when not held, the paper to ask the citizen for
-// and why; or the denial, the invalid fields, the rate limit. The console
+// code and QR code, and its as_of (the instant up to which the store held
+// every record the answer depends on); or, when not held, the paper to ask
+// the citizen for and why, as of when; or, when the store does not yet
+// hold the records of the data centers the document reads as of recently
+// enough (HTTP 503 source_stale), each lagging data center with its lag,
+// when to retry and a button that does, and that the citizen is not to be
+// sent away for the paper; or the denial, the invalid fields, the rate
+// limit. The console
 // is a client of the API in process: each submission is a POST
 // /v1/document-requests served by the API's own handler, so
 // authentication, policy, rate limits, audit and signing are the API's.

@@ -1,8 +1,10 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Lang is one language of the console: its messages, the names of the
@@ -19,6 +21,55 @@ type Lang struct {
 	purposes map[string]string // purpose code -> label
 	fields   map[string]string // field or nested key -> label
 	yes, no  string
+	// units names hours, minutes and seconds for Duration.
+	units func(n int, unit byte) string
+	and   string // joins the parts of a duration
+}
+
+// Duration says d (rounded down to the second) in this language: "12 min
+// 5 s", "12 دقيقة و5 ثوان"; hours past an hour, seconds only under ten
+// minutes (a clerk needs the order of magnitude, not the tick).
+func (l *Lang) Duration(d time.Duration) string {
+	s := int(d / time.Second)
+	if s < 0 {
+		s = 0
+	}
+	h, m, sec := s/3600, s%3600/60, s%60
+	var parts []string
+	if h > 0 {
+		parts = append(parts, l.units(h, 'h'))
+	}
+	if m > 0 {
+		parts = append(parts, l.units(m, 'm'))
+	}
+	if sec > 0 && h == 0 && m < 10 || s == 0 {
+		parts = append(parts, l.units(sec, 's'))
+	}
+	return strings.Join(parts, l.and)
+}
+
+// frenchUnits: "1 h", "12 min", "5 s".
+func frenchUnits(n int, unit byte) string {
+	return fmt.Sprintf("%d %s", n, map[byte]string{'h': "h", 'm': "min", 's': "s"}[unit])
+}
+
+// arabicUnits follows the agreement of the counted noun: one and two have
+// their own forms, three to ten the plural, eleven and more the singular.
+func arabicUnits(n int, unit byte) string {
+	forms := map[byte][4]string{ // one, two (genitive: after "بعد" and "بتأخر"), 3-10 (plural), 11+ and 0 (singular)
+		'h': {"ساعة واحدة", "ساعتين", "ساعات", "ساعة"},
+		'm': {"دقيقة واحدة", "دقيقتين", "دقائق", "دقيقة"},
+		's': {"ثانية واحدة", "ثانيتين", "ثوان", "ثانية"},
+	}[unit]
+	switch {
+	case n == 1:
+		return forms[0]
+	case n == 2:
+		return forms[1]
+	case n%100 >= 3 && n%100 <= 10:
+		return fmt.Sprintf("%d %s", n, forms[2])
+	}
+	return fmt.Sprintf("%d %s", n, forms[3])
 }
 
 // T is the message key in this language; the key itself when missing (a
@@ -109,7 +160,7 @@ func pickLang(w http.ResponseWriter, r *http.Request, langs []*Lang, secure bool
 }
 
 func french() *Lang {
-	return &Lang{Code: "fr", Dir: "ltr", Name: "Français", yes: "Oui", no: "Non",
+	return &Lang{Code: "fr", Dir: "ltr", Name: "Français", yes: "Oui", no: "Non", units: frenchUnits, and: " ",
 		papers: map[string]string{},
 		msg: map[string]string{
 			"app":               "Console des guichets askonce",
@@ -170,60 +221,72 @@ func french() *Lang {
 			"notheld.title":     "Non détenu électroniquement",
 			"notheld.ask":       "Demandez au citoyen le document papier :",
 			"notheld.why":       "Pourquoi",
-			"notheld.stale":     "Centres de données non entendus récemment",
+			"notheld.stale":     "Centres de données en retard",
+			"notheld.asof":      "Constat fait sur les données à jour au",
 			"reason.no_record":  "Aucun enregistrement de cette personne n'est détenu électroniquement par l'organisme qui délivre ce document.",
 			"reason.condition_not_met": "Des enregistrements sont détenus, mais ils ne permettent pas de délivrer ce document " +
 				"(par exemple : un acte de décès est enregistré, ou des cotisations sont impayées).",
-			"reason.source_stale":  "Le centre de données qui détient ces enregistrements n'a pas été entendu récemment : la réponse pourrait être périmée.",
-			"denied.title":         "Refusé par la politique d'accès",
-			"denied.lead":          "Votre organisme n'est pas autorisé à demander ce document pour ce motif. Choisissez un motif autorisé ou adressez le citoyen à l'organisme compétent.",
-			"invalid.title":        "Demande invalide",
-			"invalid.lead":         "Corrigez les champs signalés puis recommencez.",
-			"limited.title":        "Trop de demandes",
-			"limited.lead":         "Votre organisme a dépassé son débit autorisé : réessayez dans un instant.",
-			"unavailable.title":    "Service momentanément indisponible",
-			"unavailable.lead":     "La demande n'a pas pu aboutir : réessayez plus tard. Aucun document n'a été délivré.",
-			"err.nin":              "Le NIN compte exactement 18 chiffres.",
-			"err.document_type":    "Choisissez un document de la liste.",
-			"err.purpose":          "Choisissez un motif de la liste.",
-			"err.clerk_id":         "1 à 64 caractères : lettres, chiffres, . _ @ : -",
-			"verify.title":         "Vérifier un document askonce",
-			"verify.intro":         "Saisissez le numéro et le code de vérification imprimés sur le document, ou scannez son code QR.",
-			"verify.id":            "Numéro du document",
-			"verify.code":          "Code de vérification",
-			"verify.code.hint":     "16 caractères, par exemple ABCD-EFGH-IJKL-MNOP",
-			"verify.submit":        "Vérifier",
-			"verify.ok":            "Document authentique",
-			"verify.ok.lead":       "Ce document a bien été délivré par askonce et son contenu n'a pas été modifié. Comparez-le avec le papier présenté :",
-			"verify.expired":       "Document authentique mais expiré",
-			"verify.expired.lead":  "Ce document a bien été délivré par askonce, mais sa validité a pris fin. Comparez-le avec le papier présenté :",
-			"verify.bad":           "Document non authentique",
-			"verify.bad.lead":      "Aucun document ne correspond à ce numéro et à ce code. Saisissez exactement le code imprimé sur le document ; s'il ne correspond toujours pas, le papier présenté n'est pas authentique.",
-			"verify.nin":           "NIN (masqué)",
-			"verify.paste":         "Ou collez un document signé (JSON)",
-			"verify.paste.label":   "Document signé (JSON : document et signature)",
-			"verify.paste.submit":  "Vérifier la signature",
-			"verify.sig.ok":        "Signature valide",
-			"verify.sig.ok.lead":   "La signature électronique de ce document est valide : il a été signé par askonce et n'a pas été modifié depuis.",
-			"verify.sig.bad":       "Signature invalide",
-			"verify.sig.bad.lead":  "La signature ne correspond pas au document : il a été modifié après sa signature, ou il n'a pas été signé par askonce.",
-			"verify.sig.malformed": "Ce texte n'est pas un document signé askonce (JSON avec « document » et « signature »).",
-			"verify.limited":       "Trop de vérifications depuis cette adresse : patientez une minute.",
-			"verify.again":         "Vérifier un autre document",
-			"csrf.title":           "Formulaire expiré",
-			"csrf.lead":            "Le formulaire a expiré ou ne vient pas de cette console : rechargez la page et recommencez.",
-			"notfound":             "Page introuvable",
-			"sex.M":                "Masculin",
-			"sex.F":                "Féminin",
-			"status.current":       "En cours",
-			"status.former":        "Dissous",
-			"status.ACTIVE":        "Active",
-			"status.SUSPENDED":     "Suspendue",
-			"status.CLOSED":        "Clôturée",
-			"status.OPEN":          "En cours",
-			"status.PAID":          "Payé",
-			"status.UNPAID":        "Impayé",
-			"status.PARTIAL":       "Partiel",
+			"reason.source_stale": "La plateforme ne détient pas encore les enregistrements de ces centres de données à une date assez récente pour délivrer ce document. " +
+				"Ce n'est pas une absence : le document n'est ni refusé ni introuvable, il ne peut simplement pas être délivré sur des données trop anciennes. Réessayez dans un instant.",
+			"stale.title":             "Données pas encore à jour : réessayez dans un instant",
+			"stale.requested":         "Document demandé :",
+			"stale.retry":             "Réessayez dans %s.",
+			"stale.again":             "Réessayer la même demande",
+			"stale.notaway":           "Ne renvoyez pas le citoyen et ne lui demandez pas le papier pour cette raison : rien n'indique que ses données manquent.",
+			"stale.persist":           "Si le retard persiste après plusieurs essais, signalez-le à l'exploitant de la plateforme avec la référence de la demande ci-dessous.",
+			"stale.dc.lag":            "données à jour au %s, soit %s de retard au moment de la demande",
+			"stale.dc.none":           "aucune donnée de ce centre n'est encore à jour dans la plateforme",
+			"stale.dc.none_of_agency": "aucun centre de données de l'organisme %s n'est encore à jour dans la plateforme",
+			"doc.asof.hint":           "tout ce que les organismes avaient enregistré avant cet instant est pris en compte",
+			"denied.title":            "Refusé par la politique d'accès",
+			"denied.lead":             "Votre organisme n'est pas autorisé à demander ce document pour ce motif. Choisissez un motif autorisé ou adressez le citoyen à l'organisme compétent.",
+			"invalid.title":           "Demande invalide",
+			"invalid.lead":            "Corrigez les champs signalés puis recommencez.",
+			"limited.title":           "Trop de demandes",
+			"limited.lead":            "Votre organisme a dépassé son débit autorisé : réessayez dans un instant.",
+			"unavailable.title":       "Service momentanément indisponible",
+			"unavailable.lead":        "La demande n'a pas pu aboutir : réessayez plus tard. Aucun document n'a été délivré.",
+			"err.nin":                 "Le NIN compte exactement 18 chiffres.",
+			"err.document_type":       "Choisissez un document de la liste.",
+			"err.purpose":             "Choisissez un motif de la liste.",
+			"err.clerk_id":            "1 à 64 caractères : lettres, chiffres, . _ @ : -",
+			"verify.title":            "Vérifier un document askonce",
+			"verify.intro":            "Saisissez le numéro et le code de vérification imprimés sur le document, ou scannez son code QR.",
+			"verify.id":               "Numéro du document",
+			"verify.code":             "Code de vérification",
+			"verify.code.hint":        "16 caractères, par exemple ABCD-EFGH-IJKL-MNOP",
+			"verify.submit":           "Vérifier",
+			"verify.ok":               "Document authentique",
+			"verify.ok.lead":          "Ce document a bien été délivré par askonce et son contenu n'a pas été modifié. Comparez-le avec le papier présenté :",
+			"verify.expired":          "Document authentique mais expiré",
+			"verify.expired.lead":     "Ce document a bien été délivré par askonce, mais sa validité a pris fin. Comparez-le avec le papier présenté :",
+			"verify.bad":              "Document non authentique",
+			"verify.bad.lead":         "Aucun document ne correspond à ce numéro et à ce code. Saisissez exactement le code imprimé sur le document ; s'il ne correspond toujours pas, le papier présenté n'est pas authentique.",
+			"verify.nin":              "NIN (masqué)",
+			"verify.paste":            "Ou collez un document signé (JSON)",
+			"verify.paste.label":      "Document signé (JSON : document et signature)",
+			"verify.paste.submit":     "Vérifier la signature",
+			"verify.sig.ok":           "Signature valide",
+			"verify.sig.ok.lead":      "La signature électronique de ce document est valide : il a été signé par askonce et n'a pas été modifié depuis.",
+			"verify.sig.bad":          "Signature invalide",
+			"verify.sig.bad.lead":     "La signature ne correspond pas au document : il a été modifié après sa signature, ou il n'a pas été signé par askonce.",
+			"verify.sig.malformed":    "Ce texte n'est pas un document signé askonce (JSON avec « document » et « signature »).",
+			"verify.limited":          "Trop de vérifications depuis cette adresse : patientez une minute.",
+			"verify.again":            "Vérifier un autre document",
+			"csrf.title":              "Formulaire expiré",
+			"csrf.lead":               "Le formulaire a expiré ou ne vient pas de cette console : rechargez la page et recommencez.",
+			"notfound":                "Page introuvable",
+			"sex.M":                   "Masculin",
+			"sex.F":                   "Féminin",
+			"status.current":          "En cours",
+			"status.former":           "Dissous",
+			"status.ACTIVE":           "Active",
+			"status.SUSPENDED":        "Suspendue",
+			"status.CLOSED":           "Clôturée",
+			"status.OPEN":             "En cours",
+			"status.PAID":             "Payé",
+			"status.UNPAID":           "Impayé",
+			"status.PARTIAL":          "Partiel",
 		},
 		purposes: map[string]string{
 			"pension-life-proof":        "CNR : preuve de vie annuelle d'un retraité",
@@ -259,7 +322,7 @@ func french() *Lang {
 }
 
 func arabic() *Lang {
-	return &Lang{Code: "ar", Dir: "rtl", Name: "العربية", yes: "نعم", no: "لا",
+	return &Lang{Code: "ar", Dir: "rtl", Name: "العربية", yes: "نعم", no: "لا", units: arabicUnits, and: " و",
 		papers: map[string]string{
 			"birth-certificate":           "مستخرج عقد الميلاد رقم 12",
 			"family-record":               "البطاقة العائلية للحالة المدنية",
@@ -331,59 +394,71 @@ func arabic() *Lang {
 			"notheld.title":            "غير متوفرة إلكترونيا",
 			"notheld.ask":              "اطلب من المواطن الوثيقة الورقية:",
 			"notheld.why":              "السبب",
-			"notheld.stale":            "مراكز البيانات التي لم يتم الاتصال بها مؤخرا",
+			"notheld.stale":            "مراكز البيانات المتأخرة",
+			"notheld.asof":             "تمت المعاينة على البيانات المحينة في",
 			"reason.no_record":         "لا يوجد أي سجل إلكتروني لهذا الشخص لدى الهيئة التي تصدر هذه الوثيقة.",
 			"reason.condition_not_met": "توجد سجلات، لكنها لا تسمح بإصدار هذه الوثيقة (مثلا: عقد وفاة مسجل، أو اشتراكات غير مدفوعة).",
-			"reason.source_stale":      "لم يتم الاتصال مؤخرا بمركز البيانات الذي يحفظ هذه السجلات: قد لا تكون الإجابة محينة.",
-			"denied.title":             "مرفوض بموجب سياسة الوصول",
-			"denied.lead":              "هيئتك غير مسموح لها بطلب هذه الوثيقة لهذا الغرض. اختر غرضا مسموحا به أو وجه المواطن إلى الهيئة المختصة.",
-			"invalid.title":            "طلب غير صالح",
-			"invalid.lead":             "صحح الحقول المشار إليها ثم أعد المحاولة.",
-			"limited.title":            "طلبات كثيرة",
-			"limited.lead":             "تجاوزت هيئتك عدد الطلبات المسموح به: أعد المحاولة بعد لحظة.",
-			"unavailable.title":        "الخدمة غير متوفرة مؤقتا",
-			"unavailable.lead":         "تعذر إتمام الطلب: أعد المحاولة لاحقا. لم يتم تسليم أي وثيقة.",
-			"err.nin":                  "يتكون رقم التعريف الوطني من 18 رقما بالضبط.",
-			"err.document_type":        "اختر وثيقة من القائمة.",
-			"err.purpose":              "اختر غرضا من القائمة.",
-			"err.clerk_id":             "من 1 إلى 64 حرفا: حروف، أرقام، . _ @ : -",
-			"verify.title":             "التحقق من وثيقة askonce",
-			"verify.intro":             "أدخل رقم الوثيقة ورمز التحقق المطبوعين عليها، أو امسح رمز QR.",
-			"verify.id":                "رقم الوثيقة",
-			"verify.code":              "رمز التحقق",
-			"verify.code.hint":         "16 حرفا، مثلا ABCD-EFGH-IJKL-MNOP",
-			"verify.submit":            "تحقق",
-			"verify.ok":                "وثيقة أصلية",
-			"verify.ok.lead":           "هذه الوثيقة صادرة فعلا عن askonce ولم يتم تعديل محتواها. قارنها بالوثيقة الورقية المقدمة:",
-			"verify.expired":           "وثيقة أصلية لكنها منتهية الصلاحية",
-			"verify.expired.lead":      "هذه الوثيقة صادرة فعلا عن askonce لكن صلاحيتها انتهت. قارنها بالوثيقة الورقية المقدمة:",
-			"verify.bad":               "وثيقة غير أصلية",
-			"verify.bad.lead":          "لا توجد أي وثيقة تطابق هذا الرقم وهذا الرمز. أدخل الرمز المطبوع على الوثيقة بالضبط؛ إذا لم يتطابق، فالوثيقة المقدمة غير أصلية.",
-			"verify.nin":               "رقم التعريف الوطني (مخفي جزئيا)",
-			"verify.paste":             "أو الصق وثيقة موقعة (JSON)",
-			"verify.paste.label":       "وثيقة موقعة (JSON: الوثيقة والتوقيع)",
-			"verify.paste.submit":      "التحقق من التوقيع",
-			"verify.sig.ok":            "توقيع صحيح",
-			"verify.sig.ok.lead":       "التوقيع الإلكتروني لهذه الوثيقة صحيح: وقعتها askonce ولم تعدل منذ ذلك.",
-			"verify.sig.bad":           "توقيع غير صحيح",
-			"verify.sig.bad.lead":      "التوقيع لا يطابق الوثيقة: تم تعديلها بعد التوقيع، أو لم توقعها askonce.",
-			"verify.sig.malformed":     "هذا النص ليس وثيقة موقعة من askonce (JSON يحتوي على «document» و«signature»).",
-			"verify.limited":           "عمليات تحقق كثيرة من هذا العنوان: انتظر دقيقة.",
-			"verify.again":             "التحقق من وثيقة أخرى",
-			"csrf.title":               "انتهت صلاحية الاستمارة",
-			"csrf.lead":                "انتهت صلاحية الاستمارة أو أنها لم تصدر عن هذه المنصة: أعد تحميل الصفحة ثم أعد المحاولة.",
-			"notfound":                 "الصفحة غير موجودة",
-			"sex.M":                    "ذكر",
-			"sex.F":                    "أنثى",
-			"status.current":           "قائم",
-			"status.former":            "منحل",
-			"status.ACTIVE":            "نشط",
-			"status.SUSPENDED":         "معلق",
-			"status.CLOSED":            "مغلق",
-			"status.OPEN":              "جار",
-			"status.PAID":              "مدفوع",
-			"status.UNPAID":            "غير مدفوع",
-			"status.PARTIAL":           "مدفوع جزئيا",
+			"reason.source_stale": "لا تحوز المنصة بعد سجلات مراكز البيانات هذه محينة بتاريخ قريب بما يكفي لتسليم هذه الوثيقة. " +
+				"هذا ليس غيابا للبيانات: الوثيقة غير مرفوضة وليست مفقودة، لكن لا يمكن تسليمها على أساس بيانات قديمة. أعد المحاولة بعد لحظة.",
+			"stale.title":             "البيانات غير محينة بعد: أعد المحاولة بعد لحظة",
+			"stale.requested":         "الوثيقة المطلوبة:",
+			"stale.retry":             "أعد المحاولة بعد %s.",
+			"stale.again":             "إعادة نفس الطلب",
+			"stale.notaway":           "لا تصرف المواطن ولا تطلب منه الوثيقة الورقية لهذا السبب: لا شيء يدل على أن بياناته غير موجودة.",
+			"stale.persist":           "إذا استمر التأخر بعد عدة محاولات، أبلغ المسؤول عن تشغيل المنصة مع ذكر مرجع الطلب أدناه.",
+			"stale.dc.lag":            "بيانات محينة في %s، أي بتأخر %s وقت الطلب",
+			"stale.dc.none":           "لا توجد بعد في المنصة بيانات محينة من هذا المركز",
+			"stale.dc.none_of_agency": "لا يوجد بعد في المنصة أي مركز بيانات محين للهيئة %s",
+			"doc.asof.hint":           "كل ما سجلته الهيئات قبل هذا التاريخ مأخوذ في الحسبان",
+			"denied.title":            "مرفوض بموجب سياسة الوصول",
+			"denied.lead":             "هيئتك غير مسموح لها بطلب هذه الوثيقة لهذا الغرض. اختر غرضا مسموحا به أو وجه المواطن إلى الهيئة المختصة.",
+			"invalid.title":           "طلب غير صالح",
+			"invalid.lead":            "صحح الحقول المشار إليها ثم أعد المحاولة.",
+			"limited.title":           "طلبات كثيرة",
+			"limited.lead":            "تجاوزت هيئتك عدد الطلبات المسموح به: أعد المحاولة بعد لحظة.",
+			"unavailable.title":       "الخدمة غير متوفرة مؤقتا",
+			"unavailable.lead":        "تعذر إتمام الطلب: أعد المحاولة لاحقا. لم يتم تسليم أي وثيقة.",
+			"err.nin":                 "يتكون رقم التعريف الوطني من 18 رقما بالضبط.",
+			"err.document_type":       "اختر وثيقة من القائمة.",
+			"err.purpose":             "اختر غرضا من القائمة.",
+			"err.clerk_id":            "من 1 إلى 64 حرفا: حروف، أرقام، . _ @ : -",
+			"verify.title":            "التحقق من وثيقة askonce",
+			"verify.intro":            "أدخل رقم الوثيقة ورمز التحقق المطبوعين عليها، أو امسح رمز QR.",
+			"verify.id":               "رقم الوثيقة",
+			"verify.code":             "رمز التحقق",
+			"verify.code.hint":        "16 حرفا، مثلا ABCD-EFGH-IJKL-MNOP",
+			"verify.submit":           "تحقق",
+			"verify.ok":               "وثيقة أصلية",
+			"verify.ok.lead":          "هذه الوثيقة صادرة فعلا عن askonce ولم يتم تعديل محتواها. قارنها بالوثيقة الورقية المقدمة:",
+			"verify.expired":          "وثيقة أصلية لكنها منتهية الصلاحية",
+			"verify.expired.lead":     "هذه الوثيقة صادرة فعلا عن askonce لكن صلاحيتها انتهت. قارنها بالوثيقة الورقية المقدمة:",
+			"verify.bad":              "وثيقة غير أصلية",
+			"verify.bad.lead":         "لا توجد أي وثيقة تطابق هذا الرقم وهذا الرمز. أدخل الرمز المطبوع على الوثيقة بالضبط؛ إذا لم يتطابق، فالوثيقة المقدمة غير أصلية.",
+			"verify.nin":              "رقم التعريف الوطني (مخفي جزئيا)",
+			"verify.paste":            "أو الصق وثيقة موقعة (JSON)",
+			"verify.paste.label":      "وثيقة موقعة (JSON: الوثيقة والتوقيع)",
+			"verify.paste.submit":     "التحقق من التوقيع",
+			"verify.sig.ok":           "توقيع صحيح",
+			"verify.sig.ok.lead":      "التوقيع الإلكتروني لهذه الوثيقة صحيح: وقعتها askonce ولم تعدل منذ ذلك.",
+			"verify.sig.bad":          "توقيع غير صحيح",
+			"verify.sig.bad.lead":     "التوقيع لا يطابق الوثيقة: تم تعديلها بعد التوقيع، أو لم توقعها askonce.",
+			"verify.sig.malformed":    "هذا النص ليس وثيقة موقعة من askonce (JSON يحتوي على «document» و«signature»).",
+			"verify.limited":          "عمليات تحقق كثيرة من هذا العنوان: انتظر دقيقة.",
+			"verify.again":            "التحقق من وثيقة أخرى",
+			"csrf.title":              "انتهت صلاحية الاستمارة",
+			"csrf.lead":               "انتهت صلاحية الاستمارة أو أنها لم تصدر عن هذه المنصة: أعد تحميل الصفحة ثم أعد المحاولة.",
+			"notfound":                "الصفحة غير موجودة",
+			"sex.M":                   "ذكر",
+			"sex.F":                   "أنثى",
+			"status.current":          "قائم",
+			"status.former":           "منحل",
+			"status.ACTIVE":           "نشط",
+			"status.SUSPENDED":        "معلق",
+			"status.CLOSED":           "مغلق",
+			"status.OPEN":             "جار",
+			"status.PAID":             "مدفوع",
+			"status.UNPAID":           "غير مدفوع",
+			"status.PARTIAL":          "مدفوع جزئيا",
 		},
 		purposes: map[string]string{
 			"pension-life-proof":        "الصندوق الوطني للتقاعد: إثبات الحياة السنوي للمتقاعد",

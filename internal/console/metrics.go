@@ -16,7 +16,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "console",
 			Name: "sign_ins_total", Help: "Clerk console sign-in attempts by result (ok, refused, invalid, csrf, rate_limited, full, unavailable)."}, []string{"result"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "console",
-			Name: "requests_total", Help: "Document requests made from the clerk console, by outcome."}, []string{"outcome"}),
+			Name: "requests_total", Help: "Document requests made from the clerk console, by outcome (the API's, source_stale for its 503 not_held answers, unavailable)."}, []string{"outcome"}),
 		verify: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "console",
 			Name: "verify_checks_total", Help: "Public /verify checks by method (code, signature) and result."}, []string{"method", "result"}),
 		sessions: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "askonce", Subsystem: "console",

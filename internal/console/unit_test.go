@@ -118,6 +118,13 @@ func TestTranslations(t *testing.T) {
 			t.Errorf("purpose %q has no Arabic label", k)
 		}
 	}
+	// A message formatted with arguments has the same verbs in both.
+	verbs := regexp.MustCompile(`%[a-z]`)
+	for k, m := range fr.msg {
+		if got, want := verbs.FindAllString(ar.msg[k], -1), verbs.FindAllString(m, -1); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("message %q: Arabic has verbs %v, French %v", k, got, want)
+		}
+	}
 	used := regexp.MustCompile(`\.T "([a-z_.A-Z]+)"`)
 	err := fs.WalkDir(templateFS, "templates", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -313,5 +320,50 @@ func TestPublicURL(t *testing.T) {
 	}
 	if !proxied.isSecure(r) {
 		t.Error("an https public_url does not make the cookies Secure")
+	}
+}
+
+// TestDuration: how old a data center's watermark is, as a clerk reads it.
+func TestDuration(t *testing.T) {
+	fr, ar := french(), arabic()
+	for d, want := range map[time.Duration][2]string{
+		0:                                      {"0 s", "0 ثانية"},
+		time.Second:                            {"1 s", "ثانية واحدة"},
+		30 * time.Second:                       {"30 s", "30 ثانية"},
+		5*time.Minute + 5*time.Second:          {"5 min 5 s", "5 دقائق و5 ثوان"},
+		2*time.Minute + 2*time.Second:          {"2 min 2 s", "دقيقتين وثانيتين"},
+		12*time.Minute + 59*time.Second:        {"12 min", "12 دقيقة"},
+		time.Hour:                              {"1 h", "ساعة واحدة"},
+		26*time.Hour + 3*time.Minute:           {"26 h 3 min", "26 ساعة و3 دقائق"},
+		-time.Second:                           {"0 s", "0 ثانية"},
+		10*time.Minute + 1500*time.Millisecond: {"10 min", "10 دقائق"},
+	} {
+		if got := fr.Duration(d); got != want[0] {
+			t.Errorf("fr %s: %q, want %q", d, got, want[0])
+		}
+		if got := ar.Duration(d); got != want[1] {
+			t.Errorf("ar %s: %q, want %q", d, got, want[1])
+		}
+	}
+}
+
+// TestStaleViewsEscape: what the API says of a lagging data center is
+// escaped (the sentence is HTML so that times read left to right in
+// Arabic, never so that a value could add markup).
+func TestStaleViewsEscape(t *testing.T) {
+	p := problem{Stale: []staleSource{
+		{DataCenter: `a<b>-*`, Agency: `a<b>`},
+		{DataCenter: "x", Watermark: `<img src=x>`, AgeSeconds: 400},
+	}}
+	for _, l := range Langs() {
+		for _, v := range staleViews(p, l) {
+			if strings.Contains(string(v.Text), "<b>") || strings.Contains(string(v.Text), "<img") {
+				t.Errorf("%s: unescaped %q", l.Code, v.Text)
+			}
+		}
+	}
+	// An older API without the "stale" list: the names alone.
+	if v := staleViews(problem{StaleSources: []string{"etatcivil-dc01"}}, french()); len(v) != 1 || v[0].DataCenter != "etatcivil-dc01" || v[0].Text != "" {
+		t.Errorf("stale_sources only: %+v", v)
 	}
 }

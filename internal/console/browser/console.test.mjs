@@ -1,12 +1,13 @@
 // Browser test of the clerk console: Debian's headless Chromium driven by
 // playwright-core against a running `askonce dev` (browser_test.go starts
 // it and runs this script). A clerk signs in, asks for a document of each
-// outcome (issued, not_held, denied, invalid), switches to Arabic, prints
+// outcome (issued, not_held, source_stale, denied, invalid), switches to Arabic, prints
 // the document to PDF, and a verifier opens the printed verification link;
 // a tampered code is refused. Screenshots and PDFs go to $ARTIFACTS.
 //
 // Environment: BASE_URL, API_KEY, CLERK_ID, DOC_TYPE, PURPOSE, ISSUED_NIN,
-// NOT_HELD_NIN, DENIED_PURPOSE, ARTIFACTS, CHROMIUM (default /usr/bin/chromium).
+// NOT_HELD_NIN, DENIED_PURPOSE, ARTIFACTS, CHROMIUM (default /usr/bin/chromium),
+// STALE_CONTROL.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -28,6 +29,11 @@ const NOT_HELD_NIN = env("NOT_HELD_NIN");
 const DENIED_PURPOSE = env("DENIED_PURPOSE");
 const ARTIFACTS = env("ARTIFACTS");
 const CHROMIUM = env("CHROMIUM", "/usr/bin/chromium");
+// The Go test's control address: POST /stale/on makes the store's
+// watermarks too old for DOC_TYPE (the API then answers 503
+// source_stale), /stale/off makes them fresh again; each answers the
+// made-up lagging data centers, comma-separated.
+const STALE_CONTROL = env("STALE_CONTROL").replace(/\/$/, "");
 const TIMEOUT = 60_000;
 const MAX_PAGE = 100 * 1024;
 
@@ -227,6 +233,47 @@ try {
   assert.ok((await page.textContent("#paper-to-ask")).trim().length > 0);
   await page.waitForSelector("#not-held-reason");
   await shot(page, "fr-not-held");
+
+  step = "source stale";
+  // The store lags: the API answers 503 source_stale. The clerk is told to
+  // retry, with each lagging data center and its lag, never to send the
+  // citizen for the paper; the retry button asks again, and once the store
+  // is fresh the same request is issued.
+  const stale = async (on) => {
+    const r = await fetch(`${STALE_CONTROL}/stale/${on ? "on" : "off"}`, { method: "POST" });
+    const body = await r.text();
+    assert.equal(r.status, 200, `stale control: ${body}`);
+    return body.split(",");
+  };
+  const lagging = await stale(true);
+  try {
+    assert.equal(await ask(page, ISSUED_NIN, DOC_TYPE, PURPOSE), "not_held");
+  } finally {
+    await stale(false);
+  }
+  assert.equal(await page.getAttribute("section.answer", "data-status"), "503");
+  assert.equal(await page.getAttribute("section.answer", "data-reason"), "source_stale");
+  assert.equal(await page.locator("#paper-to-ask").count(), 0, "no paper to ask the citizen for");
+  const dcs = await page.locator("#stale-sources li").evaluateAll((els) => els.map((e) => e.dataset.dataCenter));
+  assert.deepEqual(dcs, lagging, "each lagging data center is listed");
+  assert.match(await page.textContent("#stale-sources"), /3 h de retard/);
+  assert.match(await page.textContent("#retry-after"), /Réessayez dans 30 s/);
+  assert.match(await page.textContent("#stale-not-away"), /Ne renvoyez pas le citoyen/);
+  await checkAccessible(page);
+  await shot(page, "fr-source-stale");
+  await switchLang(page, "ar");
+  await page.waitForSelector("html[lang=ar][dir=rtl]");
+  assert.equal(await page.getAttribute("section.answer", "data-reason"), "source_stale");
+  assert.match(await page.textContent("#stale-sources"), /بتأخر 3 ساعات/);
+  assert.match(await page.textContent("#retry-after"), /أعد المحاولة بعد 30 ثانية/);
+  await checkAccessible(page);
+  await shot(page, "ar-source-stale");
+  await switchLang(page, "fr");
+  const beforeRetry = page.url();
+  await Promise.all([page.waitForURL((u) => /\/console\/answers\/\d+/.test(u.pathname) && u.href !== beforeRetry),
+    page.click("#retry-form button")]);
+  await page.waitForSelector("section.answer");
+  assert.equal(await page.getAttribute("section.answer", "data-outcome"), "issued", "the retry, once the store is fresh, is issued");
 
   step = "denied";
   assert.equal(await ask(page, ISSUED_NIN, DOC_TYPE, DENIED_PURPOSE), "denied");
