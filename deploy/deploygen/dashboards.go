@@ -28,24 +28,56 @@ func stat(title, unit string, q ...Query) Panel {
 	return Panel{Title: title, Kind: "stat", Unit: unit, Queries: q, Width: 6}
 }
 
+// stat4 is a stat a quarter narrower: six in a row.
+func stat4(title, unit string, q ...Query) Panel {
+	p := stat(title, unit, q...)
+	p.Width = 4
+	return p
+}
+
+func withDescription(p Panel, d string) Panel {
+	p.Description = d
+	return p
+}
+
 func q(expr, legend string) Query { return Query{expr, legend} }
+
+// watermarkLag is the age of each data center's watermark, with the
+// freshness bounds of the catalog past which documents are refused.
+func watermarkLag() Panel {
+	return withDescription(ts("Watermark lag per data center", "s",
+		q(`max by (data_center) (askonce_store_watermark_lag_seconds)`, "{{data_center}}"),
+		q(`vector(300)`, "life certificate bound (300 s)"),
+		q(`vector(900)`, "statuses bound (900 s)")),
+		"Time since each data center's watermark: the store holds every record it had committed before now minus this. "+
+			"Past a document type's bound (life certificate 300 s, statuses 900 s, acts 3600 s) the API answers 503 source_stale.")
+}
 
 // Dashboards are the dashboards of deploy/grafana/dashboards. Every metric
 // they use exists in the code (deploy/deploytest checks it).
 var Dashboards = []Dashboard{
 	{File: "askonce-overview.json", UID: "askonce-overview", Title: "askonce / ask once",
-		Description: "Papers citizens did not have to bring, lookups by outcome, data center freshness, the DLQ.",
+		Description: "Papers citizens did not have to bring, lookups by outcome, the store's watermarks (how recent the data it answers from is), the DLQ.",
 		Panels: []Panel{
-			stat("Papers avoided, last 24h", "short", q(`sum(increase(askonce_asks_avoided_total[24h]))`, "")),
-			stat("Documents not held, last 24h (citizen asked)", "short", q(`sum(increase(askonce_lookup_requests_total{outcome="not_held"}[24h]))`, "")),
-			stat("Stalest data center", "s", q(`max(askonce_materialize_freshness_age_seconds)`, "")),
-			stat("DLQ, records/s", "reqps", q(`askonce:dlq_records:rate5m`, "")),
+			stat4("Papers avoided, last 24h", "short", q(`sum(increase(askonce_asks_avoided_total[24h]))`, "")),
+			// not_held counts the 503 source_stale refusals too; those are
+			// retried by the clerk, not asked of the citizen.
+			stat4("Documents not held, last 24h (citizen asked)", "short",
+				q(`sum(increase(askonce_lookup_requests_total{outcome="not_held"}[24h])) - (sum(increase(askonce_lookup_source_stale_total[24h])) or vector(0))`, "")),
+			withDescription(stat4("Refused as source_stale, last 24h (clerk retries)", "short", q(`sum(increase(askonce_lookup_source_stale_total[24h])) or vector(0)`, "")),
+				"503 source_stale: a data center the document reads lagged beyond its freshness bound."),
+			withDescription(stat4("Oldest watermark (data center lag)", "s", q(`max(askonce_store_watermark_lag_seconds)`, "")),
+				"The store holds every record of every data center committed before now minus this. Life certificates are refused past 300 s, statuses past 900 s, acts past 3600 s."),
+			withDescription(stat4("Since a watermark last advanced anywhere", "s", q(`min(askonce_store_watermark_advanced_seconds)`, "")),
+				"Seconds normally (connectors write one every 5 s); over 60 s the store is frozen (AskonceStoreFrozen)."),
+			stat4("DLQ, records/s", "reqps", q(`askonce:dlq_records:rate5m`, "")),
 			{Title: "Papers avoided per day, by document type", Kind: "timeseries", Unit: "short", Width: 12,
 				Queries: []Query{q(`sum by (document_type) (increase(askonce_asks_avoided_total[1d]))`, "{{document_type}}")}},
 			{Title: "Papers avoided per day, by agency (client)", Kind: "timeseries", Unit: "short", Width: 12,
 				Queries: []Query{q(`sum by (client) (increase(askonce_asks_avoided_total[1d]))`, "{{client}}")}},
-			ts("Lookups by outcome", "reqps", q(`sum by (outcome) (rate(askonce_lookup_requests_total[$__rate_interval]))`, "{{outcome}}")),
-			ts("Freshness per data center", "s", q(`askonce_materialize_freshness_age_seconds`, "{{data_center}}")),
+			ts("Lookups by outcome", "reqps", q(`sum by (outcome) (rate(askonce_lookup_requests_total[$__rate_interval]))`, "{{outcome}}"),
+				q(`sum(rate(askonce_lookup_source_stale_total[$__rate_interval]))`, "of which source_stale (503)")),
+			watermarkLag(),
 			ts("DLQ rate by writer", "reqps",
 				q(`sum(rate(askonce_connect_records_rejected_total[$__rate_interval]))`, "connectors"),
 				q(`sum(rate(askonce_materialize_records_rejected_total[$__rate_interval]))`, "materializer")),
@@ -56,6 +88,8 @@ var Dashboards = []Dashboard{
 		Panels: []Panel{
 			ts("Connectors up (0: backing off)", "short", q(`askonce_connect_up`, "{{connector}}")),
 			ts("Time since last success", "s", q(`time() - askonce_connect_last_success_timestamp_seconds`, "{{connector}}")),
+			withDescription(ts("Time since the last watermark published", "s", q(`time() - askonce_connect_watermark_timestamp_seconds`, "{{connector}}")),
+				"A caught-up connector publishes one every 5 s; one behind its source publishes none until it catches up (AskonceConnectorWatermarkStalled past 120 s)."),
 			ts("Records published", "reqps", q(`sum by (connector) (rate(askonce_connect_records_published_total[$__rate_interval]))`, "{{connector}}")),
 			ts("Records read", "reqps", q(`sum by (connector) (rate(askonce_connect_records_read_total[$__rate_interval]))`, "{{connector}}")),
 			ts("Rejected (DLQ) by code", "reqps", q(`sum by (code) (rate(askonce_connect_records_rejected_total[$__rate_interval]))`, "{{code}}")),
@@ -80,13 +114,19 @@ var Dashboards = []Dashboard{
 				q(`histogram_quantile(0.99, sum by (le) (rate(askonce_materialize_batch_duration_seconds_bucket[$__rate_interval])))`, "p99")),
 			ts("Mean batch size", "short", q(`sum(rate(askonce_materialize_batch_size_messages_sum[$__rate_interval])) / sum(rate(askonce_materialize_batch_size_messages_count[$__rate_interval]))`, "messages")),
 			ts("Batch errors (retried)", "reqps", q(`sum by (instance) (rate(askonce_materialize_batch_errors_total[$__rate_interval]))`, "{{instance}}")),
-			ts("Freshness per data center", "s", q(`askonce_materialize_freshness_age_seconds`, "{{data_center}}")),
+			watermarkLag(),
+			withDescription(ts("Time since each watermark last advanced", "s", q(`max by (data_center) (askonce_store_watermark_advanced_seconds)`, "{{data_center}}")),
+				"Seconds normally; all of them over 60 s: the store is frozen (AskonceStoreFrozen), /readyz fails at 120 s."),
+			withDescription(ts("Newest record applied, age per data center", "s", q(`askonce_materialize_freshness_age_seconds`, "{{data_center}}")),
+				"How long since a record of the data center was applied (a quiet source is not stale: the watermark says that)."),
 		}},
 	{File: "askonce-lookup.json", UID: "askonce-lookup", Title: "askonce / lookup API",
 		Description: "askonce serve: document requests, outcomes, latency.",
 		Panels: []Panel{
 			ts("Requests by outcome", "reqps", q(`sum by (outcome) (rate(askonce_lookup_requests_total[$__rate_interval]))`, "{{outcome}}")),
 			ts("Requests by document type", "reqps", q(`sum by (document_type) (rate(askonce_lookup_requests_total[$__rate_interval]))`, "{{document_type}}")),
+			withDescription(ts("Refused as source_stale (503), by document type", "reqps", q(`sum by (document_type) (rate(askonce_lookup_source_stale_total[$__rate_interval]))`, "{{document_type}}")),
+				"A data center the document reads lagged beyond the document type's freshness bound: the clerk was told to retry."),
 			ts("Latency p99 by endpoint", "s", q(`histogram_quantile(0.99, sum by (endpoint, le) (rate(askonce_lookup_request_duration_seconds_bucket[$__rate_interval])))`, "{{endpoint}}")),
 			ts("Audit append p99", "s", q(`histogram_quantile(0.99, sum by (le) (rate(askonce_lookup_audit_append_duration_seconds_bucket[$__rate_interval])))`, "p99")),
 			ts("Error ratios", "percentunit", q(`askonce:lookup_server_error_ratio:rate5m`, "server (503)"), q(`askonce:lookup_client_error_ratio:rate5m`, "client")),

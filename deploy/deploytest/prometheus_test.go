@@ -17,8 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/dev"
+	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/testenv"
 )
@@ -73,6 +76,19 @@ func TestPromtool(t *testing.T) {
 	if !bytes.Contains(out, []byte("SUCCESS")) || !bytes.Contains(out, []byte("rules found")) {
 		t.Fatalf("promtool check config did not check the rules:\n%s", out)
 	}
+	// The rules' unit tests: the freshness alerts fire when and only when
+	// they should (a frozen store, a lagging data center, clerks refused
+	// as source_stale, a connector without watermarks).
+	tests, _ := filepath.Glob(deployPath("prometheus", "*.rules.test.yml"))
+	if len(tests) == 0 {
+		t.Fatal("no deploy/prometheus/*.rules.test.yml")
+	}
+	cmd := exec.Command(promtool, append([]string{"test", "rules"}, tests...)...)
+	cmd.Dir = deployPath("prometheus")
+	out, err = cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("SUCCESS")) {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
 }
 
 func freePort(t *testing.T) string {
@@ -89,7 +105,9 @@ func freePort(t *testing.T) string {
 // population, asks a few documents, and starts a real Prometheus (Debian's
 // binary, its own port and storage) that scrapes it with askonce's rules:
 // the metrics are found through Prometheus' HTTP API, the rules are loaded
-// and healthy, every dashboard query is valid PromQL, and every askonce_*
+// and healthy, the freshness alerts' metrics are live (one answer is made
+// source_stale for that) and their conditions hold as they should on a
+// healthy store, every dashboard query is valid PromQL, and every askonce_*
 // series scraped is one the code scan knows.
 func TestPrometheusScrapesDev(t *testing.T) {
 	promBin := tool(t, "prometheus")
@@ -156,6 +174,40 @@ func TestPrometheusScrapesDev(t *testing.T) {
 	}
 	if issued == 0 {
 		t.Fatal("no document issued")
+	}
+	// One answer refused as source_stale, so that the counter the
+	// AskonceLookupSourceStale alert reads exists (it is born with its
+	// first refusal): a made-up data center of the document's agency with
+	// a watermark three hours old (past every freshness bound), removed
+	// right after, before Prometheus starts.
+	ask := dev.Asks[0]
+	stalePool, err := pgxpool.New(ctx, cfg.Postgres.URL)
+	testenv.Must(t, err, "store")
+	defer stalePool.Close()
+	var staleDCs []string
+	for _, d := range lookup.Catalog {
+		if d.Type == ask.DocumentType {
+			for _, a := range d.Agencies {
+				staleDCs = append(staleDCs, a+"-dc99")
+				_, err := stalePool.Exec(ctx, `INSERT INTO store_watermarks (agency, data_center, watermark, updated_at)
+					VALUES ($1, $2, now() - interval '3 hours', now() - interval '3 hours')`, a, a+"-dc99")
+				testenv.Must(t, err, "stale watermark")
+			}
+		}
+	}
+	time.Sleep(1100 * time.Millisecond) // the API's watermarks are cached a second
+	body, _ := json.Marshal(map[string]string{"document_type": ask.DocumentType, "nin": r.samples[0].NIN, "purpose": ask.Purpose, "clerk_id": "deploytest"})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.api+"/v1/document-requests", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+ask.Key)
+	resp, err := http.DefaultClient.Do(req)
+	testenv.Must(t, err, "request")
+	staleBody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	_, err = stalePool.Exec(ctx, `DELETE FROM store_watermarks WHERE data_center = ANY($1)`, staleDCs)
+	testenv.Must(t, err, "remove the stale watermarks")
+	if resp.StatusCode != http.StatusServiceUnavailable || !bytes.Contains(staleBody, []byte(`"reason":"source_stale"`)) {
+		t.Fatalf("with %v three hours old: %s\n%s, want 503 source_stale", staleDCs, resp.Status, staleBody)
 	}
 
 	// Prometheus: its own port, storage and configuration.
@@ -260,11 +312,32 @@ scrape_configs:
 		time.Sleep(500 * time.Millisecond)
 	}
 	for _, q := range []string{`up{job="askonce-dev"} == 1`, `askonce_lookup_requests_total{outcome="issued"}`,
-		`askonce_materialize_freshness_age_seconds`, `askonce_connect_up`, `askonce_lookup_request_duration_seconds_bucket`} {
+		`askonce_materialize_freshness_age_seconds`, `askonce_connect_up`, `askonce_lookup_request_duration_seconds_bucket`,
+		// The freshness alerts' metrics, live: documents were issued, so
+		// every data center has a watermark, moving (connectors write one
+		// every 5 s), and the connectors report theirs.
+		`askonce_store_watermark_lag_seconds{agency!="",data_center!=""} < 120`,
+		`askonce_store_watermark_advanced_seconds{agency!="",data_center!=""} < 120`,
+		`time() - askonce_connect_watermark_timestamp_seconds{connector!=""} < 120`,
+		`askonce_lookup_source_stale_total{document_type="` + ask.DocumentType + `"} == 1`} {
 		v, err := query(q)
 		if err != nil || len(v.Data.Result) == 0 {
 			t.Errorf("query %s: no result (%v)", q, err)
 		}
+	}
+	// Every data center of the dev population (one connector each) gets a
+	// watermark in the store.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		v, err := query(`count(askonce_store_watermark_lag_seconds)`)
+		if err == nil && len(v.Data.Result) == 1 && fmt.Sprint(v.Data.Result[0].Value[1]) == "33" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("data centers with a store watermark: %v (%v), want the 33 of dev", v.Data.Result, err)
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 
 	// The rules are loaded, and evaluate without error.
@@ -326,6 +399,24 @@ scrape_configs:
 		for _, s := range v.Data.Result {
 			if !strings.HasSuffix(s.Metric["connector"], ":"+s.Metric["data_center"]) || s.Metric["data_center"] == "" {
 				t.Errorf("askonce:connect_last_success_age_seconds: data_center %q for connector %q", s.Metric["data_center"], s.Metric["connector"])
+			}
+		}
+	}
+
+	// A healthy dev store: none of the freshness alerts' conditions holds
+	// (each expression, evaluated now, is empty), but the refusal above is
+	// seen: AskonceLookupSourceStale's condition holds for its document type.
+	for _, r := range fileRules {
+		switch r.Alert {
+		case "AskonceStoreFrozen", "AskonceStoreWatermarksAbsent", "AskonceDataCenterWatermarkLag", "AskonceDataCenterStale", "AskonceConnectorWatermarkStalled":
+			v, err := query(r.Expr)
+			if err != nil || len(v.Data.Result) != 0 {
+				t.Errorf("alert %s's condition holds on a healthy dev (%v): %v", r.Alert, err, v.Data.Result)
+			}
+		case "AskonceLookupSourceStale":
+			v, err := query(r.Expr)
+			if err != nil || len(v.Data.Result) != 1 || v.Data.Result[0].Metric["document_type"] != ask.DocumentType {
+				t.Errorf("alert %s's condition after one %s refused: %v (%v)", r.Alert, ask.DocumentType, v.Data.Result, err)
 			}
 		}
 	}
