@@ -5,7 +5,11 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -274,4 +278,118 @@ func TestPipelineSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("manifest lists %d data centers", dcs)
 	}
 	t.Logf("%d records published (%d twice, identical), %d distinct rejects in the DLQ; per data center counts match for all 33", published, dups, len(dlq))
+
+	// A life certificate through the whole pipeline: sources -> connectors
+	// -> Kafka -> materializers -> store -> the lookup API, with connect-2
+	// and the two materializers still running (so watermarks keep moving).
+	lifeCertificate(t, ctx, env, bus1)
+}
+
+// lifeCertificate starts the lookup API on the store the pipeline filled,
+// issues a life certificate for a living person and checks its as_of
+// against the store's watermarks: as_of is the oldest watermark of the
+// etatcivil data centers (a life certificate reads them all), so it is
+// not after the newest etatcivil watermark the store held when it was
+// issued (store_watermark_history records every advance with the instant
+// it was made), not before the oldest they had a moment before the
+// request, and not more than a minute before the issue time (connectors
+// write a watermark every 5 s while caught up).
+func lifeCertificate(t *testing.T, ctx context.Context, env []string, db *pgxpool.Pool) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	testenv.Must(t, err, "free port")
+	api := ln.Addr().String()
+	ln.Close()
+	serveEnv := append(append([]string(nil), env...), "ASKONCE_LOOKUP_LISTEN="+api,
+		"ASKONCE_LOOKUP_SIGNING_KEYS_DIR="+filepath.Join(t.TempDir(), "keys"))
+	start(t, serveEnv, "serve", "serve", "--dev", "--policy", filepath.Join(testenv.RepoRoot(t), "deploy", "dev", "policy.yaml"))
+	base := "http://" + api
+	waitFor(t, "the lookup API to be ready", time.Minute, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	var nin string
+	testenv.Must(t, db.QueryRow(ctx, `SELECT p.nin FROM persons p WHERE NOT p.deleted
+		AND NOT EXISTS (SELECT 1 FROM deaths d WHERE d.nin = p.nin AND NOT d.deleted) ORDER BY p.nin LIMIT 1`).Scan(&nin), "a living person")
+	var etatcivilDCs int
+	testenv.Must(t, db.QueryRow(ctx, `SELECT count(*) FROM store_watermarks WHERE agency = 'etatcivil'`).Scan(&etatcivilDCs), "watermarks")
+	if etatcivilDCs != 11 {
+		t.Fatalf("%d etatcivil data centers have a watermark in the store, want 11", etatcivilDCs)
+	}
+
+	before := time.Now()
+	body, _ := json.Marshal(map[string]string{"document_type": "life-certificate", "nin": nin, "purpose": "pension-life-proof", "clerk_id": "e2e"})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/document-requests", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer dev-cnr-key")
+	resp, err := http.DefaultClient.Do(req)
+	testenv.Must(t, err, "life certificate request")
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	after := time.Now()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("life certificate for %s: %s\n%s", nin, resp.Status, answer)
+	}
+	var doc struct {
+		Document struct {
+			IssuedAt string `json:"issued_at"`
+			AsOf     string `json:"as_of"`
+			Fields   struct {
+				Alive bool `json:"alive"`
+			} `json:"fields"`
+		} `json:"document"`
+	}
+	testenv.Must(t, json.Unmarshal(answer, &doc), "signed document")
+	issuedAt, err := time.Parse(time.RFC3339, doc.Document.IssuedAt)
+	testenv.Must(t, err, "issued_at %q", doc.Document.IssuedAt)
+	asOf, err := time.Parse(time.RFC3339, doc.Document.AsOf)
+	testenv.Must(t, err, "as_of %q", doc.Document.AsOf)
+	if !doc.Document.Fields.Alive {
+		t.Errorf("life certificate of a living person says alive=false: %s", answer)
+	}
+
+	// The newest etatcivil watermark the store held by the time the answer
+	// came back (an upper bound of the one at issue: an advance is recorded
+	// before it commits), and the oldest of the 11 a few seconds before the
+	// request (the API caches watermarks a second; 5 s leaves room for a
+	// transaction recorded before it committed): as_of lies between.
+	var newest, oldest time.Time
+	testenv.Must(t, db.QueryRow(ctx, `SELECT max(watermark) FROM store_watermark_history
+		WHERE agency = 'etatcivil' AND recorded_at <= $1`, after).Scan(&newest), "newest etatcivil watermark")
+	var known int
+	testenv.Must(t, db.QueryRow(ctx, `SELECT count(*), min(w) FROM (
+		SELECT DISTINCT ON (data_center) watermark AS w FROM store_watermark_history
+		WHERE agency = 'etatcivil' AND recorded_at <= $1 ORDER BY data_center, recorded_at DESC) last`,
+		before.Add(-5*time.Second)).Scan(&known, &oldest), "oldest etatcivil watermark")
+	// Stronger, as watermarks only advance (store_watermarks is updated
+	// only upwards): as_of is not after the oldest of the 11 by the answer
+	// either. An as_of taken from the clock instead would be.
+	var oldestAfter time.Time
+	testenv.Must(t, db.QueryRow(ctx, `SELECT min(w) FROM (
+		SELECT DISTINCT ON (data_center) watermark AS w FROM store_watermark_history
+		WHERE agency = 'etatcivil' AND recorded_at <= $1 ORDER BY data_center, recorded_at DESC) last`,
+		after).Scan(&oldestAfter), "oldest etatcivil watermark by the answer")
+	t.Logf("life certificate issued at %s, as_of %s; etatcivil watermarks: newest %s and oldest %s by the answer, oldest %s before the request",
+		doc.Document.IssuedAt, doc.Document.AsOf, newest.UTC().Format(time.RFC3339Nano), oldestAfter.UTC().Format(time.RFC3339Nano),
+		oldest.UTC().Format(time.RFC3339Nano))
+	if asOf.After(newest) {
+		t.Errorf("as_of %s is after the newest etatcivil watermark the store held when it was issued (%s)", doc.Document.AsOf, newest.UTC().Format(time.RFC3339Nano))
+	}
+	if asOf.After(oldestAfter) {
+		t.Errorf("as_of %s is after the oldest etatcivil watermark the store held when it was issued (%s): it is not the store's watermark",
+			doc.Document.AsOf, oldestAfter.UTC().Format(time.RFC3339Nano))
+	}
+	if issuedAt.Sub(asOf) > time.Minute {
+		t.Errorf("as_of %s is %s before the issue time %s: more than a minute", doc.Document.AsOf, issuedAt.Sub(asOf), doc.Document.IssuedAt)
+	}
+	// as_of is written to the second (RFC 3339), so compare the oldest
+	// truncated likewise.
+	if known == 11 && asOf.Before(oldest.Truncate(time.Second)) {
+		t.Errorf("as_of %s is before the oldest etatcivil watermark the store held just before the request (%s): not the measured watermark",
+			doc.Document.AsOf, oldest.UTC().Format(time.RFC3339Nano))
+	}
 }
