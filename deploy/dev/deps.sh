@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing askonce needs on a Debian machine, when
 # missing: PostgreSQL 15 server binaries (for the private instance; no
-# system service is used) and kcat (an independent Kafka client the tests
-# use to prove the topics are real Kafka), and Prometheus (promtool checks the
+# system service is used), kcat (an independent Kafka client the tests
+# use to prove the topics are real Kafka), python3-confluent-kafka (Debian's
+# Python binding of librdkafka: `make chaos` runs a hostile producer written
+# with it, internal/chaos/testdata/hostile.py, under /usr/bin/python3, never
+# a pip or pyenv install), and Prometheus (promtool checks the
 # rules in deploy/prometheus, and deploy/deploytest runs a real Prometheus that
 # scrapes askonce; the Debian package's system service is never left running:
 # the tests start their own process on a free port), Chromium (the clerk
@@ -16,6 +19,9 @@ set -euo pipefail
 need=()
 compgen -G "/usr/lib/postgresql/1[5-9]/bin/postgres" >/dev/null || need+=(postgresql-15)
 command -v kcat >/dev/null || need+=(kcat)
+# Debian's binding, for Debian's interpreter (a pyenv or venv python3 first on
+# PATH would not see it): checked by importing it with /usr/bin/python3.
+{ [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1; } || need+=(python3-confluent-kafka)
 { command -v promtool >/dev/null && [[ -x /usr/bin/prometheus ]]; } || need+=(prometheus)
 [[ -x /usr/bin/chromium ]] || need+=(chromium)
 # A font with Arabic glyphs, for the console's right-to-left pages and PDFs.

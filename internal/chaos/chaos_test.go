@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -24,8 +25,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/devpg"
+	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
@@ -63,6 +66,18 @@ const (
 	minFaults   = 20               // faults are injected until both this and the duration are reached
 	defaultDur  = 60 * time.Second // 20 faults take about as long (PostgreSQL recovery included)
 	convergeMax = 8 * time.Minute  // for everything to catch up; generous: `make test` runs other packages beside this one
+	// staleAfter is the lookup API's freshness bound in the run
+	// (lookup.stale_after, which replaces every document type's bound of
+	// the catalog: 5 min for a life certificate, up to 1 h): shorter than
+	// the shortest materializer pause, so that answers asked while the
+	// store is frozen are refused as stale once the bound has passed.
+	staleAfter = 20 * time.Second
+	// hostileWait bounds the wait, once the faults are over, for every
+	// hostile record to be dead-lettered (or, wrongly, applied).
+	hostileWait = 3 * time.Minute
+	// afterPause: the faults go on this long after the materializer is
+	// continued, so that documents are asked of a store catching up.
+	afterPause = 15 * time.Second
 )
 
 // The kinds of fault, with their relative frequency.
@@ -140,6 +155,7 @@ func TestChaos(t *testing.T) {
 		"ASKONCE_REGISTRY_URL=http://" + regAddr, "ASKONCE_REGISTRY_LISTEN=" + regAddr,
 		"ASKONCE_REGISTRY_USERNAME=chaos", "ASKONCE_REGISTRY_PASSWORD=" + regPassword,
 		"ASKONCE_LOOKUP_LISTEN=" + apiAddr, "ASKONCE_LOOKUP_SIGNING_KEYS_DIR=" + filepath.Join(root, "keys"),
+		"ASKONCE_LOOKUP_STALE_AFTER=" + staleAfter.String(),
 		"ASKONCE_RULES_ALLOW_SYNTHETIC=true",
 		// Backoff caps low enough that recovery after a fault is quick.
 		"ASKONCE_CONNECT_MAX_BACKOFF=2s", "ASKONCE_MATERIALIZE_MAX_BACKOFF=2s",
@@ -197,9 +213,97 @@ func TestChaos(t *testing.T) {
 	askWG.Add(1)
 	go func() { defer askWG.Done(); asks.run(reqCtx, seed) }()
 
+	// Besides the kills: a hostile producer, and a pause of the
+	// materializer, at times drawn from a stream of their own (the kill
+	// schedule of a seed is the same as before they existed).
+	xrng := rand.New(rand.NewPCG(uint64(seed), 0x686f7374696c65))
+	hostileAt := 5*time.Second + time.Duration(xrng.Int64N(int64(25*time.Second)))
+	pauseAt := 10*time.Second + time.Duration(xrng.Int64N(int64(20*time.Second)))
+	pauseFor := 30*time.Second + time.Duration(xrng.Int64N(int64(60*time.Second)))
+	py := python(t)
+	t.Logf("chaos: hostile producer at %s; materializer paused at %s for %s", hostileAt.Round(100*time.Millisecond),
+		pauseAt.Round(100*time.Millisecond), pauseFor.Round(100*time.Millisecond))
+
 	// The faults start at once, while the connectors and the materializer
 	// load the initial population.
 	start := time.Now()
+
+	// (a) The hostile producer: an independent client writes what no
+	// connector would (testdata/hostile.py).
+	hostileLog, err := os.Create(logOf("hostile"))
+	testenv.Must(t, err, "log of the hostile producer")
+	defer hostileLog.Close()
+	type hostileRun struct {
+		sent        []hostileMsg
+		err         error
+		at, done    time.Duration
+		storeBefore int64
+	}
+	hostileDone := make(chan hostileRun, 1)
+	go func() {
+		var hr hostileRun
+		select {
+		case <-time.After(hostileAt):
+		case <-ctx.Done():
+			hr.err = ctx.Err()
+			hostileDone <- hr
+			return
+		}
+		hr.at = time.Since(start)
+		hr.sent, hr.err = runHostile(ctx, py, brokerAddr, "http://"+regAddr, hostileLog)
+		hr.done = time.Since(start)
+		hr.storeBefore = -1
+		for i := 0; i < 20 && hr.storeBefore < 0; i++ { // PostgreSQL may be restarting
+			if hr.storeBefore = storeRows(ctx, db); hr.storeBefore < 0 {
+				time.Sleep(500 * time.Millisecond)
+			}
+		}
+		hostileDone <- hr
+	}()
+
+	// (b) The materializer paused (SIGSTOP) while the connectors keep
+	// publishing: every materializer process, so that the store stops.
+	var mats []*component
+	for name, c := range comps {
+		if strings.HasPrefix(name, "materialize") {
+			mats = append(mats, c)
+		}
+	}
+	var pw pauseWindow
+	pauseDone := make(chan struct{})
+	nDCs := len(synthetic().Connect.PGOutbox)
+	go func() {
+		defer close(pauseDone)
+		select {
+		case <-time.After(pauseAt):
+		case <-ctx.Done():
+			return
+		}
+		// Frozen during the initial load, the store would only be late:
+		// it is paused once it has caught up (every data center has a
+		// watermark), or after 90 s whatever it holds.
+		waited := time.Now()
+		pw.CaughtUp = waitFor(90*time.Second, func() bool { return watermarked(ctx, db, nDCs) })
+		pw.Waited = time.Since(waited)
+		pw.Start = time.Now()
+		for _, c := range mats {
+			c.pause()
+		}
+		select {
+		case <-time.After(pauseFor):
+		case <-ctx.Done():
+		}
+		for _, c := range mats {
+			c.resume()
+		}
+		pw.End = time.Now()
+	}()
+	t.Cleanup(func() {
+		for _, c := range mats {
+			c.resume()
+		}
+	})
+
 	total := 0
 	for _, k := range faultKinds {
 		total += k.weight
@@ -207,7 +311,7 @@ func TestChaos(t *testing.T) {
 	byKind := map[string]int{}
 	var schedule []string
 	faults := 0
-	for time.Since(start) < duration || faults < minFaults {
+	for time.Since(start) < duration || faults < minFaults || !closed(pauseDone) || time.Since(pw.End) < afterPause {
 		if ctx.Err() != nil {
 			t.Fatalf("chaos: out of time after %d faults", faults)
 		}
@@ -235,15 +339,28 @@ func TestChaos(t *testing.T) {
 		faults++
 		byKind[kind]++
 		line := fmt.Sprintf("%6.1fs  #%-3d %-11s down %s", at.Seconds(), faults, faultName(kind), down.Round(time.Millisecond))
+		if comps[kind] != nil && comps[kind].isPaused() {
+			line += " (while paused: restarted stopped)"
+			pw.Kills++
+		}
 		schedule = append(schedule, line)
 		t.Log("chaos: " + line)
 	}
 	faultPhase := time.Since(start)
+	pw.At, pw.For = pw.Start.Sub(start), pw.End.Sub(pw.Start)
+	pause := fmt.Sprintf("%6.1fs  SIGSTOP materialize for %s (SIGCONT at %.1fs)", pw.At.Seconds(), pw.For.Round(100*time.Millisecond), pw.End.Sub(start).Seconds())
+	schedule = append(schedule, pause)
+	t.Log("chaos: " + pause)
 
 	// The sources stop changing; the bus catches up.
 	live.stop(30 * time.Second)
 	stopRequests()
 	askWG.Wait()
+	hr := <-hostileDone
+	if hr.err != nil {
+		t.Fatalf("chaos: hostile producer (at %s): %v\n%s", hr.at.Round(100*time.Millisecond), hr.err, tailFile(logOf("hostile"), 20))
+	}
+	t.Logf("chaos: hostile producer delivered %d messages at %.1fs-%.1fs", len(hr.sent), hr.at.Seconds(), hr.done.Seconds())
 	for name, c := range comps {
 		if name == "seed-live" {
 			continue
@@ -270,6 +387,25 @@ func TestChaos(t *testing.T) {
 	if !waitFor(convergeMax, func() bool { return checkpointed(ctx, db) == heads }) {
 		t.Fatalf("chaos: connectors checkpointed %d of %d outbox rows after %s", checkpointed(ctx, db), heads, convergeMax)
 	}
+	// Every hostile record is dead-lettered (or, a failure found below,
+	// applied): a materializer stuck on one fails here, with its log,
+	// rather than in reconcile's wait.
+	topics := bus.NewTopics(config.Default().Kafka.Topics)
+	hstate, stuck := waitHostile(ctx, t, brokerAddr, topics.DLQ, db, hr.sent, hostileWait)
+	if len(stuck) > 0 {
+		t.Fatalf("chaos: %d hostile records neither dead-lettered nor applied %s after the faults: %s\nmaterializer warnings and errors (last distinct):\n%s",
+			len(stuck), hostileWait, strings.Join(stuck, ", "), failureLines(logOf("materialize"), 15))
+	}
+	if len(hstate.stored) > 0 {
+		// Reconcile would wait its whole time for these extra rows.
+		var applied []string
+		for c, where := range hstate.stored {
+			applied = append(applied, fmt.Sprintf("%s (%s)", c, where))
+		}
+		sort.Strings(applied)
+		t.Fatalf("chaos: %d hostile records were APPLIED to the store instead of dead-lettered: %s (reconcile not run: they are rows no source holds)",
+			len(applied), strings.Join(applied, ", "))
+	}
 	left := max(convergeMax-time.Since(convergeStart), 10*time.Second).Round(time.Second)
 	recOut, recErr := run(env, "reconcile", "--synthetic", "--wait", left.String())
 	converged := time.Since(convergeStart)
@@ -291,6 +427,21 @@ func TestChaos(t *testing.T) {
 	// Every valid outbox row is on its topic, every defective one in the
 	// DLQ, and what was published twice is the same record.
 	tc := checkTopics(ctx, t, brokerAddr, config.Registry{URL: "http://" + regAddr, Username: "chaos", Password: regPassword, Timeout: 10 * time.Second}, src)
+
+	// Every hostile record is in the DLQ with its code, and the
+	// materializer went on past it.
+	hc := hostileCheck{At: hr.at, StoreBefore: hr.storeBefore}
+	if !hstate.lastDLQ.IsZero() {
+		hc.Took = hstate.lastDLQ.Sub(start.Add(hr.done))
+	}
+	checkHostile(ctx, t, brokerAddr, topics, db, hr.sent, hstate, &hc)
+
+	// No document claims more freshness than the store had.
+	dcs := map[string][]string{}
+	for _, s := range synthetic().Connect.PGOutbox {
+		dcs[s.Agency] = append(dcs[s.Agency], s.DataCenter)
+	}
+	wm := checkWatermarks(ctx, t, db, dcs)
 
 	// Every document the API issued is in the audit log.
 	audited, unaudited := asks.audited(ctx, t, db)
@@ -317,11 +468,39 @@ func TestChaos(t *testing.T) {
 		Seeded:      seeded,
 		KeysChecked: keysChecked, Reconcile: lastLines(recOut, 2), Regressions: len(regressions.rows), SameVersionRewrites: regressions.same,
 		Topics: tc, Asks: asks, Audited: audited, Unaudited: unaudited, Failed: t.Failed(), Converged: converged, SelfExits: exits,
+		Hostile: hc, Pause: pw, Watermarks: wm, Start: start,
 	}
 	text := rep.String()
 	t.Log("\n" + text)
 	testenv.Must(t, os.WriteFile(filepath.Join(out, "report.txt"), []byte(text), 0o644), "write report")
 	t.Logf("chaos: report written to %s", filepath.Join(out, "report.txt"))
+}
+
+// pauseWindow is when the materializer was paused (SIGSTOP to SIGCONT).
+type pauseWindow struct {
+	Start, End time.Time
+	At, For    time.Duration // from the start of the faults; length
+	Kills      int           // materializer kills meanwhile (restarted stopped)
+	Waited     time.Duration // for the store to catch up before the pause
+	CaughtUp   bool          // it did: every data center had a watermark
+}
+
+// watermarked reports whether n data centers have a watermark in the store
+// (always true before the store has watermarks at all).
+func watermarked(ctx context.Context, db *pgxpool.Pool, n int) bool {
+	var ok bool
+	err := db.QueryRow(ctx, `SELECT CASE WHEN to_regclass('store_watermarks') IS NULL THEN true
+		ELSE (SELECT count(*) FROM store_watermarks) >= $1 END`, n).Scan(&ok)
+	return err == nil && ok
+}
+
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 func faultName(kind string) string {
@@ -405,15 +584,39 @@ func sampleNINs(ctx context.Context, db *pgxpool.Pool, n int) []string {
 	return out
 }
 
-// asker plays clerks: it asks for birth certificates of known persons and
-// keeps the id of every document issued (HTTP 200).
+// asker plays clerks: it asks for documents about known persons (mostly
+// birth and life certificates, some about affiliations and contributions)
+// and keeps the id of every document issued (HTTP 200), and every answer
+// with its time (to count those given while the materializer was paused).
 type asker struct {
 	url string
 	db  *pgxpool.Pool
 
 	mu       sync.Mutex
-	statuses map[string]int // HTTP status, or "error" when no answer came
+	statuses map[string]int // "document-type outcome" -> answers
 	issued   []string       // document ids
+	answers  []answer
+}
+
+// answer is one answer of the lookup API: "issued", "<HTTP status>
+// <reason>" from the problem document ("404 no_record", "503
+// source_stale"), the status alone, or "error" when none came.
+type answer struct {
+	at      time.Time
+	doc     string
+	outcome string
+}
+
+// askDocs are the document types asked for, with their weight; all of
+// them allowed to the CNR for pension-award (deploy/dev/policy.yaml).
+var askDocs = []struct {
+	doc    string
+	weight int
+}{
+	{lookup.DocBirth, 3},
+	{lookup.DocLife, 3},
+	{lookup.DocAffiliation, 1},
+	{lookup.DocContribStatement, 1},
 }
 
 func (a *asker) run(ctx context.Context, seed int64) {
@@ -427,9 +630,21 @@ func (a *asker) run(ctx context.Context, seed int64) {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+	total := 0
+	for _, d := range askDocs {
+		total += d.weight
+	}
 	for ctx.Err() == nil {
 		nin := nins[rng.IntN(len(nins))]
-		body, _ := json.Marshal(map[string]string{"document_type": "birth-certificate", "nin": nin, "purpose": "pension-award", "clerk_id": "chaos"})
+		doc, n := askDocs[0].doc, rng.IntN(total)
+		for _, d := range askDocs {
+			if n < d.weight {
+				doc = d.doc
+				break
+			}
+			n -= d.weight
+		}
+		body, _ := json.Marshal(map[string]string{"document_type": doc, "nin": nin, "purpose": "pension-award", "clerk_id": "chaos"})
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.url, bytes.NewReader(body))
 		if err != nil {
 			return
@@ -437,14 +652,22 @@ func (a *asker) run(ctx context.Context, seed int64) {
 		req.Header.Set("Authorization", "Bearer dev-cnr-key")
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
-		status := "error"
+		outcome := "error"
 		var id string
 		if err == nil {
-			status = strconv.Itoa(resp.StatusCode)
+			outcome = strconv.Itoa(resp.StatusCode)
 			if resp.StatusCode == http.StatusOK {
+				outcome = "issued"
 				id = strings.TrimPrefix(resp.Header.Get("Location"), "/v1/attestations/")
 				if id == "" {
 					id = "(200 without a Location)"
+				}
+			} else {
+				var p struct {
+					Reason string `json:"reason"`
+				}
+				if json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&p) == nil && p.Reason != "" {
+					outcome += " " + p.Reason
 				}
 			}
 			resp.Body.Close()
@@ -452,7 +675,8 @@ func (a *asker) run(ctx context.Context, seed int64) {
 			return
 		}
 		a.mu.Lock()
-		a.statuses[status]++
+		a.statuses[doc+" "+outcome]++
+		a.answers = append(a.answers, answer{at: time.Now(), doc: doc, outcome: outcome})
 		if id != "" {
 			a.issued = append(a.issued, id)
 		}
@@ -462,6 +686,27 @@ func (a *asker) run(ctx context.Context, seed int64) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// during counts the answers about doc given between from and to, by
+// outcome: issued, refused as stale (reason source_stale), other.
+func (a *asker) during(doc string, from, to time.Time) (issued, stale, other int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, x := range a.answers {
+		if x.doc != doc || x.at.Before(from) || x.at.After(to) {
+			continue
+		}
+		switch {
+		case x.outcome == "issued":
+			issued++
+		case strings.HasSuffix(x.outcome, " "+lookup.ReasonSourceStale):
+			stale++
+		default:
+			other++
+		}
+	}
+	return issued, stale, other
 }
 
 // audited checks that every issued document has its audit entry, and

@@ -30,6 +30,7 @@ type component struct {
 	done     chan struct{} // closed when cmd has exited
 	killing  bool          // the harness is killing cmd: not a crash
 	stopping bool          // the test is ending: no restart
+	paused   bool          // SIGSTOPped: a process started meanwhile is stopped too
 	starts   int
 	exits    []string // exits the harness did not cause, with their status
 }
@@ -71,7 +72,49 @@ func (c *component) startLocked() {
 	}
 	done := make(chan struct{})
 	c.cmd, c.done = cmd, done
+	if c.paused {
+		// Killed and restarted while paused: the new process waits too,
+		// so that the component stays frozen for the whole window.
+		_ = cmd.Process.Signal(syscall.SIGSTOP)
+		fmt.Fprintf(c.log, "=== chaos: %s started paused (SIGSTOP) at %s\n", c.name, time.Now().UTC().Format(time.RFC3339Nano))
+	}
 	go c.wait(cmd, done)
+}
+
+// pause SIGSTOPs the running process: it keeps its sockets, its consumer
+// group membership and its PostgreSQL sessions, and does nothing, as a
+// process stuck in a long GC pause, swapped out or frozen by its cgroup
+// would. The component stays paused (a restart starts it stopped) until
+// resume.
+func (c *component) pause() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.paused = true
+	fmt.Fprintf(c.log, "=== chaos: SIGSTOP %s at %s\n", c.name, time.Now().UTC().Format(time.RFC3339Nano))
+	if c.cmd != nil {
+		_ = c.cmd.Process.Signal(syscall.SIGSTOP)
+	}
+}
+
+// resume SIGCONTs the process paused by pause.
+func (c *component) resume() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.paused {
+		return
+	}
+	c.paused = false
+	fmt.Fprintf(c.log, "=== chaos: SIGCONT %s at %s\n", c.name, time.Now().UTC().Format(time.RFC3339Nano))
+	if c.cmd != nil {
+		_ = c.cmd.Process.Signal(syscall.SIGCONT)
+	}
+}
+
+// isPaused reports whether the component is between pause and resume.
+func (c *component) isPaused() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.paused
 }
 
 // wait reaps cmd and restarts the component when it exited by itself.
@@ -108,7 +151,8 @@ func (c *component) wait(cmd *exec.Cmd, done chan struct{}) {
 	}()
 }
 
-// kill SIGKILLs the running process and waits until it is gone.
+// kill SIGKILLs the running process and waits until it is gone (SIGKILL
+// ends a stopped process too).
 func (c *component) kill() {
 	c.mu.Lock()
 	cmd, done := c.cmd, c.done
@@ -151,7 +195,8 @@ func (c *component) running() bool {
 func (c *component) stop(grace time.Duration) {
 	c.mu.Lock()
 	c.stopping = true
-	cmd, done := c.cmd, c.done
+	cmd, done, paused := c.cmd, c.done, c.paused
+	c.paused = false
 	c.mu.Unlock()
 	if cmd == nil {
 		return
@@ -162,6 +207,9 @@ func (c *component) stop(grace time.Duration) {
 	default:
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if paused { // a stopped process handles SIGTERM once continued
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+	}
 	select {
 	case <-done:
 	case <-time.After(grace):

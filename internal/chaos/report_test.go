@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/askonce/askonce/internal/lookup"
 )
 
 // report is what a chaos run prints and writes to .var/chaos/report.txt.
@@ -26,6 +28,10 @@ type report struct {
 	Converged           time.Duration
 	SelfExits           []string
 	Rejoins             int
+	Hostile             hostileCheck
+	Pause               pauseWindow
+	Watermarks          watermarkCheck
+	Start               time.Time // of the faults
 }
 
 func (r report) String() string {
@@ -62,8 +68,67 @@ func (r report) String() string {
 	p("duplicates published %d (identical copies of a record, from batches in flight at a kill)", r.Topics.Dups)
 	p("version regressions  %d (store rows updated to a lower version, deleted or truncated); %d same-version rewrites",
 		r.Regressions, r.SameVersionRewrites)
-	p("DLQ                  %d messages, %d distinct rejects for %d defective outbox rows: %d missing, %d unexplained; %d materializer rejects",
-		r.Topics.DLQ, r.Topics.DLQDistinct, r.Topics.Defective, r.Topics.NotRejected, r.Topics.Unexplained, r.Topics.DLQByMat)
+	p("DLQ                  %d messages, %d distinct rejects for %d defective outbox rows: %d missing, %d unexplained; %d materializer rejects of connector records, %d of hostile ones",
+		r.Topics.DLQ, r.Topics.DLQDistinct, r.Topics.Defective, r.Topics.NotRejected, r.Topics.Unexplained, r.Topics.DLQByMat, r.Topics.DLQHostile)
+	if r.Topics.Markers > 0 {
+		p("watermark markers    %d on the record topics", r.Topics.Markers)
+	}
+	h := r.Hostile
+	p("hostile producer     librdkafka (python3-confluent-kafka) at %.1fs: %d messages on the record topics; %d cases not dead-lettered with their code;",
+		h.At.Seconds(), r.Topics.Hostile, h.Failures)
+	p("                     all in the DLQ %s after the producer was done; group committed past %d of %d;",
+		h.Took.Round(100*time.Millisecond), h.Committed, len(h.Lines))
+	p("                     %d store rows applied from later offsets (%s); store %d rows then, %d at the end",
+		h.AppliedAfter, h.Partitions, h.StoreBefore, h.StoreAfter)
+	for _, l := range h.Lines {
+		p("  %s", l)
+	}
+	pw := r.Pause
+	p("materializer pause   SIGSTOP at %.1fs for %s (SIGCONT at %.1fs; %s to %s UTC); %d kills meanwhile, restarted stopped",
+		pw.At.Seconds(), pw.For.Round(100*time.Millisecond), (pw.At + pw.For).Seconds(),
+		pw.Start.UTC().Format("15:04:05.0"), pw.End.UTC().Format("15:04:05.0"), pw.Kills)
+	caught := "every data center had a watermark"
+	if !pw.CaughtUp {
+		caught = "NOT every data center had a watermark yet"
+	}
+	p("                     paused after waiting %s for the store to catch up: %s", pw.Waited.Round(100*time.Millisecond), caught)
+	if !pw.Start.IsZero() {
+		i, s, o := r.Asks.during(lookup.DocLife, pw.Start, pw.End)
+		p("                     life certificates asked during the pause: %d issued, %d refused as stale (source_stale), %d other", i, s, o)
+		if bound := pw.Start.Add(staleAfter); bound.Before(pw.End) {
+			i, s, o = r.Asks.during(lookup.DocLife, bound, pw.End)
+			p("                     of which after the freshness bound (%s into the pause): %d issued, %d stale, %d other", staleAfter, i, s, o)
+		}
+	}
+	w := r.Watermarks
+	if w.Available {
+		p("as_of vs watermarks  %d documents, %d (document, data center) pairs checked against %d watermark history rows: %d violations; largest issued_at - as_of %s",
+			w.Docs, w.Pairs, w.History, w.Violations, w.Lag.Round(time.Second))
+		if w.Violations > 0 {
+			p("                     violations: %d with a data center below as_of, %d with a data center that had no watermark yet; issued %s to %s UTC",
+				w.Below, w.Missing, w.FirstViolation.UTC().Format("15:04:05"), w.LastViolation.UTC().Format("15:04:05"))
+		}
+		var ags []string
+		for ag := range w.FirstMarks {
+			ags = append(ags, ag)
+		}
+		sort.Strings(ags)
+		for _, ag := range ags {
+			fm := w.FirstMarks[ag]
+			if fm[1].IsZero() {
+				p("                     %s: some data center never got a watermark", ag)
+				continue
+			}
+			p("                     %s: first watermark of its data centers recorded from %s to %s UTC (the run's faults began %s)",
+				ag, fm[0].UTC().Format("15:04:05.0"), fm[1].UTC().Format("15:04:05.0"), r.Start.UTC().Format("15:04:05.0"))
+		}
+		p("                     (fund documents with an as_of above some etatcivil data center's watermark, which they do not read: %d of %d)", w.FundAboveCivil, w.FundDocs)
+		for _, e := range w.Examples {
+			p("  %s", e)
+		}
+	} else {
+		p("as_of vs watermarks  not checked: watermark history not available (no table store_watermark_history)")
+	}
 	r.Asks.mu.Lock()
 	var st []string
 	for s, n := range r.Asks.statuses {
@@ -71,7 +136,10 @@ func (r report) String() string {
 	}
 	r.Asks.mu.Unlock()
 	sort.Strings(st)
-	p("lookup API           %s; %d documents issued (HTTP 200), %d of them missing from the audit log", strings.Join(st, ", "), r.Audited, r.Unaudited)
+	p("lookup API           %d documents issued (HTTP 200), %d of them missing from the audit log; freshness bound %s", r.Audited, r.Unaudited, staleAfter)
+	for _, l := range st {
+		p("  %s", l)
+	}
 	p("fault schedule:")
 	for _, l := range r.Schedule {
 		p("  %s", l)
