@@ -67,6 +67,11 @@ func (f *Freshness) Report(ctx context.Context) ([]map[string]any, error) {
 	}
 	out := []map[string]any{}
 	for dc, m := range s.Marks {
+		if !m.Known() {
+			// Records held, no watermark yet: stale for every answer.
+			out = append(out, map[string]any{"data_center": dc, "agency": m.Agency, "stale": true})
+			continue
+		}
 		age := s.Taken.Sub(m.At)
 		out = append(out, map[string]any{"data_center": dc, "agency": m.Agency, "watermark": m.At.Format(time.RFC3339),
 			"last_heard": m.At.Format(time.RFC3339), "age_seconds": int64(age.Seconds()),

@@ -97,7 +97,9 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 
 	fresh := NewFreshness(pool, cfg.Lookup.StaleAfter)
 	if cfg.Lookup.FrozenAfter > 0 {
-		opsSrv.AddCheck("watermarks", func(ctx context.Context) error { return fresh.Reader().Frozen(ctx, cfg.Lookup.FrozenAfter) })
+		// Reported, not failed: every API instance reads the same store, and
+		// out of rotation they would hide their source_stale answers.
+		opsSrv.AddReport("watermarks", func(ctx context.Context) error { return fresh.Reader().Frozen(ctx, cfg.Lookup.FrozenAfter) })
 	}
 	svc, err := NewService(Options{MaxBodyBytes: cfg.Lookup.MaxBodyBytes, RequestTimeout: cfg.Lookup.RequestTimeout,
 		PolicyFile: cfg.Lookup.PolicyFile, DevMode: cfg.Lookup.DevMode},

@@ -771,6 +771,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	m.stale = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "askonce", Subsystem: "lookup",
 		Name: "source_stale_total", Help: "Document requests refused because a data center they read lags beyond the document type's freshness bound."}, []string{"document_type"})
+	for _, d := range Catalog {
+		m.stale.WithLabelValues(d.Type) // 0 from the start: increase() sees the first refusal
+	}
 	reg.MustRegister(m.requests, m.asksAvoided, m.duration, m.auditSeconds, m.stale)
 	return m
 }

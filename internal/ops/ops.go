@@ -88,6 +88,7 @@ type Server struct {
 	log     *slog.Logger
 	mu      sync.RWMutex
 	checks  map[string]Check
+	reports map[string]bool // checks that degrade /readyz without failing it
 	timeout time.Duration
 	ready   *prometheus.GaugeVec
 	mux     *http.ServeMux
@@ -99,6 +100,7 @@ func NewServer(reg *prometheus.Registry, log *slog.Logger) *Server {
 		reg:     reg,
 		log:     log,
 		checks:  map[string]Check{},
+		reports: map[string]bool{},
 		timeout: 3 * time.Second,
 		ready: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: Namespace, Subsystem: "ops", Name: "dependency_up",
@@ -122,6 +124,19 @@ func (s *Server) AddCheck(name string, c Check) {
 	defer s.mu.Unlock()
 	s.checks[name] = c
 	s.ready.WithLabelValues(name).Set(0)
+}
+
+// AddReport adds a named check that /readyz reports without failing: its
+// error turns the status to "degraded" (still 200) and
+// askonce_ops_dependency_up to 0. For conditions a process answers
+// correctly through (the lookup API answers source_stale while the store
+// is frozen): taking it out of rotation would hide that answer behind a
+// proxy's error page.
+func (s *Server) AddReport(name string, c Check) {
+	s.AddCheck(name, c)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reports[name] = true
 }
 
 // Handle adds a handler to the ops mux (for example a component's own
@@ -172,17 +187,27 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	res := s.Ready(r.Context())
 	body := map[string]string{}
 	code := http.StatusOK
+	degraded := false
+	s.mu.RLock()
 	for n, err := range res {
-		if err != nil {
+		switch {
+		case err == nil:
+			body[n] = "ok"
+		case s.reports[n]:
+			body[n] = err.Error()
+			degraded = true
+		default:
 			body[n] = err.Error()
 			code = http.StatusServiceUnavailable
-		} else {
-			body[n] = "ok"
 		}
 	}
+	s.mu.RUnlock()
 	status := "ready"
-	if code != http.StatusOK {
+	switch {
+	case code != http.StatusOK:
 		status = "not ready"
+	case degraded:
+		status = "degraded"
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)

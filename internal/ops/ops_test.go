@@ -67,6 +67,21 @@ func TestServerEndpoints(t *testing.T) {
 	if code, _ := get("/nope"); code != 404 {
 		t.Errorf("/nope = %d, want 404", code)
 	}
+	// A reported condition degrades /readyz without taking the process out
+	// of rotation.
+	healthy = true
+	srv.AddReport("watermarks", func(context.Context) error { return errors.New("store frozen") })
+	code, body = get("/readyz")
+	r.Checks = nil
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatal(err)
+	}
+	if code != 200 || r.Status != "degraded" || r.Checks["watermarks"] != "store frozen" || r.Checks["postgres"] != "ok" {
+		t.Errorf("/readyz degraded = %d %s", code, body)
+	}
+	if _, m := get("/metrics"); !strings.Contains(m, `askonce_ops_dependency_up{dependency="watermarks"} 0`) {
+		t.Errorf("/metrics lacks the reported check")
+	}
 	cancel()
 	select {
 	case err := <-done:

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -23,9 +24,12 @@ import (
 type Mark struct {
 	Agency     string
 	DataCenter string
-	At         time.Time // the watermark
+	At         time.Time // the watermark; zero: records of it are stored, no watermark yet
 	Updated    time.Time // when it last advanced
 }
+
+// Known reports whether the data center has a watermark.
+func (m Mark) Known() bool { return !m.At.IsZero() }
 
 // Snapshot is every data center's watermark at one moment.
 type Snapshot struct {
@@ -59,7 +63,12 @@ func (r *Reader) Snapshot(ctx context.Context) (Snapshot, error) {
 	if r.snap.Marks != nil && now.Sub(r.snap.Taken) < r.maxAge {
 		return r.snap, nil
 	}
-	rows, err := r.pool.Query(ctx, `SELECT agency, data_center, watermark, updated_at FROM store_watermarks`)
+	// Every data center the store holds records of counts, with or without
+	// a watermark: one without is not yet known to be caught up, and an
+	// answer reading it cannot claim any as_of.
+	rows, err := r.pool.Query(ctx, `SELECT coalesce(w.agency, f.agency), coalesce(w.data_center, f.data_center),
+    coalesce(w.watermark, '-infinity'), coalesce(w.updated_at, '-infinity')
+FROM store_watermarks w FULL JOIN source_freshness f ON f.data_center = w.data_center`)
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("watermarks: %w", err)
 	}
@@ -67,10 +76,13 @@ func (r *Reader) Snapshot(ctx context.Context) (Snapshot, error) {
 	marks := map[string]Mark{}
 	for rows.Next() {
 		var m Mark
-		if err := rows.Scan(&m.Agency, &m.DataCenter, &m.At, &m.Updated); err != nil {
+		var at, updated pgtype.Timestamptz
+		if err := rows.Scan(&m.Agency, &m.DataCenter, &at, &updated); err != nil {
 			return Snapshot{}, fmt.Errorf("watermarks: %w", err)
 		}
-		m.At, m.Updated = m.At.UTC(), m.Updated.UTC()
+		if at.InfinityModifier == pgtype.Finite {
+			m.At, m.Updated = at.Time.UTC(), updated.Time.UTC()
+		}
 		marks[m.DataCenter] = m
 	}
 	if err := rows.Err(); err != nil {
@@ -90,11 +102,12 @@ type Lagging struct {
 	AgeSeconds int64  `json:"age_seconds,omitempty"`
 }
 
-// AsOf is the oldest watermark among dcs and every data center known of
-// agencies: the instant up to which the store holds everything an answer
-// reading them could depend on. It also lists those whose watermark is
-// older than bound at now, or missing (a data center named in dcs without
-// a watermark; an agency none of whose data centers has one), sorted.
+// AsOf is the oldest watermark among dcs and every data center of
+// agencies the store holds records or a watermark of: the instant up to
+// which the store holds everything an answer reading them could depend
+// on. It also lists, sorted, those whose watermark is older than bound at
+// now or missing (records held but no watermark yet; or no data center of
+// the agencies known at all).
 func (s Snapshot) AsOf(dcs, agencies []string, now time.Time, bound time.Duration) (time.Time, []Lagging) {
 	var asOf time.Time
 	var lag []Lagging
@@ -105,8 +118,8 @@ func (s Snapshot) AsOf(dcs, agencies []string, now time.Time, bound time.Duratio
 		}
 		seen[dc] = true
 		m, ok := s.Marks[dc]
-		if !ok {
-			lag = append(lag, Lagging{DataCenter: dc})
+		if !ok || !m.Known() {
+			lag = append(lag, Lagging{DataCenter: dc, Agency: m.Agency})
 			return
 		}
 		if asOf.IsZero() || m.At.Before(asOf) {
@@ -154,9 +167,12 @@ func (r *Reader) Frozen(ctx context.Context, after time.Duration) error {
 	}
 	var newest Mark
 	for _, m := range s.Marks {
-		if m.Updated.After(newest.Updated) {
+		if m.Known() && m.Updated.After(newest.Updated) {
 			newest = m
 		}
+	}
+	if !newest.Known() {
+		return nil // records, but no watermark yet anywhere: starting
 	}
 	if age := s.Taken.Sub(newest.Updated); age > after {
 		return fmt.Errorf("store frozen: no data center's watermark advanced for %s (the newest, %s's, last moved at %s)",
@@ -196,8 +212,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	dcs := make([]string, 0, len(s.Marks))
-	for dc := range s.Marks {
-		dcs = append(dcs, dc)
+	for dc, m := range s.Marks {
+		if m.Known() {
+			dcs = append(dcs, dc)
+		}
 	}
 	slices.Sort(dcs)
 	for _, dc := range dcs {
