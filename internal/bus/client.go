@@ -113,15 +113,51 @@ func (c *Client) Writer(topic string) *kafka.Writer {
 	}
 }
 
+// fetchGrace is how late a broker may answer a fetch, after the wait it
+// was asked for, before a reader gives up on the connection (an i/o
+// timeout: kafka-go logs "the kafka reader got an unknown error reading
+// partition ...", closes the connection and dials again). It is kafka-go's
+// defaultRTT (time.go), the largest round-trip allowance kafka-go keeps,
+// so it can not be chosen freely (see Reader).
+const fetchGrace = time.Second
+
 // Reader returns a consumer configured with this client's brokers and
 // dialer; rc names the group and topics. The owner commits offsets
 // explicitly (CommitInterval 0) after its own work is durable.
+//
+// rc.MaxWait is how long the broker may hold a fetch that finds no new
+// record (default 500 ms); the reader waits fetchGrace more for the
+// answer. kafka-go keeps no such margin for a short MaxWait: its reader
+// sets the read deadline MaxWait after it starts a fetch (reader.go,
+// (*reader).read: conn.SetReadDeadline(t0.Add(r.maxWait))) and asks the
+// broker to wait until that deadline less a round-trip allowance
+// (conn.go, ReadBatchWith: adjustDeadlineForRTT(deadline, now,
+// defaultRTT)), which is defaultRTT (1 s) when MaxWait is 1 s or more but
+// a quarter of MaxWait below: 62 ms for the 250 ms of the materializer and
+// the notification router. (ReadBatchTimeout does not help: it bounds the
+// reading of a batch once its answer has begun.) Any answer later than
+// that was an i/o timeout, a WARN and a new connection. The embedded
+// broker of `askonce dev` answered later all through the initial load
+// (issue 26: 40 to 260 such WARN lines per start; measured 40-340 ms
+// late): kfake serves every request on one goroutine (cluster.go,
+// (*Cluster).run), so an answer queues behind produce and fetch requests
+// that took up to 190 ms each there; it starts a parked fetch's timer when
+// it handles the request, not when it read it (01_fetch.go, handleFetch:
+// time.AfterFunc(wait, w.cb)); and it shares its process and the machine's
+// cores with the seeding, so its timers fired 40-55 ms late.
+//
+// So kafka-go is given MaxWait + fetchGrace (1 s or more): its allowance
+// is then the full defaultRTT, the broker is asked to wait MaxWait, as the
+// caller meant, and the read deadline is fetchGrace after that. A broker
+// later than that is a genuine timeout, still logged. kafka-go's reader
+// stats report MaxWait + fetchGrace.
 func (c *Client) Reader(rc kafka.ReaderConfig) *kafka.Reader {
 	rc.Brokers = c.brokers
 	rc.Dialer = c.dialer
 	if rc.MaxWait == 0 {
 		rc.MaxWait = 500 * time.Millisecond
 	}
+	rc.MaxWait += fetchGrace
 	return kafka.NewReader(rc)
 }
 
