@@ -418,7 +418,8 @@ func (rec *recorder) Write(b []byte) (int, error) {
 }
 
 // call serves one API request through the API's handler, with the
-// clerk's agency key, from the clerk's address.
+// clerk's agency key, from the clerk's address, its problem details asked
+// for in the clerk's language (Accept-Language).
 func (c *Console) call(r *http.Request, method, path, key string, body []byte) *recorder {
 	req, err := http.NewRequestWithContext(r.Context(), method, path, bytes.NewReader(body))
 	rec := &recorder{header: http.Header{}}
@@ -430,6 +431,7 @@ func (c *Console) call(r *http.Request, method, path, key string, body []byte) *
 	req.Host = r.Host
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept-Language", clerkLang(r, c.langs).Code)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -512,6 +514,20 @@ type answer struct {
 	requestID string
 	signed    attest.Signed
 	problem   problem
+	// lang is the language of the problem's texts (the API's
+	// Content-Language): the clerk's when the answer came, which the page
+	// may no longer be in.
+	lang string
+}
+
+// problemLang is the language of an API answer's problem texts: its
+// Content-Language, English (the API's default) when it says none.
+func problemLang(h http.Header) string {
+	switch l := strings.ToLower(strings.TrimSpace(h.Get("Content-Language"))); l {
+	case "ar", "fr", "en":
+		return l
+	}
+	return "en"
 }
 
 // sourceStale: the API did not answer from the store because a data
@@ -528,7 +544,7 @@ const reasonSourceStale = "source_stale"
 
 type formView struct {
 	NIN, DocumentType, Purpose, Clerk string
-	Errors                            map[string]string // field -> message key
+	Errors                            map[string]string // field -> message, in the page's language
 }
 
 // Outcomes the console tells apart (the API's, plus unavailable).
@@ -571,6 +587,7 @@ func (c *Console) request(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		json.Unmarshal(res.body, &a.problem) //nolint:errcheck // an undecodable problem is shown by its status
+		a.lang = problemLang(res.header)
 		a.outcome = a.problem.Outcome
 		if a.problem.RetryAfter <= 0 {
 			a.problem.RetryAfter, _ = strconv.Atoi(res.header.Get("Retry-After"))
@@ -659,7 +676,10 @@ type answerView struct {
 	Doc       *docView
 	Paper     string
 	Reason    string // message key
-	Detail    string
+	// Detail is the API's problem detail, in DetailLang (the clerk's
+	// language when the answer came), written in DetailDir.
+	Detail                string
+	DetailLang, DetailDir string
 	// SourceStale: the store is not fresh enough for this document yet;
 	// Stale lists the lagging data centers, RetryAfter says when to retry.
 	SourceStale bool
@@ -720,7 +740,11 @@ func (c *Console) showAnswer(w http.ResponseWriter, r *http.Request) {
 	}
 	p := c.formPage(w, r, s, "answer.title")
 	p.Form = a.req
-	av := &answerView{Outcome: a.outcome, Status: a.status, RequestID: a.requestID, Detail: a.problem.Detail}
+	av := &answerView{Outcome: a.outcome, Status: a.status, RequestID: a.requestID, Detail: a.problem.Detail,
+		DetailLang: a.lang, DetailDir: "ltr"}
+	if a.lang == "ar" {
+		av.DetailDir = "rtl"
+	}
 	switch a.outcome {
 	case outIssued:
 		d, err := parseDocument(a.signed.Document)
@@ -760,9 +784,17 @@ func (c *Console) showAnswer(w http.ResponseWriter, r *http.Request) {
 			av.AsOf = formatTime(t)
 		}
 	case outInvalid:
+		// The API's message, in the clerk's language; the console's own
+		// when the page is now in another language or the API said none.
 		p.Form.Errors = map[string]string{}
 		for _, e := range a.problem.Errors {
-			p.Form.Errors[e.Field] = "err." + e.Field
+			msg := e.Message
+			if a.lang != p.L.Code || msg == "" {
+				msg = p.L.T("err." + e.Field)
+			}
+			if _, dup := p.Form.Errors[e.Field]; !dup {
+				p.Form.Errors[e.Field] = msg
+			}
 		}
 	}
 	p.Answer = av

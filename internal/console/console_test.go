@@ -385,6 +385,11 @@ func testHTTP(t *testing.T, ctx context.Context, sc scenario) {
 		!strings.Contains(p.body, `id="not-held-asof"`) || strings.Contains(p.body, `data-reason="source_stale"`) {
 		t.Errorf("not held answer: %d\n%s", p.status, p.body)
 	}
+	// The API's detail comes in the clerk's language (the console sends
+	// it as Accept-Language), marked as such.
+	if !strings.Contains(p.body, `id="problem-detail" lang="fr" dir="ltr">`) || strings.Contains(p.body, "this NIN") || strings.Contains(p.body, "unpaid or partly") {
+		t.Errorf("not held answer: the API's detail is not in French:\n%s", p.body)
+	}
 	// source_stale, from the real API: a data center of the document's
 	// agency whose watermark is three hours old (past every freshness
 	// bound) makes it answer 503 source_stale; the console shows that, in
@@ -398,7 +403,7 @@ func testHTTP(t *testing.T, ctx context.Context, sc scenario) {
 	c.get("/console?lang=fr")
 	for _, w := range []string{`data-outcome="not_held"`, `data-reason="source_stale"`, "Données pas encore à jour : réessayez dans un instant",
 		`data-data-center="` + stale.dcs[0] + `"`, "soit 3 h de retard au moment de la demande", "Réessayez dans 30 s.", `id="retry-form"`,
-		"Ne renvoyez pas le citoyen"} {
+		"Ne renvoyez pas le citoyen", `id="problem-detail" lang="fr" dir="ltr">la base de consultation ne détient pas`} {
 		if p.status != http.StatusServiceUnavailable || !strings.Contains(p.body, w) {
 			t.Errorf("source_stale answer in French (%d) lacks %q", p.status, w)
 		}
@@ -413,7 +418,7 @@ func testHTTP(t *testing.T, ctx context.Context, sc scenario) {
 		t.Fatalf("source_stale answer: %d\n%s\n%s", p.status, p.body, arPage.body)
 	}
 	p = c.ask(token, sc.issuedNIN, sc.docType, sc.deniedPurpose)
-	if p.status != http.StatusForbidden || !strings.Contains(p.body, `data-outcome="denied"`) {
+	if p.status != http.StatusForbidden || !strings.Contains(p.body, `data-outcome="denied"`) || !strings.Contains(p.body, "n&#39;est pas autorisé à demander") {
 		t.Errorf("denied answer: %d\n%s", p.status, p.body)
 	}
 	p = c.ask(token, "12 34", sc.docType, sc.purpose)

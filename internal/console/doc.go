@@ -17,6 +17,10 @@
 // is a client of the API in process: each submission is a POST
 // /v1/document-requests served by the API's own handler, so
 // authentication, policy, rate limits, audit and signing are the API's.
+// It asks in the clerk's language (Accept-Language: fr or ar) and shows
+// the API's problem detail and field messages as they come, in that
+// language (an answer shown again after a switch of language keeps the
+// detail it came with, marked with its language).
 //
 // /verify/{id}?c=CODE is public: the code printed on the paper (a digest
 // of the signed document) shows what the paper should say, NINs masked;

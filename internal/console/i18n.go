@@ -129,20 +129,32 @@ const langCookie = "askonce_lang"
 // pickLang: ?lang= (which the switch sets, and which is then remembered in
 // a cookie), else the cookie, else Accept-Language, else French.
 func pickLang(w http.ResponseWriter, r *http.Request, langs []*Lang, secure bool) *Lang {
-	find := func(code string) *Lang {
-		for _, l := range langs {
-			if l.Code == code {
-				return l
-			}
-		}
-		return nil
-	}
 	if q := r.URL.Query().Get("lang"); q != "" {
-		if l := find(q); l != nil {
+		if l := findLang(langs, q); l != nil {
 			http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l.Code, Path: "/", MaxAge: 365 * 24 * 3600,
 				HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 			return l
 		}
+	}
+	return clerkLang(r, langs)
+}
+
+func findLang(langs []*Lang, code string) *Lang {
+	for _, l := range langs {
+		if l.Code == code {
+			return l
+		}
+	}
+	return nil
+}
+
+// clerkLang is the language the clerk reads the console in: ?lang=, else
+// the cookie, else Accept-Language, else French. The console asks the API
+// for its problem details in it.
+func clerkLang(r *http.Request, langs []*Lang) *Lang {
+	find := func(code string) *Lang { return findLang(langs, code) }
+	if l := find(r.URL.Query().Get("lang")); l != nil {
+		return l
 	}
 	if c, err := r.Cookie(langCookie); err == nil {
 		if l := find(c.Value); l != nil {

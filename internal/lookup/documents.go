@@ -30,7 +30,7 @@ type SourceRef struct {
 type decision struct {
 	issued  bool
 	reason  string // when not issued
-	detail  string
+	detail  msg    // why not issued
 	fields  map[string]any
 	sources []SourceRef
 	// Freshness that matters: the data centers of the records used, and,
@@ -43,7 +43,7 @@ type decision struct {
 	fresh Fresh
 }
 
-func notHeld(reason, detail string, agencies ...string) decision {
+func notHeld(reason string, detail msg, agencies ...string) decision {
 	return decision{reason: reason, detail: detail, agencies: agencies}
 }
 
@@ -64,6 +64,26 @@ func day(t *time.Time) any {
 		return nil
 	}
 	return t.Format(time.DateOnly)
+}
+
+// orUnknown is *s, "?" when nil (in a sentence).
+func orUnknown(s *string) string {
+	if s == nil {
+		return "?"
+	}
+	return *s
+}
+
+// affiliationStatus is a status in a sentence: in the caller's language
+// when the table has it, else as the fund wrote it.
+func affiliationStatus(s string) any {
+	switch s {
+	case "ACTIVE":
+		return tr("affiliation.ACTIVE")
+	case "SUSPENDED":
+		return tr("affiliation.SUSPENDED")
+	}
+	return s
 }
 
 func str(s *string) any {
@@ -167,7 +187,7 @@ func (s *Store) decide(ctx context.Context, doc, nin string, now time.Time) (dec
 func (s *Store) birth(ctx context.Context, nin string) (decision, error) {
 	p, err := s.person(ctx, nin)
 	if err != nil || p == nil {
-		return notHeld(ReasonNoRecord, "no birth act is held for this NIN", "etatcivil"), err
+		return notHeld(ReasonNoRecord, tr("notheld.no_birth_act"), "etatcivil"), err
 	}
 	f := p.identity(nin)
 	f["birth_date_presumed"] = p.presumed != nil && *p.presumed
@@ -275,7 +295,7 @@ ORDER BY c.birth_date NULLS LAST, c.nin`, nin)
 func (s *Store) family(ctx context.Context, nin string) (decision, error) {
 	p, err := s.person(ctx, nin)
 	if err != nil || p == nil {
-		return notHeld(ReasonNoRecord, "no birth act is held for this NIN", "etatcivil"), err
+		return notHeld(ReasonNoRecord, tr("notheld.no_birth_act"), "etatcivil"), err
 	}
 	ms, err := s.marriages(ctx, nin)
 	if err != nil {
@@ -284,7 +304,7 @@ func (s *Store) family(ctx context.Context, nin string) (decision, error) {
 	if len(ms) == 0 {
 		// No marriage held: the fiche familiale cannot be drawn up from
 		// what the registry holds. Absence relies on every data center.
-		return notHeld(ReasonNoRecord, "no marriage act is held for this NIN", "etatcivil"), nil
+		return notHeld(ReasonNoRecord, tr("notheld.no_marriage_act"), "etatcivil"), nil
 	}
 	f := p.identity(nin)
 	spouses := []any{}
@@ -325,7 +345,7 @@ func (s *Store) marriage(ctx context.Context, nin string) (decision, error) {
 		return decision{}, err
 	}
 	if len(ms) == 0 {
-		return notHeld(ReasonNoRecord, "no marriage act is held for this NIN", "etatcivil"), nil
+		return notHeld(ReasonNoRecord, tr("notheld.no_marriage_act"), "etatcivil"), nil
 	}
 	f := map[string]any{"nin": nin}
 	p, err := s.person(ctx, nin)
@@ -354,7 +374,7 @@ func (s *Store) marriage(ctx context.Context, nin string) (decision, error) {
 func (s *Store) deathCert(ctx context.Context, nin string) (decision, error) {
 	d, err := s.death(ctx, nin)
 	if err != nil || d == nil {
-		return notHeld(ReasonNoRecord, "no death act is held for this NIN", "etatcivil"), err
+		return notHeld(ReasonNoRecord, tr("notheld.no_death_act"), "etatcivil"), err
 	}
 	f := map[string]any{"nin": nin, "date_of_death": day(d.date), "place_commune": str(d.place),
 		"act": map[string]any{"number": d.number, "year": d.year, "commune": str(d.actCommune)}}
@@ -390,14 +410,18 @@ WHERE p.nin = $1 AND NOT p.deleted ORDER BY p.version DESC, p.event_time DESC LI
 		&p.surnameLatin, &p.surnameArabic, &p.firstLatin, &p.firstArabic, &p.birthDate,
 		&dAgency, &dDC, &dKey, &dVersion, &dEvent, &dDate)...)
 	if err == pgx.ErrNoRows {
-		return notHeld(ReasonNoRecord, "no birth act is held for this NIN", "etatcivil"), nil
+		return notHeld(ReasonNoRecord, tr("notheld.no_birth_act"), "etatcivil"), nil
 	}
 	if err != nil {
 		return decision{}, fmt.Errorf("store: life: %w", err)
 	}
 	if dKey != nil {
 		ref := SourceRef{Agency: *dAgency, DataCenter: *dDC, SourceKey: *dKey, SourceVersion: *dVersion, EventTime: *dEvent}
-		return decision{reason: ReasonConditionNot, detail: "a death act is held for this NIN (" + fmt.Sprint(day(dDate)) + ")",
+		detail := tr("notheld.death_act_held_undated")
+		if dDate != nil {
+			detail = tr("notheld.death_act_held", "date", dDate.Format(time.DateOnly))
+		}
+		return decision{reason: ReasonConditionNot, detail: detail,
 			sources: []SourceRef{ref}, dcs: []string{ref.DataCenter}}, nil
 	}
 	f := p.identity(nin)
@@ -439,7 +463,7 @@ func (s *Store) affiliation(ctx context.Context, nin string) (decision, error) {
 		return decision{}, err
 	}
 	if len(as) == 0 {
-		return notHeld(ReasonNoRecord, "no affiliation is held for this NIN at any fund", fundAgencies...), nil
+		return notHeld(ReasonNoRecord, tr("notheld.no_affiliation"), fundAgencies...), nil
 	}
 	list := []any{}
 	for _, a := range as {
@@ -458,7 +482,7 @@ func (s *Store) nonAffiliation(ctx context.Context, nin string) (decision, error
 	past := []any{}
 	for _, a := range as {
 		if a.status != nil && *a.status != "CLOSED" {
-			return decision{reason: ReasonConditionNot, detail: fmt.Sprintf("an affiliation at %v is %v", str(a.fund), str(a.status)),
+			return decision{reason: ReasonConditionNot, detail: tr("notheld.affiliation_open", "fund", orUnknown(a.fund), "status", affiliationStatus(*a.status)),
 				sources: []SourceRef{a.ref}, dcs: []string{a.ref.DataCenter}}, nil
 		}
 		past = append(past, map[string]any{"fund": str(a.fund), "start_date": day(a.start), "end_date": day(a.end)})
@@ -498,7 +522,7 @@ FROM employment_periods WHERE nin = $1 AND NOT deleted ORDER BY start_date, sour
 		return decision{}, fmt.Errorf("store: employment: %w", err)
 	}
 	if len(ps) == 0 {
-		return notHeld(ReasonNoRecord, "no employment period is held for this NIN", fundAgencies...), nil
+		return notHeld(ReasonNoRecord, tr("notheld.no_employment"), fundAgencies...), nil
 	}
 	list := []any{}
 	nss := []any{}
@@ -551,7 +575,7 @@ func (s *Store) contribStatus(ctx context.Context, nin string, now time.Time) (d
 		return decision{}, err
 	}
 	if len(cs) == 0 {
-		return notHeld(ReasonNoRecord, "no contribution period is held for this NIN", fundAgencies...), nil
+		return notHeld(ReasonNoRecord, tr("notheld.no_contribution"), fundAgencies...), nil
 	}
 	due := lastDuePeriod(now)
 	unpaid := 0
@@ -566,7 +590,7 @@ func (s *Store) contribStatus(ctx context.Context, nin string, now time.Time) (d
 	}
 	refs, dcs := refsOf(cs, func(c contribution) SourceRef { return c.ref })
 	if unpaid > 0 {
-		return decision{reason: ReasonConditionNot, detail: fmt.Sprintf("%d period(s) before %s are unpaid or partly paid", unpaid, due),
+		return decision{reason: ReasonConditionNot, detail: tr("notheld.unpaid", "count", unpaid, "period", due),
 			sources: refs, dcs: dcs}, nil
 	}
 	return decision{issued: true, fields: map[string]any{"nin": nin, "up_to_date": true, "last_period": str(cs[len(cs)-1].period),
@@ -579,7 +603,7 @@ func (s *Store) contribStatement(ctx context.Context, nin string) (decision, err
 		return decision{}, err
 	}
 	if len(cs) == 0 {
-		return notHeld(ReasonNoRecord, "no contribution period is held for this NIN", fundAgencies...), nil
+		return notHeld(ReasonNoRecord, tr("notheld.no_contribution"), fundAgencies...), nil
 	}
 	list := []any{}
 	var wage, due, paid int64

@@ -8,11 +8,13 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/askonce/askonce/internal/portfolio"
+	"github.com/askonce/askonce/schemas"
 )
 
 // Portfolio API: an agency declares the citizens it serves and the kinds of
@@ -85,14 +87,56 @@ func (p *portfolioAPI) gate(w http.ResponseWriter, r *http.Request, rq *request,
 			s.auditFailed(w, r, rq)
 			return "", false
 		}
-		s.problem(w, r, rq, Problem{Type: problemBase + "denied", Title: "Denied by policy", Status: http.StatusForbidden,
-			Detail: fmt.Sprintf("client %s may manage only its own portfolio (/v1/portfolios/%s/...)", rq.client.ID, rq.client.ID), Outcome: OutcomeDenied})
+		s.problem(w, r, rq, Problem{Type: problemBase + "denied", title: tr("title.denied"), Status: http.StatusForbidden,
+			detail: tr("detail.denied_portfolio_agency", "client", rq.client.ID), Outcome: OutcomeDenied})
 		return "", false
 	}
 	return agency, true
 }
 
-func (p *portfolioAPI) invalid(w http.ResponseWriter, r *http.Request, rq *request, errs []portfolio.Invalid) {
+// memberErrors are the reasons Member.Check refused a member, as field
+// errors with their texts. The values they name (a purpose, kinds) are the
+// member's as sent (purpose, kinds), before Check normalized them; a reason
+// this table cannot say as Check did keeps Check's words (field.invalid).
+func memberErrors(errs []portfolio.Invalid, purpose string, kinds []string) []FieldError {
+	allowed, known := portfolio.PurposeKinds[purpose]
+	var kindTexts []msg // the kinds.* reasons, in Check's order
+	for _, k := range kinds {
+		switch {
+		case !slices.Contains(schemas.ChangeKinds, k):
+			kindTexts = append(kindTexts, tr("field.kinds.unknown", "value", quoted(clip(k))))
+		case known && !slices.Contains(allowed, k):
+			kindTexts = append(kindTexts, tr("field.kinds.purpose", "purpose", purpose, "kind", k))
+		}
+	}
+	out := make([]FieldError, len(errs))
+	next := 0
+	for i, e := range errs {
+		var text msg
+		switch e.Code {
+		case "nin.format":
+			text = tr("field.nin.format")
+		case "purpose.unknown":
+			text = tr("field.purpose.notify_unknown", "value", quoted(clip(purpose)))
+		case "kinds.empty":
+			text = tr("field.kinds.empty")
+		case "op.unknown":
+			text = tr("field.op.unknown")
+		case "kinds.unknown", "kinds.purpose":
+			if next < len(kindTexts) {
+				text = kindTexts[next]
+			}
+			next++
+		}
+		if text.isZero() || text.in(DefaultLanguage) != e.Message {
+			text = tr("field.invalid", "said", e.Message)
+		}
+		out[i] = fieldError(e.Field, e.Code, text)
+	}
+	return out
+}
+
+func (p *portfolioAPI) invalid(w http.ResponseWriter, r *http.Request, rq *request, errs []FieldError) {
 	nin := r.PathValue("nin")
 	if nin == "" {
 		nin = r.URL.Query().Get("nin")
@@ -101,19 +145,17 @@ func (p *portfolioAPI) invalid(w http.ResponseWriter, r *http.Request, rq *reque
 		p.s.auditFailed(w, r, rq)
 		return
 	}
-	fe := make([]FieldError, len(errs))
-	msgs := make([]string, len(errs))
+	msgs := make(semicolons, len(errs))
 	for i, e := range errs {
-		fe[i] = FieldError(e)
-		msgs[i] = e.Field + ": " + e.Message
+		msgs[i] = tr("detail.field_error", "field", e.Field, "message", e.text)
 	}
-	p.s.problem(w, r, rq, Problem{Type: problemBase + "invalid-request", Title: "Invalid request", Status: http.StatusUnprocessableEntity,
-		Detail: strings.Join(msgs, "; "), Outcome: OutcomeInvalid, Errors: fe})
+	p.s.problem(w, r, rq, Problem{Type: problemBase + "invalid-request", title: tr("title.invalid"), Status: http.StatusUnprocessableEntity,
+		detail: tr("detail.field_errors", "errors", msgs), Outcome: OutcomeInvalid, Errors: errs})
 }
 
-func (p *portfolioAPI) malformed(w http.ResponseWriter, r *http.Request, rq *request, status int, detail string) {
-	p.s.problem(w, r, rq, Problem{Type: problemBase + "malformed-request", Title: "Malformed request", Status: status,
-		Detail: detail, Outcome: OutcomeInvalid})
+func (p *portfolioAPI) malformed(w http.ResponseWriter, r *http.Request, rq *request, status int, detail msg) {
+	p.s.problem(w, r, rq, Problem{Type: problemBase + "malformed-request", title: tr("title.malformed"), Status: status,
+		detail: detail, Outcome: OutcomeInvalid})
 }
 
 func (p *portfolioAPI) denyPurpose(w http.ResponseWriter, r *http.Request, rq *request, m portfolio.Member) {
@@ -121,14 +163,15 @@ func (p *portfolioAPI) denyPurpose(w http.ResponseWriter, r *http.Request, rq *r
 		p.s.auditFailed(w, r, rq)
 		return
 	}
-	p.s.problem(w, r, rq, Problem{Type: problemBase + "denied", Title: "Denied by policy", Status: http.StatusForbidden,
-		Detail: fmt.Sprintf("client %s may not hold citizens for purpose %q", rq.client.ID, clip(m.Purpose)), Outcome: OutcomeDenied})
+	p.s.problem(w, r, rq, Problem{Type: problemBase + "denied", title: tr("title.denied"), Status: http.StatusForbidden,
+		detail: tr("detail.denied_portfolio_purpose", "client", rq.client.ID, "purpose", quoted(clip(m.Purpose))), Outcome: OutcomeDenied})
 }
 
 func (p *portfolioAPI) unavailable(w http.ResponseWriter, r *http.Request, rq *request, err error) {
 	p.s.log.Error("portfolio store", "request_id", rq.id, "err", err)
 	w.Header().Set("Retry-After", "5")
-	p.s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", Title: "Store unavailable", Status: http.StatusServiceUnavailable})
+	p.s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", title: tr("title.store_unavailable"), Status: http.StatusServiceUnavailable,
+		detail: tr("detail.store_unavailable")})
 }
 
 func (p *portfolioAPI) put(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -138,7 +181,7 @@ func (p *portfolioAPI) put(w http.ResponseWriter, r *http.Request, rq *request) 
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		p.malformed(w, r, rq, http.StatusUnsupportedMediaType, "send Content-Type: application/json")
+		p.malformed(w, r, rq, http.StatusUnsupportedMediaType, tr("detail.content_type_json"))
 		return
 	}
 	var req MemberRequest
@@ -147,19 +190,20 @@ func (p *portfolioAPI) put(w http.ResponseWriter, r *http.Request, rq *request) 
 	if err := dec.Decode(&req); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			p.malformed(w, r, rq, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", p.s.opt.MaxBodyBytes))
+			p.malformed(w, r, rq, http.StatusRequestEntityTooLarge, tr("detail.body_too_large", "max", p.s.opt.MaxBodyBytes))
 			return
 		}
-		p.malformed(w, r, rq, http.StatusBadRequest, "body is not a JSON member {\"kinds\": [...], \"purpose\": \"...\"}")
+		p.s.log.Info("malformed request body", "request_id", rq.id, "path", r.URL.Path, "err", err)
+		p.malformed(w, r, rq, http.StatusBadRequest, tr("detail.member_not_json"))
 		return
 	}
 	if req.NIN != "" && req.NIN != nin {
-		p.invalid(w, r, rq, []portfolio.Invalid{{Field: "nin", Code: "nin.mismatch", Message: "the body's nin differs from the path's"}})
+		p.invalid(w, r, rq, []FieldError{fieldError("nin", "nin.mismatch", tr("field.nin.mismatch"))})
 		return
 	}
 	m := portfolio.Member{Agency: agency, NIN: nin, Kinds: req.Kinds, Purpose: req.Purpose}
 	if errs := m.Check(); len(errs) > 0 {
-		p.invalid(w, r, rq, errs)
+		p.invalid(w, r, rq, memberErrors(errs, req.Purpose, req.Kinds))
 		return
 	}
 	if !rq.client.MayHold(m.Purpose) {
@@ -173,8 +217,8 @@ func (p *portfolioAPI) put(w http.ResponseWriter, r *http.Request, rq *request) 
 	}
 	out, err := p.store.Put(r.Context(), m, "api:"+rq.id)
 	if errors.Is(err, portfolio.ErrNewerChange) {
-		p.s.problem(w, r, rq, Problem{Type: problemBase + "conflict", Title: "Conflict", Status: http.StatusConflict,
-			Detail: "the entry holds a change stamped later than now (askonce.portfolio.v1 producer clock ahead)"})
+		p.s.problem(w, r, rq, Problem{Type: problemBase + "conflict", title: tr("title.conflict"), Status: http.StatusConflict,
+			detail: tr("detail.portfolio_newer")})
 		return
 	}
 	if err != nil {
@@ -192,7 +236,7 @@ func (p *portfolioAPI) remove(w http.ResponseWriter, r *http.Request, rq *reques
 	}
 	m := portfolio.Member{NIN: nin}
 	if errs := m.Check(); len(errs) > 0 && errs[0].Field == "nin" {
-		p.invalid(w, r, rq, errs[:1])
+		p.invalid(w, r, rq, memberErrors(errs[:1], "", nil))
 		return
 	}
 	if p.audit(r.Context(), rq, nin, "", OutcomeIssued, "portfolio delete") != nil {
@@ -205,8 +249,8 @@ func (p *portfolioAPI) remove(w http.ResponseWriter, r *http.Request, rq *reques
 		return
 	}
 	if !existed {
-		p.s.problem(w, r, rq, Problem{Type: problemBase + "not-found", Title: "Not found", Status: http.StatusNotFound,
-			Detail: "the citizen is not in this portfolio"})
+		p.s.problem(w, r, rq, Problem{Type: problemBase + "not-found", title: tr("title.not_found"), Status: http.StatusNotFound,
+			detail: tr("detail.member_not_found")})
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -222,7 +266,7 @@ func (p *portfolioAPI) list(w http.ResponseWriter, r *http.Request, rq *request)
 	ctx := r.Context()
 	if nin != "" {
 		if _, err := ParseNIN(nin); err != nil {
-			p.invalid(w, r, rq, []portfolio.Invalid{{Field: "nin", Code: "nin.format", Message: err.Error()}})
+			p.invalid(w, r, rq, []FieldError{fieldError("nin", "nin.format", tr("field.nin.format"))})
 			return
 		}
 		m, found, err := p.store.Get(ctx, agency, nin)
@@ -245,7 +289,7 @@ func (p *portfolioAPI) list(w http.ResponseWriter, r *http.Request, rq *request)
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > BulkMaxMembers {
-			p.invalid(w, r, rq, []portfolio.Invalid{{Field: "limit", Code: "limit.range", Message: fmt.Sprintf("1 to %d", BulkMaxMembers)}})
+			p.invalid(w, r, rq, []FieldError{fieldError("limit", "limit.range", tr("field.limit.range", "max", BulkMaxMembers))})
 			return
 		}
 		limit = n
@@ -275,9 +319,13 @@ type BulkResult struct {
 	Errors []FieldError `json:"errors,omitempty"`
 }
 
+// tooManyMembers refuses an upload of more than BulkMaxMembers.
+var tooManyMembers = &RequestError{TooLarge: true, text: tr("detail.bulk_too_large", "members", BulkMaxMembers, "bytes", BulkMaxBytes,
+	"why", tr("bulk.too_many", "max", BulkMaxMembers))}
+
 // decodeBulk reads a JSON array of members or JSON lines (one member per
 // line, blank lines skipped). A line that is not a member is a result with
-// status 400, not a failure of the upload.
+// status 400, not a failure of the upload. Its errors are *RequestError.
 func decodeBulk(body io.Reader, lines bool) ([]MemberRequest, []BulkResult, error) {
 	var reqs []MemberRequest
 	var results []BulkResult
@@ -287,7 +335,7 @@ func decodeBulk(body io.Reader, lines bool) ([]MemberRequest, []BulkResult, erro
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&m); err != nil || dec.More() {
 			results = append(results, BulkResult{Line: n, Status: http.StatusBadRequest,
-				Errors: []FieldError{{"line", "line.malformed", "not a JSON member {\"nin\", \"kinds\", \"purpose\", \"op\"}"}}})
+				Errors: []FieldError{fieldError("line", "line.malformed", tr("field.line.malformed"))}})
 			reqs = append(reqs, MemberRequest{})
 			return
 		}
@@ -296,7 +344,12 @@ func decodeBulk(body io.Reader, lines bool) ([]MemberRequest, []BulkResult, erro
 	}
 	b, err := io.ReadAll(body)
 	if err != nil {
-		return nil, nil, err
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, nil, &RequestError{TooLarge: true, text: tr("detail.bulk_too_large", "members", BulkMaxMembers, "bytes", BulkMaxBytes,
+				"why", tr("detail.body_too_large", "max", int64(BulkMaxBytes))), err: err}
+		}
+		return nil, nil, &RequestError{text: tr("body.unreadable"), err: err}
 	}
 	if lines {
 		for i, l := range strings.Split(string(b), "\n") {
@@ -304,7 +357,7 @@ func decodeBulk(body io.Reader, lines bool) ([]MemberRequest, []BulkResult, erro
 				continue
 			}
 			if len(reqs) == BulkMaxMembers {
-				return nil, nil, fmt.Errorf("more than %d members", BulkMaxMembers)
+				return nil, nil, tooManyMembers
 			}
 			add(i+1, []byte(l))
 		}
@@ -312,10 +365,10 @@ func decodeBulk(body io.Reader, lines bool) ([]MemberRequest, []BulkResult, erro
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(b, &items); err != nil {
-		return nil, nil, errors.New("body is not a JSON array of members")
+		return nil, nil, &RequestError{text: tr("detail.bulk_not_array"), err: err}
 	}
 	if len(items) > BulkMaxMembers {
-		return nil, nil, fmt.Errorf("more than %d members", BulkMaxMembers)
+		return nil, nil, tooManyMembers
 	}
 	for i, it := range items {
 		add(i+1, it)
@@ -331,17 +384,12 @@ func (p *portfolioAPI) bulk(w http.ResponseWriter, r *http.Request, rq *request)
 	ctx := r.Context()
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/json" && mt != "application/x-ndjson" && mt != "application/jsonl") {
-		p.malformed(w, r, rq, http.StatusUnsupportedMediaType, "send a JSON array (application/json) or JSON lines (application/x-ndjson)")
+		p.malformed(w, r, rq, http.StatusUnsupportedMediaType, tr("detail.bulk_content_type"))
 		return
 	}
 	reqs, results, err := decodeBulk(http.MaxBytesReader(w, r.Body, BulkMaxBytes), mt != "application/json")
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) || strings.HasPrefix(err.Error(), "more than") {
-			p.malformed(w, r, rq, http.StatusRequestEntityTooLarge, fmt.Sprintf("at most %d members and %d bytes per upload: %v", BulkMaxMembers, BulkMaxBytes, err))
-			return
-		}
-		p.malformed(w, r, rq, http.StatusBadRequest, err.Error())
+		p.s.malformedBody(w, r, rq, err)
 		return
 	}
 	type job struct {
@@ -368,13 +416,11 @@ func (p *portfolioAPI) bulk(w http.ResponseWriter, r *http.Request, rq *request)
 				errs = e[:1]
 			}
 		default:
-			errs = []portfolio.Invalid{{Field: "op", Code: "op.unknown", Message: "op is put or delete"}}
+			errs = []portfolio.Invalid{{Field: "op", Code: "op.unknown", Message: tr("field.op.unknown").in(DefaultLanguage)}}
 		}
 		if len(errs) > 0 {
 			results[i].Status = http.StatusUnprocessableEntity
-			for _, e := range errs {
-				results[i].Errors = append(results[i].Errors, FieldError(e))
-			}
+			results[i].Errors = memberErrors(errs, req.Purpose, req.Kinds)
 			continue
 		}
 		switch {
@@ -382,7 +428,7 @@ func (p *portfolioAPI) bulk(w http.ResponseWriter, r *http.Request, rq *request)
 			jobs = append(jobs, job{i: i, m: m, del: true, outcome: OutcomeIssued, reason: "portfolio delete (bulk)"})
 		case !rq.client.MayHold(m.Purpose):
 			results[i].Status = http.StatusForbidden
-			results[i].Errors = []FieldError{{"purpose", "purpose.denied", fmt.Sprintf("client %s may not hold citizens for purpose %s", rq.client.ID, m.Purpose)}}
+			results[i].Errors = []FieldError{fieldError("purpose", "purpose.denied", tr("detail.denied_portfolio_purpose", "client", rq.client.ID, "purpose", m.Purpose))}
 			jobs = append(jobs, job{i: i, m: m, outcome: OutcomeDenied, reason: "policy"})
 		default:
 			jobs = append(jobs, job{i: i, m: m, outcome: OutcomeIssued, reason: "portfolio put (bulk) " + strings.Join(m.Kinds, ",")})
@@ -434,7 +480,7 @@ func (p *portfolioAPI) bulk(w http.ResponseWriter, r *http.Request, rq *request)
 			results[i].Status = http.StatusOK
 			if !applied[k] {
 				results[i].Status = http.StatusConflict
-				results[i].Errors = []FieldError{{"nin", "portfolio.newer", "the entry holds a change stamped later than now"}}
+				results[i].Errors = []FieldError{fieldError("nin", "portfolio.newer", tr("field.portfolio.newer"))}
 			}
 		}
 	}
@@ -445,5 +491,12 @@ func (p *portfolioAPI) bulk(w http.ResponseWriter, r *http.Request, rq *request)
 			rejected++
 		}
 	}
+	// The lines' messages in the caller's language, as in a problem.
+	lang := problemLanguage(r.Header.Get("Accept-Language"))
+	for i := range results {
+		localizeErrors(results[i].Errors, lang)
+	}
+	w.Header().Set("Content-Language", lang)
+	w.Header().Add("Vary", "Accept-Language")
 	writeJSON(w, http.StatusOK, map[string]any{"agency": agency, "accepted": accepted, "rejected": rejected, "results": results})
 }

@@ -252,18 +252,52 @@ type Problem struct {
 	// oldest watermark of the data centers read).
 	AsOf   string       `json:"as_of,omitempty"`
 	Errors []FieldError `json:"errors,omitempty"`
+
+	// title and detail are Title and Detail in every language: problem
+	// writes them in the caller's (i18n.go).
+	title, detail msg
 }
 
-// FieldError names one invalid request field.
+// FieldError names one invalid request field. Message is in the default
+// language until the answer writes it in the caller's.
 type FieldError struct {
 	Field   string `json:"field"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	text    msg
+}
+
+// fieldError is an invalid field with the text of its message.
+func fieldError(field, code string, text msg) FieldError {
+	return FieldError{Field: field, Code: code, Message: text.in(DefaultLanguage), text: text}
+}
+
+// localize writes the problem's texts in lang.
+func (p *Problem) localize(lang string) {
+	if !p.title.isZero() {
+		p.Title = p.title.in(lang)
+	}
+	if !p.detail.isZero() {
+		p.Detail = p.detail.in(lang)
+	}
+	localizeErrors(p.Errors, lang)
+}
+
+func localizeErrors(errs []FieldError, lang string) {
+	for i := range errs {
+		if !errs[i].text.isZero() {
+			errs[i].Message = errs[i].text.in(lang)
+		}
+	}
 }
 
 const problemBase = "https://askonce.dz/problems/"
 
+// problem answers p, its texts in the language the request accepts
+// (Content-Language says which).
 func (s *Service) problem(w http.ResponseWriter, r *http.Request, rq *request, p Problem) {
+	lang := problemLanguage(r.Header.Get("Accept-Language"))
+	p.localize(lang)
 	p.RequestID = rq.id
 	p.Instance = r.URL.Path
 	if p.Type == "" {
@@ -276,6 +310,8 @@ func (s *Service) problem(w http.ResponseWriter, r *http.Request, rq *request, p
 		w.Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Content-Language", lang)
+	w.Header().Add("Vary", "Accept-Language")
 	w.WriteHeader(p.Status)
 	json.NewEncoder(w).Encode(p) //nolint:errcheck // client went away
 }
@@ -289,14 +325,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (s *Service) unauthenticated(w http.ResponseWriter, r *http.Request, rq *request) {
-	s.problem(w, r, rq, Problem{Type: problemBase + "unauthenticated", Title: "Unauthenticated", Status: http.StatusUnauthorized,
-		Detail: "a valid API key (Authorization: Bearer) or client certificate is required", Outcome: OutcomeUnauthenticated})
+	s.problem(w, r, rq, Problem{Type: problemBase + "unauthenticated", title: tr("title.unauthenticated"), Status: http.StatusUnauthorized,
+		detail: tr("detail.unauthenticated"), Outcome: OutcomeUnauthenticated})
 }
 
 func (s *Service) rateLimited(w http.ResponseWriter, r *http.Request, rq *request) {
 	w.Header().Set("Retry-After", "1")
-	s.problem(w, r, rq, Problem{Type: problemBase + "rate-limited", Title: "Too many requests", Status: http.StatusTooManyRequests,
-		Detail: "over this client's rate limit", Outcome: OutcomeRateLimited})
+	s.problem(w, r, rq, Problem{Type: problemBase + "rate-limited", title: tr("title.rate_limited"), Status: http.StatusTooManyRequests,
+		detail: tr("detail.rate_limited"), Outcome: OutcomeRateLimited})
 }
 
 func (s *Service) documentTypes(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -326,35 +362,81 @@ var ninRe = regexp.MustCompile(`^[0-9]{18}$`)
 // ParseNIN checks a NIN's format.
 func ParseNIN(s string) (string, error) {
 	if !ninRe.MatchString(s) {
-		return "", errors.New("a NIN is 18 digits")
+		return "", errNINFormat
 	}
 	return s, nil
 }
 
+var errNINFormat = errors.New(tr("field.nin.format").in(DefaultLanguage))
+
 var clerkRe = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,64}$`)
 
+// RequestError says why a body is not a request: Error in the default
+// language, the problem's detail in the caller's. It wraps the decoder's
+// error, which is logged, not answered (it names Go types).
+type RequestError struct {
+	// TooLarge: the body is over the size limit (413).
+	TooLarge bool
+	text     msg
+	err      error
+}
+
+func (e *RequestError) Error() string { return e.text.in(DefaultLanguage) }
+func (e *RequestError) Unwrap() error { return e.err }
+
+// bodyError is the RequestError of a body the JSON decoder refused.
+func bodyError(err error, max int64) *RequestError {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return &RequestError{TooLarge: true, text: tr("detail.body_too_large", "max", max), err: err}
+	}
+	return &RequestError{text: tr("detail.body_not_request", "why", whyNotJSON(err)), err: err}
+}
+
+// whyNotJSON says what the decoder found wrong, in words that hold in
+// every language and name no Go type: where the syntax breaks, which
+// field is unknown or not a string.
+func whyNotJSON(err error) msg {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return tr("body.syntax", "offset", syn.Offset)
+	case errors.Is(err, io.EOF):
+		return tr("body.empty")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return tr("body.truncated")
+	case errors.As(err, &typ) && typ.Field == "":
+		return tr("body.not_object")
+	case errors.As(err, &typ):
+		return tr("body.field_type", "field", quoted(clip(typ.Field)))
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if field, uerr := strconv.Unquote(name); uerr == nil {
+			return tr("body.unknown_field", "field", quoted(clip(field)))
+		}
+	}
+	return tr("body.unreadable")
+}
+
 // DecodeRequest reads a document request body: JSON, one object, known
-// fields only, at most max bytes.
+// fields only, at most max bytes. Its errors are *RequestError.
 func DecodeRequest(body io.Reader, max int64) (DocumentRequest, error) {
 	var req DocumentRequest
 	dec := json.NewDecoder(io.LimitReader(body, max+1))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return req, fmt.Errorf("body larger than %d bytes", max)
-		}
-		return req, fmt.Errorf("body is not a JSON document request: %v", err)
+		return req, bodyError(err, max)
 	}
 	if dec.More() {
-		return req, errors.New("body holds more than one JSON value")
+		return req, &RequestError{text: tr("detail.body_more_values")}
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return req, fmt.Errorf("body larger than %d bytes", max)
+			return req, bodyError(err, max)
 		}
-		return req, errors.New("body holds more than one JSON value")
+		return req, &RequestError{text: tr("detail.body_more_values"), err: err}
 	}
 	return req, nil
 }
@@ -363,16 +445,16 @@ func DecodeRequest(body io.Reader, max int64) (DocumentRequest, error) {
 func (req DocumentRequest) Validate() []FieldError {
 	var errs []FieldError
 	if _, err := ParseNIN(req.NIN); err != nil {
-		errs = append(errs, FieldError{"nin", "nin.format", err.Error()})
+		errs = append(errs, fieldError("nin", "nin.format", tr("field.nin.format")))
 	}
 	if _, ok := DocumentByType(req.DocumentType); !ok {
-		errs = append(errs, FieldError{"document_type", "document_type.unknown", fmt.Sprintf("%q is not a document type (GET /v1/document-types)", clip(req.DocumentType))})
+		errs = append(errs, fieldError("document_type", "document_type.unknown", tr("field.document_type.unknown", "value", quoted(clip(req.DocumentType)))))
 	}
 	if _, ok := PurposeByCode(req.Purpose); !ok {
-		errs = append(errs, FieldError{"purpose", "purpose.unknown", fmt.Sprintf("%q is not a purpose (GET /v1/document-types)", clip(req.Purpose))})
+		errs = append(errs, fieldError("purpose", "purpose.unknown", tr("field.purpose.unknown", "value", quoted(clip(req.Purpose)))))
 	}
 	if !clerkRe.MatchString(req.ClerkID) {
-		errs = append(errs, FieldError{"clerk_id", "clerk_id.format", "1-64 characters: letters, digits, . _ @ : -"})
+		errs = append(errs, fieldError("clerk_id", "clerk_id.format", tr("field.clerk_id.format")))
 	}
 	return errs
 }
@@ -405,8 +487,26 @@ func (s *Service) recordWith(ctx context.Context, rq *request, req DocumentReque
 
 func (s *Service) auditFailed(w http.ResponseWriter, r *http.Request, rq *request) {
 	w.Header().Set("Retry-After", "5")
-	s.problem(w, r, rq, Problem{Type: problemBase + "audit-unavailable", Title: "Audit log unavailable", Status: http.StatusServiceUnavailable,
-		Detail: "the request could not be recorded in the audit log, so it is not answered; retry later"})
+	s.problem(w, r, rq, Problem{Type: problemBase + "audit-unavailable", title: tr("title.audit_unavailable"), Status: http.StatusServiceUnavailable,
+		detail: tr("detail.audit_unavailable")})
+}
+
+// malformedBody answers a body that is not a request: 413 when too large,
+// else 400, in the caller's language; the decoder's own words go to the
+// log only.
+func (s *Service) malformedBody(w http.ResponseWriter, r *http.Request, rq *request, err error) {
+	var re *RequestError
+	if !errors.As(err, &re) {
+		re = &RequestError{text: tr("detail.body_not_request", "why", tr("body.unreadable")), err: err}
+	}
+	status := http.StatusBadRequest
+	if re.TooLarge {
+		status = http.StatusRequestEntityTooLarge
+	}
+	if re.err != nil {
+		s.log.Info("malformed request body", "request_id", rq.id, "path", r.URL.Path, "err", re.err)
+	}
+	s.problem(w, r, rq, Problem{Type: problemBase + "malformed-request", title: tr("title.malformed"), Status: status, detail: re.text, Outcome: OutcomeInvalid})
 }
 
 func (s *Service) count(doc, outcome string) {
@@ -425,19 +525,14 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		s.count("unknown", OutcomeInvalid)
-		s.problem(w, r, rq, Problem{Type: problemBase + "malformed-request", Title: "Malformed request", Status: http.StatusUnsupportedMediaType,
-			Detail: "send Content-Type: application/json", Outcome: OutcomeInvalid})
+		s.problem(w, r, rq, Problem{Type: problemBase + "malformed-request", title: tr("title.malformed"), Status: http.StatusUnsupportedMediaType,
+			detail: tr("detail.content_type_json"), Outcome: OutcomeInvalid})
 		return
 	}
 	req, err := DecodeRequest(http.MaxBytesReader(w, r.Body, s.opt.MaxBodyBytes), s.opt.MaxBodyBytes)
 	if err != nil {
 		s.count("unknown", OutcomeInvalid)
-		status := http.StatusBadRequest
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) || strings.Contains(err.Error(), "larger than") {
-			status = http.StatusRequestEntityTooLarge
-		}
-		s.problem(w, r, rq, Problem{Type: problemBase + "malformed-request", Title: "Malformed request", Status: status, Detail: err.Error(), Outcome: OutcomeInvalid})
+		s.malformedBody(w, r, rq, err)
 		return
 	}
 	if rq.client == nil {
@@ -460,8 +555,8 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 			s.auditFailed(w, r, rq)
 			return
 		}
-		s.problem(w, r, rq, Problem{Type: problemBase + "invalid-request", Title: "Invalid request", Status: http.StatusUnprocessableEntity,
-			Detail: errs[0].Message, Outcome: OutcomeInvalid, Errors: errs})
+		s.problem(w, r, rq, Problem{Type: problemBase + "invalid-request", title: tr("title.invalid"), Status: http.StatusUnprocessableEntity,
+			detail: errs[0].text, Outcome: OutcomeInvalid, Errors: errs})
 		return
 	}
 	doc, _ := DocumentByType(req.DocumentType)
@@ -471,8 +566,8 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 			s.auditFailed(w, r, rq)
 			return
 		}
-		s.problem(w, r, rq, Problem{Type: problemBase + "denied", Title: "Denied by policy", Status: http.StatusForbidden,
-			Detail:  fmt.Sprintf("client %s may not ask for %s for purpose %s", rq.client.ID, req.DocumentType, req.Purpose),
+		s.problem(w, r, rq, Problem{Type: problemBase + "denied", title: tr("title.denied"), Status: http.StatusForbidden,
+			detail:  tr("detail.denied_document", "client", rq.client.ID, "document_type", req.DocumentType, "purpose", req.Purpose),
 			Outcome: OutcomeDenied, DocumentType: req.DocumentType})
 		return
 	}
@@ -483,8 +578,8 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 	}
 	if err != nil {
 		s.log.Error("lookup failed", "request_id", rq.id, "document_type", req.DocumentType, "err", err)
-		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", Title: "Store unavailable", Status: http.StatusServiceUnavailable,
-			Detail: "the lookup store could not be read; retry later"})
+		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", title: tr("title.store_unavailable"), Status: http.StatusServiceUnavailable,
+			detail: tr("detail.store_unavailable")})
 		return
 	}
 	if d.reason == ReasonSourceStale {
@@ -494,8 +589,8 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 			s.auditFailed(w, r, rq)
 			return
 		}
-		s.problem(w, r, rq, Problem{Type: problemBase + "source-stale", Title: "Sources not followed closely enough to answer", Status: http.StatusServiceUnavailable,
-			Detail: d.detail, Outcome: OutcomeNotHeld, Reason: d.reason, DocumentType: req.DocumentType, Paper: doc.Paper,
+		s.problem(w, r, rq, Problem{Type: problemBase + "source-stale", title: tr("title.source_stale"), Status: http.StatusServiceUnavailable,
+			detail: d.detail, Outcome: OutcomeNotHeld, Reason: d.reason, DocumentType: req.DocumentType, Paper: doc.Paper,
 			StaleSources: d.stale(), Stale: d.fresh.Lagging, RetryAfter: staleRetryAfter})
 		return
 	}
@@ -505,19 +600,19 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 			s.auditFailed(w, r, rq)
 			return
 		}
-		title := "Not held electronically"
+		title := tr("title.not_held")
 		if d.reason == ReasonConditionNot {
-			title = "The records held do not support this document"
+			title = tr("title.condition_not_met")
 		}
-		s.problem(w, r, rq, Problem{Type: problemBase + "not-held", Title: title, Status: http.StatusNotFound, Detail: d.detail,
+		s.problem(w, r, rq, Problem{Type: problemBase + "not-held", title: title, Status: http.StatusNotFound, detail: d.detail,
 			Outcome: OutcomeNotHeld, Reason: d.reason, DocumentType: req.DocumentType, Paper: doc.Paper, AsOf: d.fresh.AsOf.Format(time.RFC3339)})
 		return
 	}
 	signed, att, err := s.issue(rq, req, doc, d, now)
 	if err != nil {
 		s.log.Error("issue failed", "request_id", rq.id, "err", err)
-		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", Title: "Could not issue", Status: http.StatusServiceUnavailable,
-			Detail: "the document could not be signed; retry later"})
+		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", title: tr("title.issue_failed"), Status: http.StatusServiceUnavailable,
+			detail: tr("detail.issue_failed")})
 		return
 	}
 	// The document is stored with the audit entry of its issue, in one
@@ -569,21 +664,20 @@ func (s *Service) checkFresh(ctx context.Context, doc DocumentType, d *decision,
 		return nil
 	}
 	names := make([]string, len(f.Lagging))
-	parts := make([]string, len(f.Lagging))
+	parts := make(list, len(f.Lagging))
 	for i, l := range f.Lagging {
 		names[i] = l.DataCenter
 		switch {
 		case l.Watermark == "" && strings.HasSuffix(l.DataCenter, "-*"):
-			parts[i] = fmt.Sprintf("%s (no data center of %s has a watermark yet)", l.DataCenter, l.Agency)
+			parts[i] = tr("stale.no_watermark_in_agency", "data_center", l.DataCenter, "agency", l.Agency)
 		case l.Watermark == "":
-			parts[i] = l.DataCenter + " (no watermark yet)"
+			parts[i] = tr("stale.no_watermark", "data_center", l.DataCenter)
 		default:
-			parts[i] = fmt.Sprintf("%s (everything up to %s applied, %s ago)", l.DataCenter, l.Watermark, (time.Duration(l.AgeSeconds) * time.Second).String())
+			parts[i] = tr("stale.behind", "data_center", l.DataCenter, "watermark", l.Watermark, "age", time.Duration(l.AgeSeconds)*time.Second)
 		}
 	}
 	*d = decision{reason: ReasonSourceStale, staleDCs: names, fresh: f,
-		detail: fmt.Sprintf("the store does not hold these data centers' records as of the last %s (this document's freshness bound): %s; retry later",
-			f.Bound, strings.Join(parts, ", "))}
+		detail: tr("detail.source_stale", "bound", f.Bound, "sources", parts)}
 	return nil
 }
 
@@ -661,11 +755,12 @@ func (s *Service) attestation(w http.ResponseWriter, r *http.Request, rq *reques
 			s.auditFailed(w, r, rq)
 			return
 		}
-		s.problem(w, r, rq, Problem{Type: problemBase + "not-found", Title: "No such attestation", Status: http.StatusNotFound})
+		s.problem(w, r, rq, Problem{Type: problemBase + "not-found", title: tr("title.attestation_not_found"), Status: http.StatusNotFound})
 		return
 	}
 	if err != nil {
-		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", Title: "Store unavailable", Status: http.StatusServiceUnavailable})
+		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", title: tr("title.store_unavailable"), Status: http.StatusServiceUnavailable,
+			detail: tr("detail.store_unavailable")})
 		return
 	}
 	// Reading an issued document again discloses the citizen's data again.
@@ -689,7 +784,8 @@ func (s *Service) sources(w http.ResponseWriter, r *http.Request, rq *request) {
 	}
 	rep, err := s.fresh.Report(r.Context())
 	if err != nil {
-		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", Title: "Store unavailable", Status: http.StatusServiceUnavailable})
+		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", title: tr("title.store_unavailable"), Status: http.StatusServiceUnavailable,
+			detail: tr("detail.store_unavailable")})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sources": rep})
@@ -714,8 +810,8 @@ func (s *Service) accessLog(w http.ResponseWriter, r *http.Request, rq *request)
 			s.auditFailed(w, r, rq)
 			return
 		}
-		s.problem(w, r, rq, Problem{Type: problemBase + "invalid-request", Title: "Invalid request", Status: http.StatusUnprocessableEntity,
-			Detail: err.Error(), Outcome: OutcomeInvalid, Errors: []FieldError{{"nin", "nin.format", err.Error()}}})
+		s.problem(w, r, rq, Problem{Type: problemBase + "invalid-request", title: tr("title.invalid"), Status: http.StatusUnprocessableEntity,
+			detail: tr("field.nin.format"), Outcome: OutcomeInvalid, Errors: []FieldError{fieldError("nin", "nin.format", tr("field.nin.format"))}})
 		return
 	}
 	if _, ok := rq.client.grants["citizen-access-log"]; !ok {
@@ -723,13 +819,14 @@ func (s *Service) accessLog(w http.ResponseWriter, r *http.Request, rq *request)
 			s.auditFailed(w, r, rq)
 			return
 		}
-		s.problem(w, r, rq, Problem{Type: problemBase + "denied", Title: "Denied by policy", Status: http.StatusForbidden,
-			Detail: fmt.Sprintf("client %s may not read access logs", rq.client.ID), Outcome: OutcomeDenied})
+		s.problem(w, r, rq, Problem{Type: problemBase + "denied", title: tr("title.denied"), Status: http.StatusForbidden,
+			detail: tr("detail.denied_access_log", "client", rq.client.ID), Outcome: OutcomeDenied})
 		return
 	}
 	entries, err := s.audit.ForCitizen(ctx, req.NIN, 500)
 	if err != nil {
-		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", Title: "Audit log unavailable", Status: http.StatusServiceUnavailable})
+		s.problem(w, r, rq, Problem{Type: problemBase + "unavailable", title: tr("title.audit_unavailable"), Status: http.StatusServiceUnavailable,
+			detail: tr("detail.audit_unreadable")})
 		return
 	}
 	if s.record(ctx, rq, req, OutcomeIssued, "", "") != nil {
