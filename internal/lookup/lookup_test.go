@@ -277,6 +277,13 @@ func TestLookupAPI(t *testing.T) {
 	h.waitStored(`SELECT count(*) = 1 FROM deaths`)
 	h.waitStored(`SELECT count(*) = 1 FROM marriages`)
 	h.waitStored(`SELECT count(*) = 1 FROM employment_periods`)
+	// Records and watermark markers reach the store separately, and a data
+	// center with records but no watermark yet makes its agency's answers
+	// source_stale: wait for every watermark, then for the API's cache of
+	// them (a second) to pass.
+	h.waitStored(`SELECT NOT EXISTS (SELECT 1 FROM source_freshness f
+		WHERE NOT EXISTS (SELECT 1 FROM store_watermarks w WHERE w.data_center = f.data_center))`)
+	time.Sleep(1100 * time.Millisecond)
 
 	const cnr, cnas, anem, apc, portal = "dev-cnr-key", "dev-cnas-key", "dev-anem-key", "dev-apc-alger-key", "dev-citizen-portal-key"
 	type tc struct {
