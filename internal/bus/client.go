@@ -67,10 +67,17 @@ func New(cfg config.Kafka) (*Client, error) {
 		dialer: &kafka.Dialer{
 			ClientID:      cfg.ClientID,
 			Timeout:       cfg.DialTimeout,
-			DualStack:     true,
 			TLS:           tlsCfg,
 			SASLMechanism: mech,
-			KeepAlive:     30 * time.Second,
+			// The readers' connections, with readerGrace on their
+			// deadlines (netDialer keeps them alive every 30 s).
+			DialFunc: func(ctx context.Context, network, address string) (net.Conn, error) {
+				conn, err := netDialer.DialContext(ctx, network, address)
+				if err != nil {
+					return nil, err
+				}
+				return graceConn{conn}, nil
+			},
 		},
 		admin: &kafka.Client{
 			Addr:      kafka.TCP(brokers...),
@@ -113,51 +120,63 @@ func (c *Client) Writer(topic string) *kafka.Writer {
 	}
 }
 
-// fetchGrace is how late a broker may answer a fetch, after the wait it
-// was asked for, before a reader gives up on the connection (an i/o
-// timeout: kafka-go logs "the kafka reader got an unknown error reading
-// partition ...", closes the connection and dials again). It is kafka-go's
-// defaultRTT (time.go), the largest round-trip allowance kafka-go keeps,
-// so it can not be chosen freely (see Reader).
-const fetchGrace = time.Second
+// readerGrace is how much later than kafka-go's deadlines a reader's
+// connection gives up on the broker: an answer later still is an i/o
+// timeout, which kafka-go logs ("the kafka reader got an unknown error
+// reading partition ...", a WARN of the materializer), and the connection
+// is closed and dialed again. It is franz-go's request timeout overhead
+// (kgo.RequestTimeoutOverhead), which likewise deadlines a fetch at its
+// max wait plus 10 s; Java's consumer waits 30 s (request.timeout.ms).
+//
+// kafka-go's own margin is thin. Its reader sets the deadline of a fetch
+// MaxWait after it starts it (reader.go, (*reader).read:
+// conn.SetReadDeadline(t0.Add(r.maxWait))), for writing the request as
+// well as reading the answer, and asks the broker to wait until that
+// deadline less a round-trip allowance (conn.go, ReadBatchWith:
+// adjustDeadlineForRTT(deadline, now, defaultRTT)): 1 s when MaxWait is
+// 1 s or more, a quarter of MaxWait below, which is 62 ms for the 250 ms
+// of the materializer and the notification router. The embedded broker of
+// `askonce dev` answered later than that all through the initial load
+// (issue 26: 40 to 1,050 such WARN lines per start; answers measured 40 to
+// 340 ms late, more under the race detector): kfake serves every request
+// on one goroutine (cluster.go, (*Cluster).run), so an answer queues
+// behind produce and fetch requests that took up to 190 ms each there
+// (570 ms with the machine overloaded); it starts a parked fetch's timer
+// when it handles the request, not when it read it (01_fetch.go,
+// handleFetch: time.AfterFunc(wait, w.cb)); and it shares its process and
+// the machine's cores with the seeding, so its timers fired 40-55 ms late.
+// A larger ReadBatchTimeout does not help: it bounds the reading of a
+// batch once its answer has begun.
+const readerGrace = 10 * time.Second
+
+// graceConn is a reader's connection: every deadline kafka-go sets on it is
+// readerGrace later on the socket. kafka-go still computes the broker's
+// fetch wait from its own deadline, so fetches wait as configured.
+type graceConn struct{ net.Conn }
+
+func (c graceConn) SetDeadline(t time.Time) error      { return c.Conn.SetDeadline(graceLater(t)) }
+func (c graceConn) SetReadDeadline(t time.Time) error  { return c.Conn.SetReadDeadline(graceLater(t)) }
+func (c graceConn) SetWriteDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(graceLater(t)) }
+
+func graceLater(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.Add(readerGrace)
+}
 
 // Reader returns a consumer configured with this client's brokers and
 // dialer; rc names the group and topics. The owner commits offsets
-// explicitly (CommitInterval 0) after its own work is durable.
-//
-// rc.MaxWait is how long the broker may hold a fetch that finds no new
-// record (default 500 ms); the reader waits fetchGrace more for the
-// answer. kafka-go keeps no such margin for a short MaxWait: its reader
-// sets the read deadline MaxWait after it starts a fetch (reader.go,
-// (*reader).read: conn.SetReadDeadline(t0.Add(r.maxWait))) and asks the
-// broker to wait until that deadline less a round-trip allowance
-// (conn.go, ReadBatchWith: adjustDeadlineForRTT(deadline, now,
-// defaultRTT)), which is defaultRTT (1 s) when MaxWait is 1 s or more but
-// a quarter of MaxWait below: 62 ms for the 250 ms of the materializer and
-// the notification router. (ReadBatchTimeout does not help: it bounds the
-// reading of a batch once its answer has begun.) Any answer later than
-// that was an i/o timeout, a WARN and a new connection. The embedded
-// broker of `askonce dev` answered later all through the initial load
-// (issue 26: 40 to 260 such WARN lines per start; measured 40-340 ms
-// late): kfake serves every request on one goroutine (cluster.go,
-// (*Cluster).run), so an answer queues behind produce and fetch requests
-// that took up to 190 ms each there; it starts a parked fetch's timer when
-// it handles the request, not when it read it (01_fetch.go, handleFetch:
-// time.AfterFunc(wait, w.cb)); and it shares its process and the machine's
-// cores with the seeding, so its timers fired 40-55 ms late.
-//
-// So kafka-go is given MaxWait + fetchGrace (1 s or more): its allowance
-// is then the full defaultRTT, the broker is asked to wait MaxWait, as the
-// caller meant, and the read deadline is fetchGrace after that. A broker
-// later than that is a genuine timeout, still logged. kafka-go's reader
-// stats report MaxWait + fetchGrace.
+// explicitly (CommitInterval 0) after its own work is durable. rc.MaxWait
+// (default 500 ms) bounds how long the broker holds a fetch that finds no
+// new record; the broker may answer readerGrace late before the reader
+// gives up on it.
 func (c *Client) Reader(rc kafka.ReaderConfig) *kafka.Reader {
 	rc.Brokers = c.brokers
 	rc.Dialer = c.dialer
 	if rc.MaxWait == 0 {
 		rc.MaxWait = 500 * time.Millisecond
 	}
-	rc.MaxWait += fetchGrace
 	return kafka.NewReader(rc)
 }
 

@@ -72,8 +72,18 @@ func New(cfg config.Materialize, conn *bus.Conn, pool *pgxpool.Pool, rules schem
 		RebalanceTimeout: 15 * time.Second,
 		// kafka-go retries group and fetch errors inside the reader, silently
 		// unless given a logger: an operator must see a consumer that is stuck.
+		// It also reports there the cancellation of a partition reader that
+		// a rebalance or Close stopped while it connected ("error
+		// initializing the kafka reader ...: context canceled"): nothing
+		// to act on.
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			log.Warn("kafka reader: "+fmt.Sprintf(msg, args...), "group", cfg.GroupID)
+			lv := slog.LevelWarn
+			for _, a := range args {
+				if err, ok := a.(error); ok && errors.Is(err, context.Canceled) {
+					lv = slog.LevelDebug
+				}
+			}
+			log.Log(context.Background(), lv, "kafka reader: "+fmt.Sprintf(msg, args...), "group", cfg.GroupID)
 		}),
 	}
 	r := conn.Client.Reader(rc)
