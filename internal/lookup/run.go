@@ -108,7 +108,12 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 		return err
 	}
 	if svc.policy.Load().DevOnly() {
-		log.Warn("DEV MODE: the policy holds well-known API keys (dev-<client>-key); never expose this server")
+		// Something to act on only where others can reach the server.
+		lvl := slog.LevelWarn
+		if loopbackOnly(cfg.Lookup.Listen) {
+			lvl = slog.LevelInfo
+		}
+		log.Log(ctx, lvl, "DEV MODE: the policy holds well-known API keys (dev-<client>-key); never expose this server", "listen", cfg.Lookup.Listen)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", svc.Handler())
@@ -221,4 +226,18 @@ func serverTLS(c config.Lookup) (*tls.Config, error) {
 		tc.ClientAuth = tls.VerifyClientCertIfGiven
 	}
 	return tc, nil
+}
+
+// loopbackOnly reports whether addr (host:port) listens on a loopback
+// address only.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
