@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -170,7 +172,11 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 			return nil
 		}
 		api = "http://" + api
-		if err := waitCaughtUp(gctx, cfg, pool, src, log); err != nil {
+		out, err := waitCaughtUp(gctx, cfg, pool, src, api, log)
+		if err != nil {
+			if gctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 		samples, err := Samples(gctx, pool)
@@ -184,7 +190,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 		if err != nil {
 			return err
 		}
-		banner(opt.Out, cfg, api, opt.Dir, samples, time.Since(start))
+		banner(opt.Out, cfg, api, opt.Dir, samples, out, time.Since(start))
 		fmt.Fprintf(opt.Out, "Change notifications: %d pensioners are in CNR's portfolio (deaths, marriages, divorces).\n", pensioners)
 		fmt.Fprintf(opt.Out, "Watch them as the live sources change: bin/askonce consume --agency cnr --from-beginning\n\n")
 		if opt.Ready != nil {
@@ -208,45 +214,179 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	return err
 }
 
-// waitCaughtUp waits until the store reconciles with every synthetic data
-// center: the initial load is materialized.
-func waitCaughtUp(ctx context.Context, cfg *config.Config, pool, src *pgxpool.Pool, log *slog.Logger) error {
+// waitCaughtUp waits until the store holds every record of the synthetic
+// data centers at its source's version: the initial load (or what the
+// sources changed while the bus was stopped) is materialized. Records the
+// store holds that the sources do not are reported, never waited for.
+func waitCaughtUp(ctx context.Context, cfg *config.Config, pool, src *pgxpool.Pool, api string, log *slog.Logger) (outside, error) {
 	rules := schemas.Rules{AllowSynthetic: true, AllowPendingWilayas: cfg.Rules.AllowPendingWilayas}
 	topics := bus.NewTopics(cfg.Kafka.Topics)
 	var srcs []reconcile.Source
 	for _, s := range cfg.Connect.PGOutbox {
 		srcs = append(srcs, reconcile.Source{Agency: s.Agency, DataCenter: s.DataCenter, Pool: src, Schema: s.Schema})
 	}
-	last := time.Time{}
-	for {
-		var want, have int
-		clean := true
+	compare := func(ctx context.Context) ([]reconcile.Report, error) {
+		reps := make([]reconcile.Report, 0, len(srcs))
 		for _, s := range srcs {
 			r, err := reconcile.Compare(ctx, s, pool, rules, topics)
 			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
+				return nil, err
 			}
+			reps = append(reps, r)
+		}
+		return reps, nil
+	}
+	brokers := strings.Join(cfg.Kafka.Brokers, ",")
+	w := startWait{poll: time.Second, progress: 5 * time.Second, stall: time.Minute,
+		seeWhy: "bin/askonce reconcile --synthetic (the keys missing or behind, per data center); " +
+			"the dead-letter queue, for records the connectors or the materializer refused: kcat -b " + brokers + " -C -t " + topics.DLQ + ` -e -f '%h\n%s\n\n'; ` +
+			"the lags: curl -s " + api + "/metrics | grep -E 'askonce_connect_source_lag_records|askonce_materialize_consumer_lag_messages'; " +
+			"and the WARN or ERROR lines of component=connect and component=materialize above"}
+	return w.run(ctx, compare, log)
+}
+
+// startWait is how the start waits for the store.
+type startWait struct {
+	poll     time.Duration // between comparisons
+	progress time.Duration // between progress lines
+	stall    time.Duration // without progress, before a warning
+	seeWhy   string        // what to run to see why data centers lag
+}
+
+// outside are the store records the synthetic sources do not hold.
+type outside struct {
+	records     int      // in all
+	dataCenters int      // holding some
+	keys        []string // a few, as "data center key"
+}
+
+func (o outside) String() string {
+	s := fmt.Sprintf("%d stored record", o.records)
+	if o.records != 1 {
+		s += "s"
+	}
+	s += " that the synthetic sources do not hold, written by producers outside the synthetic sources (another Kafka client, a CSV drop, a correction by hand): " +
+		strings.Join(o.keys, ", ")
+	if o.records > len(o.keys) {
+		s += ", …"
+	}
+	return s
+}
+
+// run compares the store with the sources every poll until no source
+// record is missing from the store or behind there. Progress lines say
+// which data centers are still waited for; with no progress for stall, a
+// warning says which lag and what to run to see why, every stall.
+func (w startWait) run(ctx context.Context, compare func(context.Context) ([]reconcile.Report, error), log *slog.Logger) (outside, error) {
+	var lastLine time.Time
+	lastProgress := time.Now()
+	best := -1
+	for {
+		reps, err := compare(ctx)
+		if err != nil {
+			return outside{}, err
+		}
+		var want, lag int
+		for _, r := range reps {
 			want += r.SourceKeys
-			have += r.SourceKeys - r.Missing - r.Behind
-			clean = clean && r.Clean()
+			lag += r.Lag()
 		}
-		if clean {
-			log.Info("store caught up with every data center", "records", want)
-			return nil
+		if lag == 0 {
+			out := outsideOf(reps)
+			log.Info("store caught up with every data center", "records", want, "data_centers", len(reps), "outside_records", out.records)
+			if out.records > 0 {
+				log.Info("outside records: "+out.String(), "records", out.records, "data_centers", out.dataCenters,
+					"note", "kept, and not waited for; bin/askonce reconcile --synthetic lists them as extra")
+			}
+			return out, nil
 		}
-		if time.Since(last) > 5*time.Second {
-			log.Info("materializing the synthetic sources", "stored", have, "of", want)
-			last = time.Now()
+		now := time.Now()
+		if best < 0 || lag < best {
+			best, lastProgress = lag, now
+		}
+		switch {
+		case now.Sub(lastProgress) >= w.stall:
+			log.Warn("the start is waiting for records that do not reach the store", "for", now.Sub(lastProgress).Round(time.Second).String(),
+				"stored", want-lag, "of", want, "lagging", lagging(reps, 5, true), "see_why", w.seeWhy)
+			lastProgress, lastLine = now, now
+		case now.Sub(lastLine) >= w.progress:
+			log.Info("materializing the synthetic sources", "stored", want-lag, "of", want, "still_missing", lagging(reps, 5, false))
+			lastLine = now
 		}
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Second):
+			return outside{}, ctx.Err()
+		case <-time.After(w.poll):
 		}
 	}
+}
+
+// lagging lists the data centers with records missing or behind in the
+// store, the most lagging first, at most n (and how many more), with a few
+// of their keys when keys is set.
+func lagging(reps []reconcile.Report, n int, keys bool) string {
+	var lag []reconcile.Report
+	for _, r := range reps {
+		if r.Lag() > 0 {
+			lag = append(lag, r)
+		}
+	}
+	sort.SliceStable(lag, func(i, j int) bool {
+		if lag[i].Lag() != lag[j].Lag() {
+			return lag[i].Lag() > lag[j].Lag()
+		}
+		return lag[i].DataCenter < lag[j].DataCenter
+	})
+	var parts []string
+	for i, r := range lag {
+		if i == n {
+			more := fmt.Sprintf("and %d more data centers", len(lag)-n)
+			if len(lag)-n == 1 {
+				more = "and 1 more data center"
+			}
+			parts = append(parts, more)
+			break
+		}
+		var what []string
+		if r.Missing > 0 {
+			what = append(what, fmt.Sprintf("%d missing", r.Missing))
+		}
+		if r.Behind > 0 {
+			what = append(what, fmt.Sprintf("%d behind", r.Behind))
+		}
+		p := r.DataCenter + " " + strings.Join(what, " ")
+		if keys && len(r.LagExamples) > 0 {
+			p += " (" + strings.Join(r.LagExamples, " ")
+			if r.Lag() > len(r.LagExamples) {
+				p += " …"
+			}
+			p += ")"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// nins are the NINs in an outside producer's source keys.
+var nins = regexp.MustCompile(`[0-9]{18}`)
+
+// outsideOf sums the extra records of the reports.
+func outsideOf(reps []reconcile.Report) outside {
+	var o outside
+	for _, r := range reps {
+		if r.Extra == 0 {
+			continue
+		}
+		o.records += r.Extra
+		o.dataCenters++
+		for _, k := range r.ExtraKeys {
+			if len(o.keys) < 5 {
+				// An outside producer's key may hold a NIN: never in the logs.
+				o.keys = append(o.keys, r.DataCenter+" "+nins.ReplaceAllString(k, "<NIN>"))
+			}
+		}
+	}
+	return o
 }
 
 func writeSamples(dir, api string, samples []Sample) error {
@@ -257,7 +397,7 @@ func writeSamples(dir, api string, samples []Sample) error {
 	return os.WriteFile(filepath.Join(dir, "sample-citizens.json"), append(b, '\n'), 0o644)
 }
 
-func banner(w io.Writer, cfg *config.Config, api, dir string, samples []Sample, took time.Duration) {
+func banner(w io.Writer, cfg *config.Config, api, dir string, samples []Sample, out outside, took time.Duration) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\naskonce dev is ready (%s): the whole bus on embedded defaults, %d synthetic data centers.\n\n", took.Round(time.Second), len(cfg.Connect.PGOutbox))
 	fmt.Fprintf(&b, "  lookup API      %s   (OpenAPI: %s/openapi.yaml, metrics: %s/metrics)\n", api, api, api)
@@ -285,6 +425,9 @@ func banner(w io.Writer, cfg *config.Config, api, dir string, samples []Sample, 
 	fmt.Fprintf(&b, "Verify a saved document offline: bin/askonce verify doc.json --keys %s/v1/keys\n", api)
 	fmt.Fprintf(&b, "Read a topic with an independent client: kcat -b %s -C -t askonce.dlq.v1 -e -f '%%h\\n%%s\\n\\n'\n", strings.Join(cfg.Kafka.Brokers, ","))
 	fmt.Fprintf(&b, "Check the store against the sources: bin/askonce reconcile --synthetic\n")
+	if out.records > 0 {
+		fmt.Fprintf(&b, "\nOutside records: %s.\nThey are kept, and the start does not wait for them; bin/askonce reconcile --synthetic lists them as extra.\n", out)
+	}
 	fmt.Fprintf(&b, "\nThe sources keep changing (%g changes/s). Ctrl-C stops everything; run again to resume; make clean wipes .var/.\n\n", cfg.Seed.LiveRate)
 	io.WriteString(w, b.String()) //nolint:errcheck // terminal
 }

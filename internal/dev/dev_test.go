@@ -10,15 +10,22 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
+	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/dev"
 	"github.com/askonce/askonce/internal/ops"
+	"github.com/askonce/askonce/internal/registry"
+	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/schemas"
 )
 
 // TestDev runs `askonce dev` with a small population and asks every
@@ -26,14 +33,7 @@ import (
 // SQL oracle expects.
 func TestDev(t *testing.T) {
 	ctx := testenv.Ctx(t, 4*time.Minute)
-	cfg := config.Default()
-	cfg.Postgres.URL = testenv.Postgres(t)
-	cfg.Connect.SourcesURL = testenv.Postgres(t)
-	cfg.Broker.Listen = "127.0.0.1:0"
-	cfg.Broker.DataDir = t.TempDir()
-	cfg.Registry.Listen = "127.0.0.1:0"
-	cfg.Lookup.Listen = "127.0.0.1:0"
-	cfg.Lookup.SigningKeysDir = filepath.Join(t.TempDir(), "keys")
+	cfg := devConfig(testenv.Postgres(t), testenv.Postgres(t), t.TempDir(), filepath.Join(t.TempDir(), "keys"))
 	cfg.Seed.Persons = 2500
 	cfg.Seed.LiveRate = 20
 	dir := t.TempDir()
@@ -129,6 +129,160 @@ func TestDev(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`(^|[^0-9A-Za-z])[0-9]{18}([^0-9A-Za-z]|$)`).FindString(text); m != "" {
 		t.Errorf("an 18-digit number (a NIN?) is in the logs: %q", m)
+	}
+}
+
+// devConfig is a dev run's configuration on free ports, with its store,
+// sources, broker data and signing keys where given: a second run with the
+// same places restarts the first.
+func devConfig(storeURL, sourcesURL, brokerDir, keysDir string) config.Config {
+	cfg := config.Default()
+	cfg.Postgres.URL = storeURL
+	cfg.Connect.SourcesURL = sourcesURL
+	cfg.Broker.Listen = "127.0.0.1:0"
+	cfg.Broker.DataDir = brokerDir
+	cfg.Registry.Listen = "127.0.0.1:0"
+	cfg.Lookup.Listen = "127.0.0.1:0"
+	cfg.Lookup.SigningKeysDir = keysDir
+	return cfg
+}
+
+// started is a dev run that got ready.
+type started struct {
+	api     string
+	samples []dev.Sample
+	out     *bytes.Buffer
+	logs    *lockedBuffer
+	stop    func()
+}
+
+// startDev runs dev.Run until ready, or fails the test. stop cancels the
+// run and waits for it to end.
+func startDev(t *testing.T, ctx context.Context, cfg *config.Config, dir string, within time.Duration) started {
+	t.Helper()
+	logs := &lockedBuffer{}
+	type ready struct {
+		api     string
+		samples []dev.Sample
+	}
+	readyc := make(chan ready, 1)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	out := &bytes.Buffer{}
+	go func() {
+		done <- dev.Run(runCtx, cfg, dev.Options{Dir: dir, Out: out, Progress: io.Discard,
+			Ready: func(api string, s []dev.Sample) { readyc <- ready{api, s} }}, ops.NewLogger(logs, "info", "json"))
+	}()
+	stop := func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("dev.Run: %v", err)
+			}
+		case <-time.After(45 * time.Second):
+			t.Fatal("dev did not stop within 45s of cancel")
+		}
+	}
+	select {
+	case r := <-readyc:
+		return started{api: r.api, samples: r.samples, out: out, logs: logs, stop: stop}
+	case err := <-done:
+		t.Fatalf("dev.Run ended before ready: %v\n%s", err, logs.String())
+	case <-time.After(within):
+		cancel()
+		<-done
+		t.Fatalf("dev not ready within %s:\n%s", within, logs.String())
+	}
+	return started{}
+}
+
+// A death act written for a demo data center by a producer that is not
+// askonce's connector, through the registry, is in the store; the store
+// then holds a record the synthetic sources do not. The next start still
+// gets ready, and says so: the wait is for the sources' records only.
+func TestDevRestartWithOutsideRecord(t *testing.T) {
+	ctx := testenv.Ctx(t, 5*time.Minute)
+	storeURL, brokerDir, keysDir, dir := testenv.Postgres(t), t.TempDir(), filepath.Join(t.TempDir(), "keys"), t.TempDir()
+	cfg := devConfig(storeURL, storeURL, brokerDir, keysDir)
+	cfg.Seed.Persons = 600
+	cfg.Seed.LiveRate = 0
+	first := startDev(t, ctx, &cfg, dir, 3*time.Minute)
+	if strings.Contains(first.out.String(), "Outside records") {
+		t.Errorf("a fresh start reports outside records:\n%s", first.out.String())
+	}
+	var nin string
+	for _, s := range first.samples {
+		if s.Kind == "living pensioner" {
+			nin = s.NIN
+		}
+	}
+	if nin == "" {
+		t.Fatalf("no living pensioner among %+v", first.samples)
+	}
+
+	// The outside producer: its own Kafka writer, the registry's schema.
+	rc, err := registry.NewClient(cfg.Registry)
+	testenv.Must(t, err, "registry client")
+	codec := bus.NewCodec(rc, bus.CodecOptions{IsNotFound: registry.IsNotFound})
+	topics := bus.NewTopics(cfg.Kafka.Topics)
+	text, err := schemas.LatestText(strings.TrimPrefix(topics.CivilStatus, cfg.Kafka.Topics.Prefix))
+	testenv.Must(t, err, "schema")
+	_, err = codec.Use(ctx, topics.CivilStatus, text)
+	testenv.Must(t, err, "codec")
+	now := time.Now().UTC()
+	key := "death/outside/" + strconv.FormatInt(now.UnixMilli(), 10)
+	rec := &schemas.CivilStatusRecord{
+		Provenance: schemas.Provenance{Agency: "etatcivil", DataCenter: "etatcivil-dc07", SourceKey: key, SourceVersion: 1,
+			EventTime: now.Add(-time.Second).Truncate(time.Millisecond), Operation: "UPSERT"},
+		NIN: nin, Kind: "DEATH",
+		Death: &schemas.DeathAct{ActNumber: 9002, ActYear: now.Year(), ActCommune: nin[5:9],
+			DateOfDeath: time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC), PlaceCommune: nin[5:9], MarginalNotes: []string{}},
+	}
+	value, err := codec.Encode(topics.CivilStatus, rec)
+	testenv.Must(t, err, "encode")
+	w := &kafka.Writer{Addr: kafka.TCP(cfg.Kafka.Brokers...), Topic: topics.CivilStatus, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll}
+	testenv.Must(t, w.WriteMessages(ctx, kafka.Message{Key: []byte(nin), Value: value}), "produce")
+	testenv.Must(t, w.Close(), "close writer")
+
+	pool, err := store.OpenURL(ctx, storeURL, 2)
+	testenv.Must(t, err, "store")
+	defer pool.Close()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var n int
+		testenv.Must(t, pool.QueryRow(ctx, `SELECT count(*) FROM deaths WHERE data_center = 'etatcivil-dc07' AND source_key = $1`, key).Scan(&n), "store")
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the outside death act is not in the store after 1 min:\n%s", first.logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	first.stop()
+
+	// The restart: the same store, sources and broker data.
+	cfg2 := devConfig(storeURL, storeURL, brokerDir, keysDir)
+	cfg2.Seed.Persons = 600
+	cfg2.Seed.LiveRate = 0
+	second := startDev(t, ctx, &cfg2, dir, 2*time.Minute)
+	second.stop()
+	text = second.logs.String()
+	for _, want := range []string{`"outside_records":1`, "outside records: 1 stored record that the synthetic sources do not hold, written by producers outside the synthetic sources",
+		"etatcivil-dc07 " + key} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the restart's logs lack %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, `"level":"WARN","msg":"the start is waiting`) {
+		t.Errorf("the restart warned of a stalled start:\n%s", text)
+	}
+	if !strings.Contains(second.out.String(), "Outside records: 1 stored record that the synthetic sources do not hold") {
+		t.Errorf("the banner does not report the outside record:\n%s", second.out.String())
+	}
+	if strings.Contains(text, nin) {
+		t.Errorf("the NIN is in the logs")
 	}
 }
 

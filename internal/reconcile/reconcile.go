@@ -40,16 +40,30 @@ type Report struct {
 	Missing            int    // accepted at the source, absent from the store
 	Behind             int    // stored at a lower version than the source's
 	Extra              int    // stored but unknown to the source, or ahead of it
+	Unknown            int    // of Extra: keys the source does not hold at all
 	Held               int    // stored at an earlier version whose successor was rejected
 	SourceSum          string // checksum over (key, version, deleted) of accepted source keys
 	StoreSum           string // the same over the store, held keys excluded
 	Examples           []string
+	// LagExamples are a few keys missing or behind (sorted), ExtraKeys a
+	// few of the extra ones: records the source does not hold (or holds at
+	// an earlier version), written by producers outside it (another client
+	// of the topics, a CSV drop, a correction by hand).
+	LagExamples, ExtraKeys []string
 }
 
 // Clean says whether the store matches the source.
 func (r Report) Clean() bool {
 	return r.Missing == 0 && r.Behind == 0 && r.Extra == 0 && r.SourceSum == r.StoreSum
 }
+
+// Lag is the number of source records the store does not hold yet at the
+// source's version: those a consumer of the source can wait for. Extra
+// records are not lag: no amount of waiting makes the source hold them.
+func (r Report) Lag() int { return r.Missing + r.Behind }
+
+// maxKeys bounds LagExamples and ExtraKeys.
+const maxKeys = 5
 
 type state struct {
 	version int64
@@ -75,6 +89,8 @@ func Compare(ctx context.Context, src Source, storePool *pgxpool.Pool, rules sch
 			rep.Examples = append(rep.Examples, fmt.Sprintf(format, args...))
 		}
 	}
+	lag := func(key string) { rep.LagExamples = keepFirst(rep.LagExamples, key) }
+	extra := func(key string) { rep.ExtraKeys = keepFirst(rep.ExtraKeys, key) }
 	for key, s := range source {
 		st, ok := stored[key]
 		if !s.valid {
@@ -84,6 +100,7 @@ func Compare(ctx context.Context, src Source, storePool *pgxpool.Pool, rules sch
 					rep.Held++
 				} else {
 					rep.Extra++
+					extra(key)
 					example("%s: stored version %d, but the source's version %d is rejected", key, st.version, s.version)
 				}
 			}
@@ -94,13 +111,16 @@ func Compare(ctx context.Context, src Source, storePool *pgxpool.Pool, rules sch
 		switch {
 		case !ok:
 			rep.Missing++
+			lag(key)
 			example("%s: version %d missing from the store", key, s.version)
 		case st.version < s.version:
 			rep.Behind++
+			lag(key)
 			storeSum += sum(key, st.version, st.deleted)
 			example("%s: stored version %d, source version %d", key, st.version, s.version)
 		case st.version > s.version:
 			rep.Extra++
+			extra(key)
 			storeSum += sum(key, st.version, st.deleted)
 			example("%s: stored version %d ahead of the source's %d", key, st.version, s.version)
 		default:
@@ -110,6 +130,8 @@ func Compare(ctx context.Context, src Source, storePool *pgxpool.Pool, rules sch
 	for key, st := range stored {
 		if _, ok := source[key]; !ok {
 			rep.Extra++
+			rep.Unknown++
+			extra(key)
 			storeSum += sum(key, st.version, st.deleted)
 			example("%s: stored (version %d) but unknown to the source", key, st.version)
 		}
@@ -118,6 +140,17 @@ func Compare(ctx context.Context, src Source, storePool *pgxpool.Pool, rules sch
 	rep.StoreSum = strconv.FormatUint(storeSum, 16)
 	slices.Sort(rep.Examples)
 	return rep, nil
+}
+
+// keepFirst adds key to keys, sorted, keeping the first maxKeys: a few
+// examples, the same whatever the map order, without sorting every key.
+func keepFirst(keys []string, key string) []string {
+	if len(keys) == maxKeys && key >= keys[maxKeys-1] {
+		return keys
+	}
+	i, _ := slices.BinarySearch(keys, key)
+	keys = slices.Insert(keys, i, key)
+	return keys[:min(len(keys), maxKeys)]
 }
 
 // sum is an order-independent checksum term.
@@ -224,6 +257,9 @@ func Print(w io.Writer, reps []Report, took time.Duration) bool {
 		for _, e := range r.Examples {
 			fmt.Fprintf(w, "  %s: %s\n", r.DataCenter, e)
 		}
+	}
+	if tot.Extra > 0 {
+		fmt.Fprintf(w, "extra: %d stored records that the sources do not hold at that version: written by producers outside them (another client of the topics, a CSV drop, a correction by hand)\n", tot.Extra)
 	}
 	if clean {
 		fmt.Fprintf(w, "reconcile: zero difference over %d data centers, %d keys checked (%s)\n", len(reps), tot.SourceKeys+tot.SourceRejected, took.Round(time.Millisecond))
