@@ -46,7 +46,6 @@ type Reader struct {
 
 	mu   sync.Mutex
 	snap Snapshot
-	err  error
 }
 
 // NewReader reads the watermarks of the store in pool.
