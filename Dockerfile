@@ -10,6 +10,8 @@ FROM golang:1.26.8-bookworm AS build
 WORKDIR /src
 ENV CGO_ENABLED=0 GOOS=linux GOFLAGS=-trimpath
 COPY go.mod go.sum ./
+# the patched embedded broker that go.mod replaces (third_party/kfake/README.askonce.md)
+COPY third_party/kfake/go.mod third_party/kfake/go.sum third_party/kfake/
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
