@@ -1,5 +1,11 @@
 // Command askonce is the one binary of the askonce data-exchange bus. Each
-// component is a subcommand; `askonce --help` lists them.
+// component is a subcommand; `askonce --help` lists them. Along the data
+// flow: connect (agency sources onto the topics), registry (the schemas),
+// materialize (topics into the lookup store), notify (changes to the
+// agencies that asked to hear of them), serve (the lookup API and the
+// clerk console); then the tools around them (request, verify, consume,
+// audit, reconcile, keys, policy, schemas, topics, config) and those of
+// development (dev, broker, pg, seed, bench).
 package main
 
 import (

@@ -7,7 +7,7 @@
 // publishes and dead-letters. Progress is saved after each acknowledged
 // batch, so a restart resumes a file where it stopped. A finished file is
 // moved to done/ (or rejected/ when it is unusable as a whole) with a
-// per-line report beside it. The formats are in README.md.
+// per-line report beside it. The formats are in this package's README.md.
 package csvdrop
 
 import (

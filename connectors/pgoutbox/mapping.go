@@ -13,8 +13,8 @@ import (
 
 // Entities are the outbox entities askonce publishes, and the topic (base
 // name) each goes to. The payload of each is a JSON object whose keys are
-// the columns documented in README.md (the synthetic agencies' tables in
-// internal/synth/sql/agency.sql have exactly those columns).
+// the columns documented in docs/integration.md (the synthetic agencies'
+// tables in internal/synth/sql/agency.sql have exactly those columns).
 var Entities = map[string]string{
 	"birth":        bus.BaseCivilStatus,
 	"marriage":     bus.BaseCivilStatus,

@@ -1,5 +1,7 @@
 // Package dev embeds the development configuration files, so that
-// `askonce dev` works from any directory.
+// `askonce dev` works from any directory: the dev policy of the lookup API
+// and the connector configuration of the synthetic data centers. They are
+// for development only; the dev policy is refused outside dev mode.
 package dev
 
 import _ "embed"

@@ -1,5 +1,6 @@
 // Package prometheus embeds askonce's Prometheus rules, so that the
 // Kubernetes PrometheusRule (deploy/deploygen) and the tests use the same file.
+// The rules watch every stage of the data flow through its metrics.
 package prometheus
 
 import _ "embed"

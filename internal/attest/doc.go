@@ -1,5 +1,7 @@
 // Package attest signs the documents the lookup API issues and verifies
-// them offline.
+// them offline. It sits at the end of the data flow: the lookup API signs
+// every issued document with it; `askonce verify`, the public verify page
+// and any agency holding the published keys check them with it.
 //
 // A document is signed over its canonical JSON form (Canonical: RFC 8785
 // restricted to objects, arrays, strings, integers, booleans and null)

@@ -2,6 +2,8 @@
 // outcome, is appended to a hash-chained table before it is answered, can
 // be listed by citizen ("who looked at my data, when, why"), is mirrored
 // on the topic askonce.audit.v1, and can be checked for tampering.
+// The notification router appends an entry for every notification it
+// sends, so a citizen's access log also names the agencies that were told.
 //
 // # The hash chain
 //

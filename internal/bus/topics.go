@@ -14,8 +14,8 @@ import (
 	"github.com/askonce/askonce/schemas"
 )
 
-// Base names of the bus topics (ARCHITECTURE.md). The configured prefix is
-// prepended to each.
+// Base names of the bus topics (docs/architecture.md lists them). The
+// configured prefix is prepended to each.
 const (
 	BaseCivilStatus  = "askonce.civil-status.v1"
 	BaseEmployment   = "askonce.employment.v1"

@@ -1,7 +1,8 @@
 // Package config is the configuration of every askonce component: one
 // struct, loaded with viper from defaults < YAML file < ASKONCE_* environment
 // < flags, validated at start (unknown keys and invalid values are errors
-// that name the key), and printable with secrets redacted.
+// that name the key), and printable with secrets redacted. It is not on
+// the data path: it decides how each component is built and connected.
 package config
 
 import (

@@ -2,8 +2,7 @@
 // (`askonce dev`, `make demo`): the private PostgreSQL, the embedded Kafka
 // broker, the schema registry, synthetic sources for 11 data centers per
 // agency, the connectors, the materializer, the notification router and
-// the lookup API, each still
-// its own package with its own metrics.
+// the lookup API, each still its own package with its own metrics.
 package dev
 
 import (

@@ -2,7 +2,9 @@
 // development and tests: Debian's postgresql-15 server binaries (installed
 // with apt-get when missing), a data directory under .var/pg, its own port
 // (55432) and socket, and a generated password. It never touches a system
-// PostgreSQL service. Production points postgres.url at any PostgreSQL 15+.
+// PostgreSQL service. It stands where the production database stands (the
+// lookup store, the audit log, the registry, the synthetic sources):
+// production points postgres.url at any PostgreSQL 15+ instead.
 package devpg
 
 import (

@@ -1,5 +1,3 @@
-// Package e2e runs the bus as separate processes of the real binary over
-// the private PostgreSQL and the embedded broker, and kills them.
 package e2e_test
 
 import (

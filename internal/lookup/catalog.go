@@ -2,6 +2,11 @@
 // says which client may ask which document for which purpose, the
 // decision rules over the lookup store, and the HTTP API that answers with
 // a signed document or a clear "not held".
+//
+// It sits at the end of the data flow: it reads only the lookup store that
+// the materializer writes, takes a document's as_of from the data centers'
+// watermarks, appends every request to the audit log before answering, and
+// signs what it issues. It never reads the topics or the agencies' sources.
 package lookup
 
 import (

@@ -3,6 +3,11 @@
 // idempotent upsert keyed by (data_center, source_key), applied in one
 // transaction per batch, and Kafka offsets are committed only after that
 // transaction. Replays, duplicates and out-of-order versions change nothing.
+//
+// It sits in the middle of the data flow: downstream of the record topics
+// (whoever produced to them), upstream of the lookup API, which reads only
+// what it stored. It also applies the connectors' watermark markers, and
+// dead-letters what it cannot decode, validate or store.
 package materialize
 
 import (

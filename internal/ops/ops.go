@@ -2,6 +2,7 @@
 // operated: structured logs (log/slog), a Prometheus registry with the Go
 // and process collectors, and a small HTTP server with /metrics, /healthz
 // (the process is alive) and /readyz (its dependencies answer).
+// It is beside the data flow, not in it: every stage reports through it.
 package ops
 
 import (

@@ -4,6 +4,11 @@
 // Kafka UIs), its compatibility rules, and the small client the product
 // uses to reach any registry that speaks that API (askonce's, Confluent SR,
 // Apicurio's ccompat, Karapace).
+//
+// It sits beside the topics: producers register or look up a topic's
+// schema before writing, and consumers fetch a writer's schema by the id
+// each record carries, so that any Kafka client of any language can read
+// the bus.
 package registry
 
 import (

@@ -1,6 +1,8 @@
 // Package retry is the backoff every askonce loop uses while a dependency
 // (a source database, Kafka, PostgreSQL, the registry) is down: exponential
 // from 100 ms, capped, with jitter, and a sleep that ends with its context.
+// Every stage of the data flow waits through it rather than failing a
+// record because of an outage.
 package retry
 
 import (

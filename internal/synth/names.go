@@ -27,7 +27,7 @@ func eraOf(year int) int {
 
 // First names by sex and era, the most frequent first (draws favour the
 // head of each list). Sources: Interior ministry's most given first names
-// 1970-2020 (see DOMAIN.md §5) and common older names.
+// 1970-2020 and common older names.
 var maleNames = [numEras][]name{
 	eraOld: {
 		{"Mohamed", "محمد"}, {"Ahmed", "أحمد"}, {"Ali", "علي"}, {"Abdelkader", "عبد القادر"},

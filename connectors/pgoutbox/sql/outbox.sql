@@ -12,7 +12,7 @@
 -- askonce_capture(entity, key columns...) writes one outbox row in the same
 -- transaction as the change: what commits is published, what rolls back is
 -- not. The payload is the row as JSON (to_jsonb), so the table's column names
--- are the contract of each entity (see connectors/pgoutbox/README.md). The
+-- are the contract of each entity (see docs/integration.md). The
 -- source key is entity/key1/key2... (use the table's primary key, never a
 -- business field that may be wrong and corrected later); the row's `version` column (kept by
 -- askonce_bump_version, +1 on every change) is the source version, monotonic

@@ -15,7 +15,7 @@ fi
 [[ -e grafana_admin_password ]] || gen >grafana_admin_password
 if [[ ! -e policy.yaml ]]; then
   cat >policy.yaml <<'POLICY'
-# The lookup policy of the pilot (README "askonce serve"): deny by default.
+# The lookup policy of the pilot (docs/api.md, "The policy"): deny by default.
 clients: []
 POLICY
 fi
