@@ -15,9 +15,11 @@ func (a *app) devCmd() *cobra.Command {
 (127.0.0.1:9092, data in .var/kafka), the schema registry (http://127.0.0.1:8081), synthetic
 sources for 11 data centers per agency (seeded once: --persons, default 50000), the connectors,
 the materializer and the lookup API (http://127.0.0.1:8080, dev policy and keys). When the
-store has caught up it prints what to try and writes .var/dev/sample-citizens.json; the
-sources then keep changing at --rate changes per second. Ctrl-C stops everything; running
-again keeps the data and resumes; make clean wipes .var/.`,
+store has caught up with the synthetic sources' records (records written by other producers
+are reported, never waited for) it prints what to try and writes .var/dev/sample-citizens.json;
+the sources then keep changing at --rate changes per second (below 90% of it, a WARN every
+10 s says what bounds it). Ctrl-C stops everything; running again keeps the data and resumes;
+make clean wipes .var/.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, err := a.load(cmd, map[string]string{"persons": "seed.persons", "rate": "seed.live_rate"})

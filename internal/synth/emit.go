@@ -118,42 +118,61 @@ func appendCopyRow(b []byte, row []val) []byte {
 			b = append(b, '\\', 'N')
 		case vStr:
 			b = appendCopyText(b, v.s)
-		case vInt:
-			b = strconv.AppendInt(b, v.i, 10)
-		case vDate:
-			b = day(v.i).appendISO(b)
-		case vBool:
-			if v.i != 0 {
-				b = append(b, 't')
-			} else {
-				b = append(b, 'f')
-			}
-		case vTime:
-			b = appendPad(b, int(v.i/3600), 2)
-			b = append(b, ':')
-			b = appendPad(b, int(v.i/60%60), 2)
-			b = append(b, ':', '0', '0')
 		case vArr:
-			var lit strings.Builder
-			lit.WriteByte('{')
-			for j, e := range v.arr {
-				if j > 0 {
-					lit.WriteByte(',')
-				}
-				lit.WriteByte('"')
-				for _, r := range e {
-					if r == '"' || r == '\\' {
-						lit.WriteByte('\\')
-					}
-					lit.WriteRune(r)
-				}
-				lit.WriteByte('"')
-			}
-			lit.WriteByte('}')
-			b = appendCopyText(b, lit.String())
+			b = appendCopyText(b, arrayLiteral(v.arr))
+		default:
+			b = appendText(b, v)
 		}
 	}
 	return append(b, '\n')
+}
+
+// appendText appends the text of a value that is not null: the input its
+// column type parses (COPY's, before COPY's own escaping).
+func appendText(b []byte, v val) []byte {
+	switch v.k {
+	case vStr:
+		b = append(b, v.s...)
+	case vInt:
+		b = strconv.AppendInt(b, v.i, 10)
+	case vDate:
+		b = day(v.i).appendISO(b)
+	case vBool:
+		if v.i != 0 {
+			b = append(b, 't')
+		} else {
+			b = append(b, 'f')
+		}
+	case vTime:
+		b = appendPad(b, int(v.i/3600), 2)
+		b = append(b, ':')
+		b = appendPad(b, int(v.i/60%60), 2)
+		b = append(b, ':', '0', '0')
+	case vArr:
+		b = append(b, arrayLiteral(v.arr)...)
+	}
+	return b
+}
+
+// arrayLiteral is a text[] literal of a.
+func arrayLiteral(a []string) string {
+	var lit strings.Builder
+	lit.WriteByte('{')
+	for j, e := range a {
+		if j > 0 {
+			lit.WriteByte(',')
+		}
+		lit.WriteByte('"')
+		for _, r := range e {
+			if r == '"' || r == '\\' {
+				lit.WriteByte('\\')
+			}
+			lit.WriteRune(r)
+		}
+		lit.WriteByte('"')
+	}
+	lit.WriteByte('}')
+	return lit.String()
 }
 
 func appendCopyText(b []byte, s string) []byte {

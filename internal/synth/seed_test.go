@@ -274,7 +274,7 @@ func TestLiveChangesTheSources(t *testing.T) {
 
 	reg := prometheus.NewRegistry()
 	// Two runs: act numbers and ids continue from the database after a restart.
-	for i, d := range []time.Duration{2 * time.Second, 1500 * time.Millisecond} {
+	for i, d := range []time.Duration{3 * time.Second, 1500 * time.Millisecond} {
 		lctx, cancel := context.WithTimeout(ctx, d)
 		var r prometheus.Registerer
 		if i == 0 {
