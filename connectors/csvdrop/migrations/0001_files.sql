@@ -1,17 +1,8 @@
--- Durable positions of the connectors, in the bus's own PostgreSQL. A
--- connector advances its row only after the broker acknowledged every
--- record up to that position.
-CREATE TABLE connect_checkpoints (
-    connector   text PRIMARY KEY,          -- kind:data_center, e.g. pgoutbox:cnas-dc03
-    position    bigint      NOT NULL,      -- last outbox seq published
-    published   bigint      NOT NULL DEFAULT 0,
-    rejected    bigint      NOT NULL DEFAULT 0,
-    updated_at  timestamptz NOT NULL DEFAULT now()
-);
-
 -- Files seen by the csvdrop connectors, by content hash: a file dropped
--- again (same bytes, any name) is not published twice.
-CREATE TABLE csvdrop_files (
+-- again (same bytes, any name) is not published twice. Databases migrated
+-- by earlier versions already hold it (the connectors' shared migrations
+-- created it then).
+CREATE TABLE IF NOT EXISTS csvdrop_files (
     connector   text        NOT NULL,
     sha256      text        NOT NULL,
     name        text        NOT NULL,
