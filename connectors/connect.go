@@ -142,7 +142,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if len(cfg.CSVDrop) > 0 {
 		fm := csvdrop.NewMetrics(d.Metrics)
 		for _, s := range cfg.CSVDrop {
-			c := csvdrop.Config{Agency: s.Agency, DataCenter: s.DataCenter, Dir: s.Dir, BatchSize: cfg.BatchSize, PollInterval: cfg.PollInterval}
+			c := csvdrop.Config{Agency: s.Agency, DataCenter: s.DataCenter, Dir: s.Dir, BatchSize: cfg.BatchSize, PollInterval: cfg.PollInterval, MaxBackoff: cfg.MaxBackoff}
 			src := csvdrop.NewDrop(c, d.DB, client.Topics(), fm, log)
 			runners = append(runners, connector.NewRunner(csvdrop.Instance(c), src, pub, cps, opt, m, log))
 		}

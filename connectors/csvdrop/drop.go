@@ -65,6 +65,10 @@ type Config struct {
 	// Settle is how long a file's size and modification time must stay
 	// unchanged before it is read; 0 means twice PollInterval, at least 1s.
 	Settle time.Duration
+	// MaxBackoff caps the backoff of the writes that must follow a file's
+	// move (its csvdrop_files row); 30s when 0. Everything else is retried
+	// by the connector runtime.
+	MaxBackoff time.Duration
 }
 
 // Metrics are csvdrop's own metrics, beside the runtime's.
@@ -161,6 +165,9 @@ func NewDrop(cfg Config, pool *pgxpool.Pool, topics bus.Topics, fm *Metrics, log
 	if cfg.Settle <= 0 {
 		cfg.Settle = max(2*cfg.PollInterval, time.Second)
 	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
 	name := Instance(cfg).Name()
 	return &Drop{cfg: cfg, name: name, files: &files{pool: pool, connector: name}, topics: topics, fm: fm,
 		obs: map[string]*observed{}, log: log.With("connector", name, "agency", cfg.Agency, "dir", cfg.Dir)}
@@ -225,18 +232,19 @@ func (d *Drop) scan(ctx context.Context, sink connector.Sink) error {
 	if err != nil {
 		return fmt.Errorf("drop directory: %w", err)
 	}
-	sink.Heard(ctx, time.Time{})
 	now := time.Now()
-	wm := listed
+	var fileErr error
 	defer func() {
+		if ctx.Err() != nil || fileErr != nil {
+			return // the runtime backs off; the watermark waits
+		}
+		wm := listed
 		for _, o := range d.obs {
 			if o.mtime.Before(wm) {
 				wm = o.mtime
 			}
 		}
-		if ctx.Err() == nil {
-			sink.Heard(ctx, wm)
-		}
+		sink.Heard(ctx, wm)
 	}()
 	present := map[string]bool{}
 	var ready []string
@@ -271,7 +279,6 @@ func (d *Drop) scan(ctx context.Context, sink connector.Sink) error {
 		return strings.Compare(a, b)
 	})
 	ready = ready[:min(len(ready), maxOpen)]
-	var fileErr error
 	// Open and hash what settled, oldest first: its identity, and its
 	// line count for the lag. A file is read through this one descriptor
 	// from here to its move to done/ or rejected/.
@@ -405,6 +412,11 @@ func (d *Drop) open(name string, o *observed) (*opened, error) {
 func (d *Drop) process(ctx context.Context, sink connector.Sink, name string, of *opened, waiting int64) error {
 	if d.afterHash != nil {
 		d.afterHash(name)
+	}
+	if st, err := of.f.Stat(); err != nil {
+		return err
+	} else if st.Size() != of.size || !st.ModTime().Equal(of.mtime) {
+		return nil // written to again since it settled: observed anew by the next scan
 	}
 	row, found, err := d.files.get(ctx, of.sha)
 	if err != nil {
@@ -663,7 +675,7 @@ func (d *Drop) reportHead(name, dir, final, sha string, size int64, mtime time.T
 // error), backing off meanwhile: for the writes that must follow a file's
 // move, which cannot be undone.
 func (d *Drop) retry(ctx context.Context, what string, fn func() error) error {
-	bo := retry.Backoff{Max: 30 * time.Second}
+	bo := retry.Backoff{Max: d.cfg.MaxBackoff}
 	for {
 		err := fn()
 		if err == nil {
