@@ -449,13 +449,16 @@ func (d *Drop) process(ctx context.Context, sink connector.Sink, name string, of
 	var done, published, rejected int
 	if found && row.State == statePublishing {
 		done, published, rejected = row.Lines, row.Published, row.Rejected
+		// The checkpoint is the truth of what was put; csvdrop_files'
+		// counts are saved after it, and may be a batch behind after a
+		// crash. (A file without its row starts over whatever the
+		// checkpoint says: deleting the row is how an operator has the
+		// same bytes published again.)
+		if d.cp.sha == of.sha && d.cp.records > done {
+			done = d.cp.records
+		}
 	} else if err := d.files.start(ctx, of.sha, name, k.Name); err != nil {
 		return err
-	}
-	// The checkpoint is the truth of what was put; csvdrop_files' counts
-	// are saved after it, and may be a batch behind after a crash.
-	if d.cp.sha == of.sha && d.cp.records > done {
-		done = d.cp.records
 	}
 	if done > 0 {
 		d.log.Info("resuming file", "file", name, "after_lines", done, "first_seen_as", row.Name)

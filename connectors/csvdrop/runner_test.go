@@ -264,6 +264,15 @@ func TestDuplicateContent(t *testing.T) {
 	if row := e.fileRow(first.SHA256); row.State != stateDone || row.Lines != 3 || row.Published != 3 || row.Name != "birth-a.csv" {
 		t.Fatalf("row %+v", row)
 	}
+	// The documented way to publish the same bytes again: delete the row,
+	// drop the file again (the checkpoint, at the end of that very file,
+	// does not skip it).
+	_, err := e.db.Exec(e.ctx, `DELETE FROM csvdrop_files WHERE sha256 = $1`, sha(other))
+	testenv.Must(t, err, "delete row")
+	write(t, filepath.Join(dir, "birth-again.csv"), other)
+	if rep := e.waitReport(dir, DoneDir, "birth-again.csv", 10*time.Second); rep.Outcome != "done" || rep.Totals.Published != 2 {
+		t.Fatalf("published again: %+v", rep)
+	}
 	if err := r.Healthy(); err != nil {
 		t.Fatalf("healthy: %v", err)
 	}
