@@ -53,6 +53,12 @@ type Sink interface {
 	Heard(ctx context.Context, caughtUp time.Time)
 	// Lag sets how many records the source holds beyond what was Put.
 	Lag(n int64)
+	// Reserve waits for room for one more batch in the process: the
+	// batches read but not yet checkpointed are bounded across all
+	// instances (MaxInFlightBatches), so a source calls it before reading
+	// a batch. The room is given back by the next Put or Heard, or when
+	// Run returns. False when ctx ended first.
+	Reserve(ctx context.Context) bool
 }
 
 // Sequenced is a Source whose checkpoints are also a number that only

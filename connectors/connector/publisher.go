@@ -26,8 +26,8 @@ type Publisher struct {
 	log    *slog.Logger
 	now    func() time.Time
 	m      *Metrics
-	// inflight bounds the batches the process's sinks encode, publish
-	// and checkpoint at once (see MaxInFlightBatches).
+	// inflight bounds the batches the process's instances hold between
+	// reading and checkpointing (see MaxInFlightBatches).
 	inflight chan struct{}
 
 	partsMu sync.Mutex
@@ -35,14 +35,15 @@ type Publisher struct {
 	partsAt time.Time
 }
 
-// MaxInFlightBatches is how many batches the sinks of one process may
-// encode, publish and checkpoint at once. With 33 data centers at
-// batch_size 1000, unbounded, the process kept 33,000 encoded messages
-// alive at once beside the records, most of them waiting for a CPU anyway:
-// this bound keeps that part of a connector process's memory independent
-// of the number of data centers it serves (each source still holds the one
-// batch it read). Delivery is unchanged: a batch is still published,
-// acknowledged, then checkpointed, in source order per instance.
+// MaxInFlightBatches is how many batches the instances of one process may
+// hold at once, read but not yet checkpointed (Sink.Reserve to the end of
+// Put). Each instance holds at most one; with 33 data centers at
+// batch_size 1000, unbounded, the process kept 33,000 records (rows,
+// values, encoded messages) alive at once, most of them waiting for a CPU
+// anyway: this bound keeps the memory of a connector process independent
+// of the number of data centers it serves. Delivery is unchanged: a batch
+// is still published, acknowledged, then checkpointed, in source order per
+// instance.
 const MaxInFlightBatches = 8
 
 // acquire takes an in-flight slot; false when ctx ended first.

@@ -92,9 +92,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	} else {
 		r.log.Info("connector started")
 	}
-	s := &sink{r}
+	s := &sink{r: r}
 	for ctx.Err() == nil {
 		err := r.src.Run(ctx, r.cp, s)
+		s.release()
 		if ctx.Err() != nil {
 			break
 		}
@@ -136,7 +137,28 @@ func (r *Runner) heard(ctx context.Context) {
 }
 
 // sink is the Sink a Runner hands its source.
-type sink struct{ r *Runner }
+type sink struct {
+	r    *Runner
+	held bool // an in-flight slot, taken by Reserve or Put
+}
+
+func (s *sink) Reserve(ctx context.Context) bool {
+	if s.held {
+		return true
+	}
+	if !s.r.pub.acquire(ctx) {
+		return false
+	}
+	s.held = true
+	return true
+}
+
+func (s *sink) release() {
+	if s.held {
+		s.r.pub.release()
+		s.held = false
+	}
+}
 
 // Put publishes, waits for the acknowledgement, then saves cp, retrying
 // each until it succeeds: the batch stays in the caller's memory (bounded
@@ -145,12 +167,12 @@ func (s *sink) Put(ctx context.Context, recs []Record, cp Checkpoint) ([]Outcome
 	r := s.r
 	name := r.inst.Name()
 	start := time.Now()
-	// One of the process's in-flight slots bounds the batches being
-	// encoded and published by all instances.
-	if !r.pub.acquire(ctx) {
+	// The batch holds one of the process's in-flight slots, from its read
+	// (Reserve) to its checkpoint.
+	if !s.Reserve(ctx) {
 		return nil, ctx.Err()
 	}
-	defer r.pub.release()
+	defer s.release()
 	r.m.read.WithLabelValues(name).Add(float64(len(recs)))
 	var outs []Outcome
 	var n Counts
@@ -207,6 +229,7 @@ func (s *sink) Put(ctx context.Context, recs []Record, cp Checkpoint) ([]Outcome
 // Heard records the heartbeat and readiness, and the watermark when the
 // source caught up.
 func (s *sink) Heard(ctx context.Context, caughtUp time.Time) {
+	s.release()
 	r := s.r
 	r.heard(ctx)
 	r.ok()

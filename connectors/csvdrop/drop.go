@@ -526,6 +526,9 @@ func (d *Drop) process(ctx context.Context, sink connector.Sink, name string, of
 		if records <= done {
 			continue // published before a restart
 		}
+		if len(batch) == 0 && !sink.Reserve(ctx) {
+			return ctx.Err()
+		}
 		batch = append(batch, fi.toRecord(rec))
 		lineNo = append(lineNo, rec.line)
 		if len(batch) >= d.cfg.BatchSize {

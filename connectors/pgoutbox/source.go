@@ -120,6 +120,9 @@ func (o *Outbox) Run(ctx context.Context, cp connector.Checkpoint, sink connecto
 				lastHead = time.Now()
 			}
 		}
+		if !sink.Reserve(ctx) {
+			return nil
+		}
 		readStart := time.Now()
 		b, err := o.Read(ctx, pos, o.cfg.BatchSize)
 		if err != nil {
