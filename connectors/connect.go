@@ -71,12 +71,20 @@ type Deps struct {
 	Log      *slog.Logger
 }
 
+// Validate says what makes cfg unusable, before anything is opened.
+func (cfg Config) Validate() error {
+	if len(cfg.PGOutbox)+len(cfg.CSVDrop) == 0 {
+		return errors.New("connect: no connector configured: list sources under connect.pgoutbox or connect.csvdrop (see deploy/dev/connect.yaml)")
+	}
+	return nil
+}
+
 // Run runs every connector instance of cfg until ctx ends. Its readiness
 // checks go on d.Ops, its metrics on d.Metrics.
 func Run(ctx context.Context, cfg Config, d Deps) error {
 	log := d.Log
-	if len(cfg.PGOutbox)+len(cfg.CSVDrop) == 0 {
-		return errors.New("connect: no connector configured: list sources under connect.pgoutbox or connect.csvdrop (see deploy/dev/connect.yaml)")
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
 	if err := connector.Migrate(ctx, d.DB, log); err != nil {
 		return err

@@ -66,6 +66,9 @@ func startConnectors(ctx context.Context, cfg *config.Config, reg prometheus.Reg
 	if err != nil {
 		return err
 	}
+	if err := ccfg.Validate(); err != nil {
+		return err // before waiting for the database and the brokers
+	}
 	db, err := store.Open(ctx, cfg.Postgres)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,12 +67,12 @@ func TestRefusesLinksAndSwaps(t *testing.T) {
 	testenv.Must(t, os.Symlink(outside, filepath.Join(dir, "birth-link.csv")), "symlink")
 
 	a, b := birthFile(1, 3), birthFile(100, 2)
-	swapped := false
+	var swapped atomic.Bool
 	e.start(e.runner(dir, opts{BatchSize: 10, afterHash: func(name string) {
-		if name != "birth-swap.csv" || swapped {
+		if name != "birth-swap.csv" || swapped.Load() {
 			return
 		}
-		swapped = true
+		swapped.Store(true)
 		tmp := filepath.Join(dir, "birth-other.csv.tmp")
 		write(t, tmp, b)
 		testenv.Must(t, os.Rename(tmp, filepath.Join(dir, name)), "swap")
@@ -90,7 +91,7 @@ func TestRefusesLinksAndSwaps(t *testing.T) {
 	}
 
 	first := e.waitReport(dir, DoneDir, "birth-swap.csv", 10*time.Second)
-	if !swapped || first.SHA256 != sha(a) || first.Totals.Published != 3 {
+	if !swapped.Load() || first.SHA256 != sha(a) || first.Totals.Published != 3 {
 		t.Fatalf("swapped file: report sha %s (hashed %s), totals %+v", first.SHA256, sha(a), first.Totals)
 	}
 	if got, err := os.ReadFile(filepath.Join(dir, DoneDir, "birth-swap.csv")); err != nil || !bytes.Equal(got, a) {
