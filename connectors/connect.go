@@ -1,8 +1,9 @@
-// Package connectors runs the connector instances of a configuration
-// (`askonce connect`): one per agency data center and source kind, all in
-// one process, sharing one producer, one schema codec and one checkpoint
-// store. The source kinds are subpackages (pgoutbox, csvdrop); what they
-// share is in runtime.
+// Package connectors runs the connector instances of `askonce connect`:
+// one per agency data center and source kind, all in one process, sharing
+// one producer, one schema codec and one checkpoint store. The contract
+// and its runtime are in connector; the source kinds are subpackages
+// (pgoutbox, csvdrop). The caller (cmd/askonce, the composition root)
+// translates the configuration into Config and opens the dependencies.
 package connectors
 
 import (
@@ -11,58 +12,98 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/askonce/askonce/connectors/connector"
 	"github.com/askonce/askonce/connectors/csvdrop"
 	"github.com/askonce/askonce/connectors/pgoutbox"
-	"github.com/askonce/askonce/connectors/runtime"
 	"github.com/askonce/askonce/internal/bus"
-	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/ops"
-	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
-	"github.com/askonce/askonce/internal/synth"
 	"github.com/askonce/askonce/schemas"
 )
 
-// Run runs every connector instance of cfg.Connect until ctx ends. Its
-// readiness checks go on opsSrv, its metrics on reg.
-func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, opsSrv *ops.Server, log *slog.Logger) error {
-	c := cfg.Connect
-	if len(c.PGOutbox)+len(c.CSVDrop) == 0 {
+// Config is what `askonce connect` runs (the connect section of the
+// configuration, and the record rules).
+type Config struct {
+	BatchSize    int
+	PollInterval time.Duration
+	MaxBackoff   time.Duration
+	// PruneAfter deletes outbox rows this long after they were published;
+	// 0 never prunes.
+	PruneAfter time.Duration
+	Rules      schemas.Rules
+	// SourcesURL is the database of the pgoutbox sources whose URL is empty.
+	SourcesURL string
+	PGOutbox   []PGOutbox
+	CSVDrop    []CSVDrop
+}
+
+// PGOutbox is one agency data center's database with an askonce_outbox.
+type PGOutbox struct {
+	Agency     string
+	DataCenter string
+	URL        string // "" is Config.SourcesURL
+	Schema     string // "" is public
+}
+
+// CSVDrop is one directory where a legacy system drops CSV exports.
+type CSVDrop struct {
+	Agency     string
+	DataCenter string
+	Dir        string
+}
+
+// Deps are what the connectors run on, opened by the caller.
+type Deps struct {
+	// DB is the bus database (checkpoints, csvdrop_files); Run migrates it.
+	DB *pgxpool.Pool
+	// Bus is the producer and the schema codec.
+	Bus *bus.Conn
+	// Registry is pinged by the readiness check "registry".
+	Registry interface{ Ping(context.Context) error }
+	Metrics  prometheus.Registerer
+	Ops      *ops.Server
+	Log      *slog.Logger
+}
+
+// Validate says what makes cfg unusable, before anything is opened.
+func (cfg Config) Validate() error {
+	if len(cfg.PGOutbox)+len(cfg.CSVDrop) == 0 {
 		return errors.New("connect: no connector configured: list sources under connect.pgoutbox or connect.csvdrop (see deploy/dev/connect.yaml)")
 	}
-	busDB, err := store.Open(ctx, cfg.Postgres)
-	if err != nil {
-		return err
-	}
-	defer busDB.Close()
-	if err := runtime.Migrate(ctx, busDB, log); err != nil {
-		return err
-	}
-	opsSrv.AddCheck("postgres", busDB.Ping)
+	return nil
+}
 
-	rc, err := registry.NewClient(cfg.Registry)
-	if err != nil {
+// Run runs every connector instance of cfg until ctx ends. Its readiness
+// checks go on d.Ops, its metrics on d.Metrics.
+func Run(ctx context.Context, cfg Config, d Deps) error {
+	log := d.Log
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	opsSrv.AddCheck("registry", rc.Ping)
-	conn, err := bus.Open(ctx, cfg, rc.Bus(), log)
-	if err != nil {
+	if err := connector.Migrate(ctx, d.DB, log); err != nil {
 		return err
 	}
-	defer conn.Client.Close()
-	opsSrv.AddCheck("kafka", conn.Client.Ping)
+	if err := csvdrop.Migrate(ctx, d.DB, log); err != nil {
+		return err
+	}
+	d.Ops.AddCheck("postgres", d.DB.Ping)
+	if d.Registry != nil {
+		d.Ops.AddCheck("registry", d.Registry.Ping)
+	}
+	client := d.Bus.Client
+	d.Ops.AddCheck("kafka", client.Ping)
 
-	m := runtime.NewMetrics(reg)
-	rules := schemas.Rules{AllowSynthetic: cfg.Rules.AllowSynthetic, AllowPendingWilayas: cfg.Rules.AllowPendingWilayas}
-	pub := runtime.NewPublisher(conn.Client, conn.Codec, rules, m, log)
+	m := connector.NewMetrics(d.Metrics)
+	pub := connector.NewPublisher(client, d.Bus.Codec, cfg.Rules, m, log)
 	defer pub.Close()
-	cps := runtime.NewCheckpoints(busDB)
-	opt := runtime.Options{BatchSize: c.BatchSize, PollInterval: c.PollInterval, MaxBackoff: c.MaxBackoff, PruneAfter: c.PruneAfter}
+	cps := connector.NewCheckpoints(d.DB)
+	opt := connector.Options{MaxBackoff: cfg.MaxBackoff}
 
 	pools := map[string]*pgxpool.Pool{}
 	defer func() {
@@ -71,26 +112,23 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 		}
 	}()
 	perURL := map[string]int{}
-	urls := make([]string, len(c.PGOutbox))
-	for i, s := range c.PGOutbox {
+	urls := make([]string, len(cfg.PGOutbox))
+	for i, s := range cfg.PGOutbox {
 		u := s.URL
 		if u == "" {
-			if u, err = store.SourcesURL(ctx, cfg); err != nil {
-				return err
-			}
+			u = cfg.SourcesURL
+		}
+		if u == "" {
+			return fmt.Errorf("connect: source of %s: no url and no connect.sources_url", s.DataCenter)
 		}
 		urls[i] = u
 		perURL[u]++
 	}
-	// Every instance has a readiness (Healthy) and a loop (Run).
-	type instance interface {
-		Healthy() error
-		Run(context.Context) error
-	}
-	var runners []instance
-	for i, s := range c.PGOutbox {
+	var runners []*connector.Runner
+	for i, s := range cfg.PGOutbox {
 		pool, ok := pools[urls[i]]
 		if !ok {
+			var err error
 			// One reading connection per instance, and a little headroom
 			// for the lag and readiness queries.
 			if pool, err = store.OpenURL(ctx, urls[i], min(perURL[urls[i]]+2, 40)); err != nil {
@@ -98,25 +136,26 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 			}
 			pools[urls[i]] = pool
 		}
-		inst := runtime.Instance{Kind: "pgoutbox", Agency: s.Agency, DataCenter: s.DataCenter}
-		src := pgoutbox.NewOutbox(pool, s.Schema, pgoutbox.Source{Agency: s.Agency, DataCenter: s.DataCenter}, conn.Client.Topics())
+		inst := connector.Instance{Kind: "pgoutbox", Agency: s.Agency, DataCenter: s.DataCenter}
+		src := pgoutbox.NewOutbox(pool, pgoutbox.Config{Agency: s.Agency, DataCenter: s.DataCenter, Schema: s.Schema,
+			BatchSize: cfg.BatchSize, PollInterval: cfg.PollInterval, PruneAfter: cfg.PruneAfter}, client.Topics(), log)
 		if err := src.Check(ctx); err != nil {
 			// A data center that is down at start is retried by its
 			// runner; a missing outbox table is a configuration error
 			// worth saying loudly, but it must not stop the others.
 			log.Error("connector source not ready", "connector", inst.Name(), "err", err)
 		}
-		runners = append(runners, runtime.NewRunner(inst, src, pub, cps, opt, m, log))
+		runners = append(runners, connector.NewRunner(inst, src, pub, cps, opt, m, log))
 	}
-	if len(c.CSVDrop) > 0 {
-		fm := csvdrop.NewMetrics(reg)
-		copt := csvdrop.Options{BatchSize: c.BatchSize, PollInterval: c.PollInterval, MaxBackoff: c.MaxBackoff}
-		for _, s := range c.CSVDrop {
-			src := csvdrop.Source{Agency: s.Agency, DataCenter: s.DataCenter, Dir: s.Dir}
-			runners = append(runners, csvdrop.NewRunner(src, pub, cps, conn.Client.Topics(), copt, m, fm, log))
+	if len(cfg.CSVDrop) > 0 {
+		fm := csvdrop.NewMetrics(d.Metrics)
+		for _, s := range cfg.CSVDrop {
+			c := csvdrop.Config{Agency: s.Agency, DataCenter: s.DataCenter, Dir: s.Dir, BatchSize: cfg.BatchSize, PollInterval: cfg.PollInterval, MaxBackoff: cfg.MaxBackoff}
+			src := csvdrop.NewDrop(c, d.DB, client.Topics(), fm, log)
+			runners = append(runners, connector.NewRunner(csvdrop.Instance(c), src, pub, cps, opt, m, log))
 		}
 	}
-	opsSrv.AddCheck("connectors", func(context.Context) error {
+	d.Ops.AddCheck("connectors", func(context.Context) error {
 		var bad []string
 		for _, r := range runners {
 			if err := r.Healthy(); err != nil {
@@ -128,28 +167,12 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 		}
 		return nil
 	})
-	log.Info("connectors starting", "pgoutbox", len(c.PGOutbox), "csvdrop", len(c.CSVDrop), "batch_size", c.BatchSize)
+	log.Info("connectors starting", "pgoutbox", len(cfg.PGOutbox), "csvdrop", len(cfg.CSVDrop), "batch_size", cfg.BatchSize)
 	g, gctx := errgroup.WithContext(ctx)
 	for _, r := range runners {
 		g.Go(func() error { return r.Run(gctx) })
 	}
-	err = g.Wait()
+	err := g.Wait()
 	log.Info("connectors stopped")
 	return err
-}
-
-// AddSynthetic adds a pgoutbox source for every data center of the
-// synthetic agencies (askonce seed) that has none configured, and accepts
-// synthetic persons.
-func AddSynthetic(cfg *config.Config) {
-	have := map[string]bool{}
-	for _, s := range cfg.Connect.PGOutbox {
-		have[s.DataCenter] = true
-	}
-	for _, dc := range synth.DataCenters(cfg.Seed.DataCenters) {
-		if !have[dc.Name] {
-			cfg.Connect.PGOutbox = append(cfg.Connect.PGOutbox, config.PGOutboxSource{Agency: dc.Agency, DataCenter: dc.Name, Schema: dc.Schema})
-		}
-	}
-	cfg.Rules.AllowSynthetic = true
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
-	"github.com/askonce/askonce/connectors"
 	"github.com/askonce/askonce/internal/bus"
+	"github.com/askonce/askonce/internal/dev"
 	"github.com/askonce/askonce/internal/reconcile"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/schemas"
@@ -38,7 +38,7 @@ Exit status 0 when every data center matches, 1 otherwise.`,
 				return err
 			}
 			if synthetic {
-				connectors.AddSynthetic(cfg)
+				dev.AddSynthetic(cfg)
 			}
 			if len(cfg.Connect.PGOutbox) == 0 {
 				return errors.New("reconcile: no pgoutbox source configured (connect.pgoutbox, or --synthetic)")

@@ -3,22 +3,20 @@ package csvdrop_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/askonce/askonce/connectors"
+	"github.com/askonce/askonce/connectors/connectortest"
 	"github.com/askonce/askonce/connectors/csvdrop"
 	"github.com/askonce/askonce/internal/bus"
-	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/ops"
-	"github.com/askonce/askonce/internal/registry"
-	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
 	"github.com/askonce/askonce/schemas"
 )
@@ -46,17 +44,12 @@ func write(t *testing.T, dir, name string, lines ...string) {
 // versions, a file of good and bad lines publishes the good ones and
 // dead-letters each bad one with its code, and the reports say so.
 func TestConnectCSVDrop(t *testing.T) {
-	ctx := testenv.Ctx(t, 2*time.Minute)
-	broker := testenv.StartBroker(t, nil)
-	cfg := config.Default()
-	cfg.Kafka = broker.Kafka()
-	cfg.Postgres.URL = testenv.Postgres(t)
-	cfg.Registry.URL = testenv.StartRegistry(t)
-	cfg.Rules.AllowSynthetic = true
-	cfg.Connect.PollInterval = 50 * time.Millisecond
-	cfg.Connect.BatchSize = 3
+	env := connectortest.NewEnv(t)
+	ctx := env.Ctx
+	cfg := connectors.Config{PollInterval: 50 * time.Millisecond, BatchSize: 3, MaxBackoff: 30 * time.Second,
+		Rules: schemas.Rules{AllowSynthetic: true}}
 	civilDir, fundDir := t.TempDir(), t.TempDir()
-	cfg.Connect.CSVDrop = []config.CSVDropSource{
+	cfg.CSVDrop = []connectors.CSVDrop{
 		{Agency: "etatcivil", DataCenter: "etatcivil-dc07", Dir: civilDir},
 		{Agency: "cnas", DataCenter: "cnas-dc01", Dir: fundDir},
 	}
@@ -90,18 +83,7 @@ func TestConnectCSVDrop(t *testing.T) {
 		fmt.Sprintf("8,1,INSURED,%s,1600123456,16E0099,CNAS,2025-09,6500000,2275000,2275000,PAID,2025-10-30", nin(42)),
 		"9,1,EMPLOYER,,,16E0099,CNAS,2025-09,6500000,2275000,0,UNPAID,2025-10-30")
 
-	log := ops.NewLogger(io.Discard, "error", "json")
-	reg := ops.NewRegistry()
-	opsSrv := ops.NewServer(reg, log)
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- connectors.Run(runCtx, &cfg, reg, opsSrv, log) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("connectors.Run: %v", err)
-		}
-	})
+	opsSrv, reg := connect(env, cfg)
 
 	reports := map[string]*csvdrop.Report{}
 	for dir, names := range map[string][]string{
@@ -126,16 +108,8 @@ func TestConnectCSVDrop(t *testing.T) {
 		}
 	}
 
-	topics := bus.NewTopics(cfg.Kafka.Topics)
-	rc, err := registry.NewClient(cfg.Registry)
-	testenv.Must(t, err, "registry client")
-	codec := bus.NewCodec(rc, bus.CodecOptions{IsNotFound: registry.IsNotFound})
-	for _, base := range []string{bus.BaseCivilStatus, bus.BaseEmployment, bus.BaseContribution} {
-		text, err := schemas.LatestText(base)
-		testenv.Must(t, err, "schema")
-		_, err = codec.Use(ctx, cfg.Kafka.Topics.Prefix+base, text)
-		testenv.Must(t, err, "codec")
-	}
+	topics := env.Topics
+	codec := env.Codec()
 
 	// key source_key@version op, per topic
 	got := map[string]string{}
@@ -147,18 +121,18 @@ func TestConnectCSVDrop(t *testing.T) {
 			got[prov.SourceKey] = fmt.Sprintf("%s %d %s %s %s", m.Key, prov.SourceVersion, prov.Operation, prov.Agency, prov.DataCenter)
 		}
 	}
-	civil := testenv.WaitTopic(t, ctx, broker.Addr, topics.CivilStatus, 7, 10*time.Second)
+	civil := testenv.WaitTopic(t, ctx, env.Addr, topics.CivilStatus, 7, 10*time.Second)
 	var recs []*schemas.CivilStatusRecord
 	decode(topics.CivilStatus, civil, func() (any, *schemas.Provenance) {
 		r := &schemas.CivilStatusRecord{}
 		recs = append(recs, r)
 		return r, &r.Provenance
 	})
-	decode(topics.Employment, testenv.WaitTopic(t, ctx, broker.Addr, topics.Employment, 2, 10*time.Second), func() (any, *schemas.Provenance) {
+	decode(topics.Employment, testenv.WaitTopic(t, ctx, env.Addr, topics.Employment, 2, 10*time.Second), func() (any, *schemas.Provenance) {
 		r := &schemas.EmploymentRecord{}
 		return r, &r.Provenance
 	})
-	decode(topics.Contribution, testenv.WaitTopic(t, ctx, broker.Addr, topics.Contribution, 2, 10*time.Second), func() (any, *schemas.Provenance) {
+	decode(topics.Contribution, testenv.WaitTopic(t, ctx, env.Addr, topics.Contribution, 2, 10*time.Second), func() (any, *schemas.Provenance) {
 		r := &schemas.ContributionRecord{}
 		return r, &r.Provenance
 	})
@@ -195,7 +169,7 @@ func TestConnectCSVDrop(t *testing.T) {
 		"birth-mixed.csv:6": "csv.encoding", "birth-mixed.csv:7": "field.too_long", "birth-mixed.csv:8": "payload.invalid",
 		"birth-mixed.csv:9": "payload.invalid",
 	}
-	dlq := testenv.WaitTopic(t, ctx, broker.Addr, topics.DLQ, len(wantDLQ), 10*time.Second)
+	dlq := testenv.WaitTopic(t, ctx, env.Addr, topics.DLQ, len(wantDLQ), 10*time.Second)
 	for _, m := range dlq {
 		pos, code := bus.Header(m, bus.HeaderDLQPosition), bus.Header(m, bus.HeaderDLQCode)
 		if wantDLQ[pos] != code {
@@ -251,9 +225,7 @@ func TestConnectCSVDrop(t *testing.T) {
 	}
 	// Each instance records that it heard from its directory (the data
 	// center's freshness for the lookup API).
-	busDB, err := store.OpenURL(ctx, cfg.Postgres.URL, 2)
-	testenv.Must(t, err, "bus db")
-	defer busDB.Close()
+	busDB := env.DB
 	var heard int
 	testenv.Must(t, busDB.QueryRow(ctx, `SELECT count(*) FROM connect_checkpoints WHERE connector LIKE 'csvdrop:%'
 		AND heard_at > now() - interval '1 minute' AND data_center IN ('etatcivil-dc07', 'cnas-dc01')`).Scan(&heard), "heard")
@@ -279,4 +251,23 @@ func TestConnectCSVDrop(t *testing.T) {
 	if files != 8 {
 		t.Errorf("askonce_connect_csvdrop_files_total = %g, want 8", files)
 	}
+}
+
+// connect runs `askonce connect` (connectors.Run) on env until the test
+// ends, and returns its ops server (readiness checks) and metrics.
+func connect(env *connectortest.Env, cfg connectors.Config) (*ops.Server, *prometheus.Registry) {
+	reg := ops.NewRegistry()
+	opsSrv := ops.NewServer(reg, env.Log)
+	ctx, stop := context.WithCancel(env.Ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- connectors.Run(ctx, cfg, connectors.Deps{DB: env.DB, Bus: env.Conn, Registry: env.Registry, Metrics: reg, Ops: opsSrv, Log: env.Log})
+	}()
+	env.T.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			env.T.Errorf("connectors.Run: %v", err)
+		}
+	})
+	return opsSrv, reg
 }

@@ -8,7 +8,7 @@ import (
 	"io"
 	"unicode/utf8"
 
-	"github.com/askonce/askonce/connectors/runtime"
+	"github.com/askonce/askonce/connectors/connector"
 )
 
 // record is one CSV record as read: the fields, or why the bytes are not a
@@ -17,7 +17,7 @@ type record struct {
 	line   int    // physical line where it starts, 1-based (the header is line 1)
 	raw    []byte // the bytes as in the file, without the final line terminator
 	fields []string
-	err    *runtime.MapError // set when raw is not a well-formed record
+	err    *connector.MapError // set when raw is not a well-formed record
 }
 
 var bom = []byte{0xEF, 0xBB, 0xBF}
@@ -148,7 +148,7 @@ func (r *csvReader) next() (record, error) {
 			}
 			if over {
 				if lines == 1 {
-					return record{line: startLine, raw: chunk, err: &runtime.MapError{Code: runtime.CodeLineTooLong,
+					return record{line: startLine, raw: chunk, err: &connector.MapError{Code: connector.CodeLineTooLong,
 						Message: fmt.Sprintf("line %d is longer than %d bytes (the DLQ holds its first %d)", startLine, MaxLine, MaxLine)}}, nil
 				}
 				return r.unterminated(startLine, buf[:firstLen], secondOff)
@@ -156,7 +156,7 @@ func (r *csvReader) next() (record, error) {
 			if len(buf)+len(chunk) > MaxLine {
 				if lines == 1 {
 					// Cannot happen (over covers it); kept for safety.
-					return record{line: startLine, raw: chunk[:min(len(chunk), MaxLine)], err: &runtime.MapError{Code: runtime.CodeLineTooLong,
+					return record{line: startLine, raw: chunk[:min(len(chunk), MaxLine)], err: &connector.MapError{Code: connector.CodeLineTooLong,
 						Message: fmt.Sprintf("line %d is longer than %d bytes", startLine, MaxLine)}}, nil
 				}
 				return r.unterminated(startLine, buf[:firstLen], secondOff)
@@ -179,7 +179,7 @@ func (r *csvReader) next() (record, error) {
 			continue // blank line
 		}
 		rec := parseRecord(startLine, raw)
-		if lines > 1 && ((rec.err != nil && rec.err.Code == runtime.CodeCSVMalformed) || (r.want > 0 && rec.err == nil && len(rec.fields) != r.want)) {
+		if lines > 1 && ((rec.err != nil && rec.err.Code == connector.CodeCSVMalformed) || (r.want > 0 && rec.err == nil && len(rec.fields) != r.want)) {
 			// A quote on the first line "closed" on a later one into a
 			// record that does not parse: a stray quote, most likely.
 			return r.unterminated(startLine, buf[:firstLen], secondOff)
@@ -203,7 +203,7 @@ func (r *csvReader) unterminated(line int, first []byte, secondOff int64) (recor
 		rec.err = err
 		return rec, nil
 	}
-	rec.err = &runtime.MapError{Code: runtime.CodeCSVMalformed,
+	rec.err = &connector.MapError{Code: connector.CodeCSVMalformed,
 		Message: fmt.Sprintf("line %d: a quote opens a field that does not close into a well-formed record (a stray or unclosed quote?)", line)}
 	return rec, nil
 }
@@ -214,7 +214,7 @@ func trimEOL(b []byte) []byte {
 }
 
 // checkText rejects bytes that are not UTF-8 text.
-func checkText(line int, raw []byte) *runtime.MapError {
+func checkText(line int, raw []byte) *connector.MapError {
 	if !utf8.Valid(raw) {
 		i := 0
 		for i < len(raw) {
@@ -224,11 +224,11 @@ func checkText(line int, raw []byte) *runtime.MapError {
 			}
 			i += size
 		}
-		return &runtime.MapError{Code: runtime.CodeCSVEncoding,
+		return &connector.MapError{Code: connector.CodeCSVEncoding,
 			Message: fmt.Sprintf("line %d is not UTF-8: byte 0x%02X at offset %d (Latin-1 or Windows-1252? export as UTF-8)", line, raw[i], i)}
 	}
 	if i := bytes.IndexByte(raw, 0); i >= 0 {
-		return &runtime.MapError{Code: runtime.CodeCSVEncoding, Message: fmt.Sprintf("line %d holds a NUL byte at offset %d", line, i)}
+		return &connector.MapError{Code: connector.CodeCSVEncoding, Message: fmt.Sprintf("line %d holds a NUL byte at offset %d", line, i)}
 	}
 	return nil
 }
@@ -241,7 +241,7 @@ func parseRecord(line int, raw []byte) record {
 	}
 	fields, err := parseFields(raw)
 	if err != nil {
-		rec.err = &runtime.MapError{Code: runtime.CodeCSVMalformed, Message: fmt.Sprintf("line %d: %s", line, err)}
+		rec.err = &connector.MapError{Code: connector.CodeCSVMalformed, Message: fmt.Sprintf("line %d: %s", line, err)}
 		return rec
 	}
 	rec.fields = fields

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/askonce/askonce/connectors/runtime"
+	"github.com/askonce/askonce/connectors/connector"
 )
 
 // corpusSeeds adds every file of testdata/csv (the bad-input corpus) as a seed.
@@ -88,7 +88,7 @@ func FuzzCSVLine(f *testing.F) {
 		if out.MapErr == nil && out.Value == nil {
 			t.Fatalf("line %q: neither a record nor an error", line)
 		}
-		if out.MapErr != nil && out.MapErr.Code == runtime.CodePayloadInvalid && strings.Contains(out.MapErr.Message, "cannot be mapped") {
+		if out.MapErr != nil && out.MapErr.Code == connector.CodePayloadInvalid && strings.Contains(out.MapErr.Message, "cannot be mapped") {
 			t.Fatalf("line %q: mapping panicked: %s", line, out.MapErr.Message)
 		}
 	})

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/askonce/askonce/connectors/runtime"
+	"github.com/askonce/askonce/connectors/connector"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/schemas"
 )
@@ -34,14 +34,14 @@ func (fi *fileInfo) topic() string {
 
 // toRecord maps one CSV record of the file. A record that cannot be
 // mapped comes back with MapErr set (and its bytes in Raw), for the DLQ.
-func (fi *fileInfo) toRecord(rec record) (out runtime.Record) {
-	out = runtime.Record{Topic: fi.topic(), Raw: rec.raw, Position: fmt.Sprintf("%s:%d", fi.name, rec.line)}
+func (fi *fileInfo) toRecord(rec record) (out connector.Record) {
+	out = connector.Record{Topic: fi.topic(), Raw: rec.raw, Position: fmt.Sprintf("%s:%d", fi.name, rec.line)}
 	defer func() {
 		// Bad input must never stop the connector: a mapping defect on some
 		// unforeseen input dead-letters that line.
 		if p := recover(); p != nil {
 			out.Value = nil
-			out.MapErr = &runtime.MapError{Code: runtime.CodePayloadInvalid, Message: fmt.Sprintf("line %d: cannot be mapped: %v", rec.line, p)}
+			out.MapErr = &connector.MapError{Code: connector.CodePayloadInvalid, Message: fmt.Sprintf("line %d: cannot be mapped: %v", rec.line, p)}
 		}
 	}()
 	if rec.err != nil {
@@ -49,13 +49,13 @@ func (fi *fileInfo) toRecord(rec record) (out runtime.Record) {
 		return out
 	}
 	if len(rec.fields) != len(fi.hdr.cols) {
-		out.MapErr = &runtime.MapError{Code: runtime.CodeCSVMalformed,
+		out.MapErr = &connector.MapError{Code: connector.CodeCSVMalformed,
 			Message: fmt.Sprintf("line %d has %d fields, the header has %d", rec.line, len(rec.fields), len(fi.hdr.cols))}
 		return out
 	}
 	for i, f := range rec.fields {
 		if len(f) > MaxField {
-			out.MapErr = &runtime.MapError{Code: runtime.CodeFieldTooLong,
+			out.MapErr = &connector.MapError{Code: connector.CodeFieldTooLong,
 				Message: fmt.Sprintf("line %d: %s is %d bytes, the limit is %d", rec.line, fi.hdr.cols[i].Name, len(f), MaxField)}
 			return out
 		}
@@ -81,12 +81,12 @@ func (fi *fileInfo) toRecord(rec record) (out runtime.Record) {
 type row struct {
 	h      *header
 	fields []string
-	err    *runtime.MapError
+	err    *connector.MapError
 }
 
 func (r *row) fail(code, format string, args ...any) {
 	if r.err == nil {
-		r.err = &runtime.MapError{Code: code, Message: fmt.Sprintf(format, args...)}
+		r.err = &connector.MapError{Code: code, Message: fmt.Sprintf(format, args...)}
 	}
 }
 
@@ -120,7 +120,7 @@ func (r *row) integer(name string, bits int) (int64, bool) {
 		if bits == 32 {
 			what = "an integer (32-bit)"
 		}
-		r.fail(runtime.CodePayloadInvalid, "%s: %q is not %s", name, s, what)
+		r.fail(connector.CodePayloadInvalid, "%s: %q is not %s", name, s, what)
 		return 0, false
 	}
 	return v, true
@@ -152,7 +152,7 @@ func (r *row) boolean(name string) bool {
 	case "true", "t", "1", "yes", "y":
 		return true
 	default:
-		r.fail(runtime.CodePayloadInvalid, "%s: %q is not true or false", name, s)
+		r.fail(connector.CodePayloadInvalid, "%s: %q is not true or false", name, s)
 		return false
 	}
 }
@@ -164,7 +164,7 @@ func (r *row) date(name string) time.Time {
 	}
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		r.fail(runtime.CodePayloadInvalid, "%s: %q is not a YYYY-MM-DD date", name, s)
+		r.fail(connector.CodePayloadInvalid, "%s: %q is not a YYYY-MM-DD date", name, s)
 	}
 	return t
 }
@@ -187,7 +187,7 @@ func (r *row) clock(name string) *time.Duration {
 		t, err = time.Parse("15:04", s)
 	}
 	if err != nil {
-		r.fail(runtime.CodePayloadInvalid, "%s: %q is not a HH:MM[:SS] time", name, s)
+		r.fail(connector.CodePayloadInvalid, "%s: %q is not a HH:MM[:SS] time", name, s)
 		return nil
 	}
 	v := time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute + time.Duration(t.Second())*time.Second
@@ -214,18 +214,18 @@ func (r *row) op() string {
 	case "correction":
 		return schemas.OpCorrection
 	default:
-		r.fail(runtime.CodeOpUnknown, "op %q is not upsert, delete or correction", s)
+		r.fail(connector.CodeOpUnknown, "op %q is not upsert, delete or correction", s)
 		return ""
 	}
 }
 
 // mapKind builds the record of the file's kind and its Kafka key.
-func (r *row) mapKind(fi *fileInfo, id string) (any, string, *runtime.MapError) {
+func (r *row) mapKind(fi *fileInfo, id string) (any, string, *connector.MapError) {
 	if id == "" {
-		return nil, "", &runtime.MapError{Code: schemas.CodeRequired, Message: "id: is required (the row's key in the legacy system)"}
+		return nil, "", &connector.MapError{Code: schemas.CodeRequired, Message: "id: is required (the row's key in the legacy system)"}
 	}
 	if r.str("version") == "" {
-		return nil, "", &runtime.MapError{Code: schemas.CodeRequired, Message: "version: is required (the row's version, positive and growing with every change)"}
+		return nil, "", &connector.MapError{Code: schemas.CodeRequired, Message: "version: is required (the row's version, positive and growing with every change)"}
 	}
 	k := fi.hdr.kind
 	prov := schemas.Provenance{

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/askonce/askonce/connectors/connector"
 	"github.com/askonce/askonce/connectors/pgoutbox"
-	"github.com/askonce/askonce/connectors/runtime"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/schemas"
@@ -102,7 +102,7 @@ func jsonOf(t *testing.T, k *Kind, vals map[string]string) []byte {
 	return b
 }
 
-func mapLine(t *testing.T, k *Kind, hdr, line []string, eventTime time.Time) runtime.Record {
+func mapLine(t *testing.T, k *Kind, hdr, line []string, eventTime time.Time) connector.Record {
 	t.Helper()
 	h, err := parseHeader(k, hdr)
 	if err != nil {
@@ -156,14 +156,14 @@ func TestMappingErrors(t *testing.T) {
 	for _, tc := range []struct {
 		col, val, code string
 	}{
-		{"wage_base", "65000.00", runtime.CodePayloadInvalid},
-		{"wage_base", "abc", runtime.CodePayloadInvalid},
-		{"due_date", "30/10/2025", runtime.CodePayloadInvalid},
+		{"wage_base", "65000.00", connector.CodePayloadInvalid},
+		{"wage_base", "abc", connector.CodePayloadInvalid},
+		{"due_date", "30/10/2025", connector.CodePayloadInvalid},
 		{"version", "", schemas.CodeRequired},
-		{"version", "v2", runtime.CodePayloadInvalid},
+		{"version", "v2", connector.CodePayloadInvalid},
 		{"id", " ", schemas.CodeRequired},
-		{"op", "merge", runtime.CodeOpUnknown},
-		{"status", strings.Repeat("P", MaxField+1), runtime.CodeFieldTooLong},
+		{"op", "merge", connector.CodeOpUnknown},
+		{"status", strings.Repeat("P", MaxField+1), connector.CodeFieldTooLong},
 	} {
 		vals := map[string]string{}
 		for c, v := range rows["contribution"] {

@@ -238,7 +238,13 @@ type Totals struct {
 // writeReport writes dir/<final>.report.json: head, then one element of
 // "lines" per data record (from the journal), streamed. It is written
 // under a temporary name and renamed, so a report that exists is whole.
-func writeReport(dir, final string, head Report, journalPath string, total int) error {
+// It returns the totals it wrote.
+func writeReport(dir, final string, head Report, journalPath string, total int) (Totals, error) {
+	err := writeReportFile(dir, final, &head, journalPath, total)
+	return head.Totals, err
+}
+
+func writeReportFile(dir, final string, head *Report, journalPath string, total int) error {
 	head.Totals = Totals{}
 	if total > 0 {
 		err := eachEntry(journalPath, total, func(e LineReport) error {

@@ -6,8 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,85 +16,60 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/askonce/askonce/connectors/runtime"
+	"github.com/askonce/askonce/connectors/connector"
+	"github.com/askonce/askonce/connectors/connectortest"
 	"github.com/askonce/askonce/internal/bus"
-	"github.com/askonce/askonce/internal/config"
-	"github.com/askonce/askonce/internal/ops"
-	"github.com/askonce/askonce/internal/registry"
-	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
 	"github.com/askonce/askonce/schemas"
 )
 
-// testEnv is a broker, a registry and a bus database, and a Publisher on them.
+// testEnv is a broker, a registry and a bus database, and the connector
+// runtime on them.
 type testEnv struct {
+	*connectortest.Env
 	t      *testing.T
 	ctx    context.Context
 	addr   string
 	topics bus.Topics
 	db     *pgxpool.Pool
-	pub    *runtime.Publisher
-	codec  *bus.Codec
-	m      *runtime.Metrics
 	fm     *Metrics
-	log    *slog.Logger
 }
 
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
-	ctx := testenv.Ctx(t, 2*time.Minute)
-	broker := testenv.StartBroker(t, nil)
-	cfg := config.Default()
-	cfg.Kafka = broker.Kafka()
-	cfg.Registry.URL = testenv.StartRegistry(t)
-	cfg.Postgres.URL = testenv.Postgres(t)
-	log := ops.NewLogger(io.Discard, "error", "json")
-	db, err := store.OpenURL(ctx, cfg.Postgres.URL, 4)
-	testenv.Must(t, err, "bus db")
-	t.Cleanup(db.Close)
-	testenv.Must(t, runtime.Migrate(ctx, db, log), "migrate")
-	rc, err := registry.NewClient(cfg.Registry)
-	testenv.Must(t, err, "registry client")
-	conn, err := bus.Open(ctx, &cfg, rc.Bus(), log)
-	testenv.Must(t, err, "bus")
-	t.Cleanup(conn.Client.Close)
-	reg := ops.NewRegistry()
-	m := runtime.NewMetrics(reg)
-	pub := runtime.NewPublisher(conn.Client, conn.Codec, schemas.Rules{AllowSynthetic: true}, m, log)
-	t.Cleanup(func() { pub.Close() })
-	return &testEnv{t: t, ctx: ctx, addr: broker.Addr, topics: conn.Client.Topics(), db: db, pub: pub,
-		codec: conn.Codec, m: m, fm: NewMetrics(reg), log: log}
+	env := connectortest.NewEnv(t)
+	testenv.Must(t, Migrate(env.Ctx, env.DB, env.Log), "migrate")
+	return &testEnv{Env: env, t: t, ctx: env.Ctx, addr: env.Addr, topics: env.Topics, db: env.DB, fm: NewMetrics(env.Metrics)}
 }
 
-func (e *testEnv) runner(dir string, opt Options) *Runner {
-	if opt.PollInterval == 0 {
-		opt.PollInterval = 50 * time.Millisecond
+// opts tune a test's drop and runner.
+type opts struct {
+	BatchSize int
+	Settle    time.Duration
+	// afterPublish runs after each batch was acknowledged, before its
+	// checkpoint is saved.
+	afterPublish func(n int)
+	// afterHash runs after a file was opened and hashed, before it is parsed.
+	afterHash func(name string)
+}
+
+func (e *testEnv) drop(dir string, o opts) *Drop {
+	if o.Settle == 0 {
+		o.Settle = 300 * time.Millisecond
 	}
-	if opt.Settle == 0 {
-		opt.Settle = 300 * time.Millisecond
-	}
-	return NewRunner(Source{Agency: "etatcivil", DataCenter: "etatcivil-dc07", Dir: dir}, e.pub, runtime.NewCheckpoints(e.db), e.topics, opt, e.m, e.fm, e.log)
+	d := NewDrop(Config{Agency: "etatcivil", DataCenter: "etatcivil-dc07", Dir: dir, BatchSize: o.BatchSize,
+		PollInterval: 50 * time.Millisecond, Settle: o.Settle}, e.db, e.topics, e.fm, e.Log)
+	d.afterHash = o.afterHash
+	return d
+}
+
+func (e *testEnv) runner(dir string, o opts) *connector.Runner {
+	d := e.drop(dir, o)
+	return e.Runner(Instance(d.cfg), d, connector.Options{AfterPublish: o.afterPublish})
 }
 
 // start runs r until the test ends or stop is called.
-func (e *testEnv) start(r *Runner) (stop func()) {
-	ctx, cancel := context.WithCancel(e.ctx)
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	var stopped bool
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			e.t.Errorf("Run: %v", err)
-		}
-	}
-	e.t.Cleanup(stop)
-	return stop
-}
+func (e *testEnv) start(r *connector.Runner) (stop func()) { return e.Start(r) }
 
 // waitReport waits for dir/<sub>/<name>.report.json and reads it.
 func (e *testEnv) waitReport(dir, sub, name string, timeout time.Duration) *Report {
@@ -125,17 +98,13 @@ func (e *testEnv) waitReport(dir, sub, name string, timeout time.Duration) *Repo
 // civil decodes the civil-status topic.
 func (e *testEnv) civil(msgs []kafka.Message) []*schemas.CivilStatusRecord {
 	e.t.Helper()
-	var out []*schemas.CivilStatusRecord
-	for _, m := range msgs {
-		var r schemas.CivilStatusRecord
-		_, err := e.codec.Decode(e.ctx, e.topics.CivilStatus, m.Value, &r)
-		testenv.Must(e.t, err, "decode")
-		if string(m.Key) != r.NIN {
-			e.t.Errorf("key %s, NIN %s", m.Key, r.NIN)
+	recs := e.Civil(msgs)
+	for i, r := range recs {
+		if string(msgs[i].Key) != r.NIN {
+			e.t.Errorf("key %s, NIN %s", msgs[i].Key, r.NIN)
 		}
-		out = append(out, &r)
 	}
-	return out
+	return recs
 }
 
 func (e *testEnv) fileRow(sha string) fileRow {
@@ -183,7 +152,7 @@ func sha(b []byte) string {
 func TestSettleAndIgnoredNames(t *testing.T) {
 	e := newEnv(t)
 	dir := t.TempDir()
-	e.start(e.runner(dir, Options{BatchSize: 7, Settle: time.Second}))
+	e.start(e.runner(dir, opts{BatchSize: 7, Settle: time.Second}))
 
 	ignored := map[string][]byte{
 		".birth-hidden.csv":     birthFile(900, 2),
@@ -253,7 +222,7 @@ func TestSettleAndIgnoredNames(t *testing.T) {
 func TestDuplicateContent(t *testing.T) {
 	e := newEnv(t)
 	dir := t.TempDir()
-	r := e.runner(dir, Options{BatchSize: 100})
+	r := e.runner(dir, opts{BatchSize: 100})
 	e.start(r)
 	content := birthFile(1, 3)
 	write(t, filepath.Join(dir, "birth-a.csv"), content)
@@ -280,7 +249,7 @@ func TestDuplicateContent(t *testing.T) {
 	other := birthFile(50, 2)
 	write(t, filepath.Join(dir, "naissances-2026.csv"), other)
 	rej := e.waitReport(dir, RejectedDir, "naissances-2026.csv", 10*time.Second)
-	if rej.Outcome != "rejected" || rej.Reason == nil || rej.Reason.Code != runtime.CodeEntityUnknown {
+	if rej.Outcome != "rejected" || rej.Reason == nil || rej.Reason.Code != connector.CodeEntityUnknown {
 		t.Fatalf("rejected report %+v", rej)
 	}
 	write(t, filepath.Join(dir, "birth-2026.csv"), other)
@@ -294,6 +263,15 @@ func TestDuplicateContent(t *testing.T) {
 	}
 	if row := e.fileRow(first.SHA256); row.State != stateDone || row.Lines != 3 || row.Published != 3 || row.Name != "birth-a.csv" {
 		t.Fatalf("row %+v", row)
+	}
+	// The documented way to publish the same bytes again: delete the row,
+	// drop the file again (the checkpoint, at the end of that very file,
+	// does not skip it).
+	_, err := e.db.Exec(e.ctx, `DELETE FROM csvdrop_files WHERE sha256 = $1`, sha(other))
+	testenv.Must(t, err, "delete row")
+	write(t, filepath.Join(dir, "birth-again.csv"), other)
+	if rep := e.waitReport(dir, DoneDir, "birth-again.csv", 10*time.Second); rep.Outcome != "done" || rep.Totals.Published != 2 {
+		t.Fatalf("published again: %+v", rep)
 	}
 	if err := r.Healthy(); err != nil {
 		t.Fatalf("healthy: %v", err)
@@ -309,13 +287,13 @@ func TestRestartMidFile(t *testing.T) {
 	content := birthFile(1, 95)
 	write(t, filepath.Join(dir, "birth-big.csv"), content)
 
-	r1 := e.runner(dir, Options{BatchSize: 10})
 	ctx, crash := context.WithCancel(e.ctx)
-	r1.afterJournal = func(records int) {
-		if records == 30 {
-			crash()
+	batches := 0
+	r1 := e.runner(dir, opts{BatchSize: 10, afterPublish: func(int) {
+		if batches++; batches == 3 {
+			crash() // records 21-30 acknowledged, their checkpoint not saved
 		}
-	}
+	}})
 	done := make(chan error, 1)
 	go func() { done <- r1.Run(ctx) }()
 	select {
@@ -328,11 +306,16 @@ func TestRestartMidFile(t *testing.T) {
 	if row := e.fileRow(sum); row.State != statePublishing || row.Lines != 20 || row.Published != 20 {
 		t.Fatalf("after the crash: %+v", row)
 	}
+	cp, err := connector.NewCheckpoints(e.db).Load(e.ctx, "csvdrop:etatcivil-dc07")
+	testenv.Must(t, err, "checkpoint")
+	if c := decodeCheckpoint(cp); c.sha != sum || c.records != 20 {
+		t.Fatalf("checkpoint after the crash: %+v", c)
+	}
 	if !exists(filepath.Join(dir, "birth-big.csv")) {
 		t.Fatal("file moved before it was finished")
 	}
 
-	r2 := e.runner(dir, Options{BatchSize: 10})
+	r2 := e.runner(dir, opts{BatchSize: 10})
 	e.start(r2)
 	rep := e.waitReport(dir, DoneDir, "birth-big.csv", 15*time.Second)
 	if rep.Totals.Lines != 95 || rep.Totals.Published != 95 || len(rep.Lines) != 95 {
@@ -386,7 +369,7 @@ var corpus = map[string]struct {
 	"contribution-typo.csv":          {"rejected", CodeHeader, nil},
 	"affiliation-missing-column.csv": {"rejected", CodeHeader, nil},
 	"employment-empty.csv":           {"rejected", CodeHeader, nil},
-	"pension-2026-01.csv":            {"rejected", runtime.CodeEntityUnknown, nil},
+	"pension-2026-01.csv":            {"rejected", connector.CodeEntityUnknown, nil},
 	"death-header-latin1.csv":        {"rejected", CodeHeader, nil},
 	"birth-utf16.csv":                {"rejected", CodeHeader, nil}, // UTF-16LE with a BOM: not UTF-8
 	"birth-garbage.csv":              {"done", "", []string{"", "csv.encoding", "csv.malformed", "csv.encoding", "", "csv.encoding", ""}},
@@ -427,7 +410,7 @@ func TestBadInputCorpus(t *testing.T) {
 		}
 		write(t, filepath.Join(dir, name), b)
 	}
-	r := e.runner(dir, Options{BatchSize: 4})
+	r := e.runner(dir, opts{BatchSize: 4})
 	e.start(r)
 
 	wantPub, wantDLQ := 0, map[string][]byte{} // position -> raw

@@ -17,7 +17,7 @@ const (
 	stateRejected   = "rejected"
 )
 
-// fileRow is a file's row in csvdrop_files (migrations of connectors/runtime).
+// fileRow is a file's row in csvdrop_files (migrations/).
 type fileRow struct {
 	Name      string
 	Entity    string
@@ -75,9 +75,11 @@ WHERE connector = $1 AND sha256 = $2 AND state = 'publishing'`, f.connector, sha
 	return nil
 }
 
-func (f *files) finish(ctx context.Context, sha string) error {
-	_, err := f.pool.Exec(ctx, `UPDATE csvdrop_files SET state = 'done', finished_at = now()
-WHERE connector = $1 AND sha256 = $2`, f.connector, sha)
+// finish records a file published, with the totals of its report.
+func (f *files) finish(ctx context.Context, sha string, lines, published, rejected int) error {
+	_, err := f.pool.Exec(ctx, `UPDATE csvdrop_files SET state = 'done', finished_at = now(),
+    lines = $3, published = $4, rejected = $5
+WHERE connector = $1 AND sha256 = $2`, f.connector, sha, lines, published, rejected)
 	if err != nil {
 		return fmt.Errorf("csvdrop_files: finish: %w", err)
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/askonce/askonce/connectors/runtime"
+	"github.com/askonce/askonce/connectors/connector"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/schemas"
 )
@@ -45,8 +45,8 @@ type Source struct {
 // topics, prefix included). A row that cannot be mapped comes back with
 // MapErr set, to be dead-lettered with its payload; it never stops the
 // connector.
-func Map(row Row, src Source, topics bus.Topics) runtime.Record {
-	rec := runtime.Record{Raw: row.Payload, Position: fmt.Sprintf("seq %d", row.Seq), Key: []byte(row.Key)}
+func Map(row Row, src Source, topics bus.Topics) connector.Record {
+	rec := connector.Record{Raw: row.Payload, Position: fmt.Sprintf("seq %d", row.Seq), Key: []byte(row.Key)}
 	base, ok := Entities[row.Entity]
 	switch base {
 	case bus.BaseCivilStatus:
@@ -58,7 +58,7 @@ func Map(row Row, src Source, topics bus.Topics) runtime.Record {
 	}
 	if !ok {
 		rec.Topic = topics.DLQ
-		rec.MapErr = &runtime.MapError{Code: runtime.CodeEntityUnknown, Message: fmt.Sprintf("outbox entity %q is not one askonce publishes", row.Entity)}
+		rec.MapErr = &connector.MapError{Code: connector.CodeEntityUnknown, Message: fmt.Sprintf("outbox entity %q is not one askonce publishes", row.Entity)}
 		return rec
 	}
 	var op string
@@ -70,12 +70,12 @@ func Map(row Row, src Source, topics bus.Topics) runtime.Record {
 	case "correction":
 		op = schemas.OpCorrection
 	default:
-		rec.MapErr = &runtime.MapError{Code: runtime.CodeOpUnknown, Message: fmt.Sprintf("outbox op %q is not upsert, delete or correction", row.Op)}
+		rec.MapErr = &connector.MapError{Code: connector.CodeOpUnknown, Message: fmt.Sprintf("outbox op %q is not upsert, delete or correction", row.Op)}
 		return rec
 	}
 	var p payload
 	if err := jsonAPI.Unmarshal(row.Payload, &p); err != nil {
-		rec.MapErr = &runtime.MapError{Code: runtime.CodePayloadInvalid, Message: "payload: " + err.Error()}
+		rec.MapErr = &connector.MapError{Code: connector.CodePayloadInvalid, Message: "payload: " + err.Error()}
 		return rec
 	}
 	prov := schemas.Provenance{
@@ -105,7 +105,7 @@ func Map(row Row, src Source, topics bus.Topics) runtime.Record {
 	}
 	if err != nil {
 		rec.Value = nil
-		rec.MapErr = &runtime.MapError{Code: runtime.CodePayloadInvalid, Message: err.Error()}
+		rec.MapErr = &connector.MapError{Code: connector.CodePayloadInvalid, Message: err.Error()}
 	}
 	return rec
 }

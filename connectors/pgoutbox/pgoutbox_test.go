@@ -3,7 +3,7 @@ package pgoutbox_test
 import (
 	"context"
 	"fmt"
-	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,11 +13,12 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/askonce/askonce/connectors"
+	"github.com/askonce/askonce/connectors/connector"
+	"github.com/askonce/askonce/connectors/connectortest"
 	"github.com/askonce/askonce/connectors/pgoutbox"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/ops"
-	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
 	"github.com/askonce/askonce/schemas"
@@ -59,9 +60,8 @@ func insertBirth(t *testing.T, ctx context.Context, pool *pgxpool.Pool, schema s
 }
 
 func TestConnectorPublishesValidatesAndDeadLetters(t *testing.T) {
-	ctx := testenv.Ctx(t, 3*time.Minute)
-	broker := testenv.StartBroker(t, nil)
-	regURL := testenv.StartRegistry(t)
+	env := connectortest.NewEnv(t)
+	ctx := env.Ctx
 	srcURL := testenv.Postgres(t)
 	src, err := store.OpenURL(ctx, srcURL, 4)
 	testenv.Must(t, err, "source db")
@@ -79,32 +79,20 @@ func TestConnectorPublishesValidatesAndDeadLetters(t *testing.T) {
 	// An outbox row no askonce mapping knows (an agency's own extra table).
 	exec(t, ctx, src, `INSERT INTO cnas_dc01.askonce_outbox (entity, key, op, payload) VALUES ('chifa_card', 'chifa_card/1', 'upsert', '{"version":1}')`)
 
-	cfg := config.Default()
-	cfg.Kafka = broker.Kafka()
-	cfg.Postgres.URL = testenv.Postgres(t)
-	cfg.Registry.URL = regURL
-	cfg.Rules.AllowSynthetic = true
-	cfg.Connect.SourcesURL = srcURL
-	cfg.Connect.PollInterval = 50 * time.Millisecond
-	cfg.Connect.PGOutbox = []config.PGOutboxSource{
-		{Agency: "etatcivil", DataCenter: "etatcivil-dc07", Schema: "etatcivil_dc07"},
-		{Agency: "cnas", DataCenter: "cnas-dc01", Schema: "cnas_dc01"},
+	cfg := connectors.Config{
+		BatchSize: 1000, PollInterval: 50 * time.Millisecond, MaxBackoff: 30 * time.Second,
+		Rules:      schemas.Rules{AllowSynthetic: true},
+		SourcesURL: srcURL,
+		PGOutbox: []connectors.PGOutbox{
+			{Agency: "etatcivil", DataCenter: "etatcivil-dc07", Schema: "etatcivil_dc07"},
+			{Agency: "cnas", DataCenter: "cnas-dc01", Schema: "cnas_dc01"},
+		},
 	}
-	log := ops.NewLogger(io.Discard, "error", "json")
-	reg := ops.NewRegistry()
-	opsSrv := ops.NewServer(reg, log)
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- connectors.Run(runCtx, &cfg, reg, opsSrv, log) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("connectors.Run: %v", err)
-		}
-	})
+	opsSrv := connect(env, cfg)
 
-	topics := bus.NewTopics(cfg.Kafka.Topics)
-	addr := broker.Addr
+	topics := env.Topics
+	addr := env.Addr
+	partitions := env.Kafka.Topics.RecordPartitions
 	dlq := testenv.WaitTopic(t, ctx, addr, topics.DLQ, 3, 30*time.Second)
 	civil := testenv.WaitTopic(t, ctx, addr, topics.CivilStatus, 1, 10*time.Second)
 	contrib := testenv.WaitTopic(t, ctx, addr, topics.Contribution, 1, 10*time.Second)
@@ -129,7 +117,7 @@ func TestConnectorPublishesValidatesAndDeadLetters(t *testing.T) {
 					continue
 				}
 				w, err := bus.ParseWatermark(m, topics.WritersOf(c.topic), time.Now())
-				if err != nil || w.DataCenter != c.dc || w.Partitions != cfg.Kafka.Topics.RecordPartitions {
+				if err != nil || w.DataCenter != c.dc || w.Partitions != partitions {
 					t.Fatalf("marker on %s/%d: %+v %v", c.topic, m.Partition, w, err)
 				}
 				seen[m.Partition] = true
@@ -137,23 +125,17 @@ func TestConnectorPublishesValidatesAndDeadLetters(t *testing.T) {
 			if recordAfterMarker {
 				t.Fatalf("%s: a record of the first batch after a marker on its partition", c.topic)
 			}
-			if len(seen) == cfg.Kafka.Topics.RecordPartitions {
+			if len(seen) == partitions {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: markers of %s on %d partitions of %d", c.topic, c.dc, len(seen), cfg.Kafka.Topics.RecordPartitions)
+				t.Fatalf("%s: markers of %s on %d partitions of %d", c.topic, c.dc, len(seen), partitions)
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
 
-	rc, err := registry.NewClient(cfg.Registry)
-	testenv.Must(t, err, "registry client")
-	codec := bus.NewCodec(rc, bus.CodecOptions{IsNotFound: registry.IsNotFound})
-	text, err := schemas.LatestText(bus.BaseCivilStatus)
-	testenv.Must(t, err, "schema")
-	_, err = codec.Use(ctx, topics.CivilStatus, text)
-	testenv.Must(t, err, "codec")
+	codec := env.Codec()
 	m := civil[0]
 	var rec schemas.CivilStatusRecord
 	_, err = codec.Decode(ctx, topics.CivilStatus, m.Value, &rec)
@@ -207,9 +189,7 @@ func TestConnectorPublishesValidatesAndDeadLetters(t *testing.T) {
 	}
 
 	// The checkpoint moved to the head of each outbox.
-	busDB, err := store.OpenURL(ctx, cfg.Postgres.URL, 2)
-	testenv.Must(t, err, "bus db")
-	defer busDB.Close()
+	busDB := env.DB
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var pos, published, rejected int64
@@ -240,7 +220,7 @@ func TestOutboxGaps(t *testing.T) {
 	t.Cleanup(pool.Close)
 	agencySchema(t, ctx, pool, "cnas_dc02")
 	topics := bus.NewTopics(config.Default().Kafka.Topics)
-	o := pgoutbox.NewOutbox(pool, "cnas_dc02", pgoutbox.Source{Agency: "cnas", DataCenter: "cnas-dc02"}, topics)
+	o := pgoutbox.NewOutbox(pool, pgoutbox.Config{Agency: "cnas", DataCenter: "cnas-dc02", Schema: "cnas_dc02"}, topics, slog.New(slog.DiscardHandler))
 	ins := `INSERT INTO cnas_dc02.affiliations (id, nin, nss, fund, start_date, status) VALUES ($1, '109859916000420137', '1600123456', 'CNAS', '2007-09-01', 'ACTIVE')`
 
 	seqs := func(after int64) ([]string, bool) {
@@ -291,4 +271,57 @@ func TestOutboxGaps(t *testing.T) {
 	if fmt.Sprint(got) != "[seq 4]" {
 		t.Fatalf("after rollback: %v", got)
 	}
+}
+
+// TestConformance runs the connector conformance suite on the outbox.
+func TestConformance(t *testing.T) {
+	connectortest.Run(t, func(t *testing.T, env *connectortest.Env) *connectortest.Subject {
+		ctx := env.Ctx
+		pool, err := store.OpenURL(ctx, testenv.Postgres(t), 4)
+		testenv.Must(t, err, "source db")
+		t.Cleanup(pool.Close)
+		agencySchema(t, ctx, pool, "etatcivil_dc03")
+		cfg := pgoutbox.Config{Agency: "etatcivil", DataCenter: "etatcivil-dc03", Schema: "etatcivil_dc03", PollInterval: 20 * time.Millisecond}
+		return &connectortest.Subject{
+			Instance:  connector.Instance{Kind: "pgoutbox", Agency: cfg.Agency, DataCenter: cfg.DataCenter},
+			SourceKey: "birth/1",
+			NewSource: func(batchSize int) connector.Source {
+				c := cfg
+				c.BatchSize = batchSize
+				return pgoutbox.NewOutbox(pool, c, env.Topics, env.Log)
+			},
+			Versions: func(t *testing.T, from, to int) {
+				for v := from; v <= to; v++ {
+					if v == 1 {
+						insertBirth(t, ctx, pool, "etatcivil_dc03", 1, "109859916000420137")
+						continue
+					}
+					// Each update is a commit and a new version (askonce_bump_version).
+					exec(t, ctx, pool, "UPDATE etatcivil_dc03.births SET marginal_notes = ARRAY[$1] WHERE id = 1", fmt.Sprintf("note %d", v))
+				}
+			},
+			Unmappable: func(t *testing.T) {
+				exec(t, ctx, pool, `INSERT INTO etatcivil_dc03.askonce_outbox (entity, key, op, payload) VALUES ('chifa_card', 'chifa_card/1', 'upsert', '{"version":1}')`)
+			},
+		}
+	})
+}
+
+// connect runs `askonce connect` (connectors.Run) on env until the test
+// ends, and returns its ops server (readiness checks).
+func connect(env *connectortest.Env, cfg connectors.Config) *ops.Server {
+	reg := ops.NewRegistry()
+	opsSrv := ops.NewServer(reg, env.Log)
+	ctx, stop := context.WithCancel(env.Ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- connectors.Run(ctx, cfg, connectors.Deps{DB: env.DB, Bus: env.Conn, Registry: env.Registry, Metrics: reg, Ops: opsSrv, Log: env.Log})
+	}()
+	env.T.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			env.T.Errorf("connectors.Run: %v", err)
+		}
+	})
+	return opsSrv
 }

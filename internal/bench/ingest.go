@@ -15,9 +15,9 @@ import (
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/askonce/askonce/connectors"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/dev"
 	"github.com/askonce/askonce/internal/reconcile"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/synth"
@@ -240,7 +240,7 @@ func (e *env) reconcile(ctx context.Context, srcURL string, busPool *pgxpool.Poo
 	defer src.Close()
 	cfg := config.Default()
 	cfg.Seed.DataCenters = e.opt.Config.Seed.DataCenters
-	connectors.AddSynthetic(&cfg)
+	dev.AddSynthetic(&cfg)
 	topics := bus.NewTopics(config.Topics{Prefix: prefix})
 	rules := schemas.Rules{AllowSynthetic: true}
 	for _, s := range cfg.Connect.PGOutbox {

@@ -12,10 +12,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/askonce/askonce/connectors"
 	"github.com/askonce/askonce/connectors/pgoutbox"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/dev"
 	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/testenv"
@@ -105,7 +105,7 @@ func guardFindings(ctx context.Context, t *testing.T, db *pgxpool.Pool) findings
 func synthetic() *config.Config {
 	cfg := config.Default()
 	cfg.Connect.PGOutbox = nil
-	connectors.AddSynthetic(&cfg)
+	dev.AddSynthetic(&cfg)
 	return &cfg
 }
 

@@ -22,7 +22,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/askonce/askonce/connectors"
 	devfiles "github.com/askonce/askonce/deploy/dev"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
@@ -128,7 +127,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	rows, defects := res.Totals()
 	log.Info("synthetic sources ready", "persons", res.Run.Persons, "rows", rows, "defective", defects, "loaded_now", res.Loaded)
 
-	connectors.AddSynthetic(cfg)
+	AddSynthetic(cfg)
 	cfg.Connect.SourcesURL = srcURL
 	cfg.Lookup.DevMode = true
 	cfg.Lookup.CreateSigningKey = true
@@ -156,7 +155,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	case <-gctx.Done():
 		return g.Wait()
 	}
-	g.Go(func() error { return connectors.Run(gctx, cfg, reg, opsSrv, log.With("component", "connect")) })
+	g.Go(func() error { return runConnectors(gctx, cfg, reg, opsSrv, log.With("component", "connect")) })
 	g.Go(func() error { return materialize.Run(gctx, cfg, reg, opsSrv, log.With("component", "materialize")) })
 	g.Go(func() error { return notify.Run(gctx, cfg, reg, opsSrv, log.With("component", "notify")) })
 	apiAddr := make(chan string, 1)

@@ -1,4 +1,4 @@
-package runtime
+package connector
 
 import (
 	"cmp"
@@ -11,14 +11,14 @@ import (
 // is at most this old plus the time its records take to reach the store.
 const DefaultWatermarkEvery = 5 * time.Second
 
-// Watermarker decides when a connector instance writes a watermark round
-// (bus.WatermarkMessages) and writes it. The source loop tells it, with
-// CaughtUp, each instant T such that everything the source had committed
-// before T has been published and acknowledged; Flush writes the newest
+// watermarker decides when a connector instance writes a watermark round
+// (bus.WatermarkMessages) and writes it. The sink tells it, with
+// caughtUp, each instant T such that everything the source had committed
+// before T has been published and acknowledged; flush writes the newest
 // such T at most every `every`. A round that fails is not retried as such:
 // the next one carries a newer T, and the data center's watermark only
 // ages meanwhile, which is the truth.
-type Watermarker struct {
+type watermarker struct {
 	pub    *Publisher
 	inst   Instance
 	every  time.Duration
@@ -28,22 +28,22 @@ type Watermarker struct {
 	warned bool
 }
 
-// Watermarker returns the watermarker of inst; every is
+// newWatermarker returns the watermarker of inst; every is
 // DefaultWatermarkEvery when 0.
-func (p *Publisher) Watermarker(inst Instance, every time.Duration, log *slog.Logger) *Watermarker {
-	return &Watermarker{pub: p, inst: inst, every: cmp.Or(every, DefaultWatermarkEvery), log: log}
+func newWatermarker(p *Publisher, inst Instance, every time.Duration, log *slog.Logger) *watermarker {
+	return &watermarker{pub: p, inst: inst, every: cmp.Or(every, DefaultWatermarkEvery), log: log}
 }
 
-// CaughtUp records that everything committed at the source before t is
+// caughtUp records that everything committed at the source before t is
 // published and acknowledged.
-func (w *Watermarker) CaughtUp(t time.Time) {
+func (w *watermarker) caughtUp(t time.Time) {
 	if t.After(w.at) {
 		w.at = t
 	}
 }
 
-// Flush writes the watermark round due, if any.
-func (w *Watermarker) Flush(ctx context.Context) {
+// flush writes the watermark round due, if any.
+func (w *watermarker) flush(ctx context.Context) {
 	if w.at.IsZero() || time.Since(w.last) < w.every {
 		return
 	}

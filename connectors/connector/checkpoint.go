@@ -1,4 +1,4 @@
-package runtime
+package connector
 
 import (
 	"context"
@@ -16,41 +16,45 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Migrate creates or updates the connectors' tables in the bus database.
+// Migrate creates or updates connect_checkpoints, the runtime's one table,
+// in the bus database. Source kinds migrate their own tables.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
-	_, err := store.Migrate(ctx, pool, "connect", migrations, "migrations", log)
+	_, err := store.Migrate(ctx, pool, "connector", migrations, "migrations", log)
 	return err
 }
 
-// Checkpoints are the durable positions of the connectors.
+// Checkpoints are the durable checkpoints of the connectors
+// (connect_checkpoints), the only code that writes that table.
 type Checkpoints struct{ pool *pgxpool.Pool }
 
-// NewCheckpoints keeps positions in pool (the bus database, migrated).
+// NewCheckpoints keeps checkpoints in pool (the bus database, migrated).
 func NewCheckpoints(pool *pgxpool.Pool) *Checkpoints { return &Checkpoints{pool: pool} }
 
-// Load returns the last position saved for connector, 0 when none.
-func (c *Checkpoints) Load(ctx context.Context, connector string) (int64, error) {
-	var pos int64
-	err := c.pool.QueryRow(ctx, `SELECT position FROM connect_checkpoints WHERE connector = $1`, connector).Scan(&pos)
+// Load returns the last checkpoint saved for connector, nil when none.
+func (c *Checkpoints) Load(ctx context.Context, connector string) (Checkpoint, error) {
+	var cp []byte
+	err := c.pool.QueryRow(ctx, `SELECT checkpoint FROM connect_checkpoints WHERE connector = $1`, connector).Scan(&cp)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
+		return nil, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("load checkpoint of %s: %w", connector, err)
+		return nil, fmt.Errorf("load checkpoint of %s: %w", connector, err)
 	}
-	return pos, nil
+	return cp, nil
 }
 
-// Save records that everything up to pos was published (and counts what
-// was). A position never moves backwards.
-func (c *Checkpoints) Save(ctx context.Context, connector string, pos int64, n Counts) error {
+// Save records that everything before cp was published (and counts what
+// was). seq is the source's sequence number (Sequenced), 0 when it has
+// none; connect_checkpoints.position never moves backwards.
+func (c *Checkpoints) Save(ctx context.Context, connector string, cp Checkpoint, seq int64, n Counts) error {
 	_, err := c.pool.Exec(ctx, `
-INSERT INTO connect_checkpoints (connector, position, published, rejected) VALUES ($1, $2, $3, $4)
+INSERT INTO connect_checkpoints (connector, checkpoint, position, published, rejected) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (connector) DO UPDATE SET
+    checkpoint = excluded.checkpoint,
     position = greatest(connect_checkpoints.position, excluded.position),
     published = connect_checkpoints.published + excluded.published,
     rejected = connect_checkpoints.rejected + excluded.rejected,
-    updated_at = now()`, connector, pos, n.Published, n.Rejected)
+    updated_at = now()`, connector, []byte(cp), seq, n.Published, n.Rejected)
 	if err != nil {
 		return fmt.Errorf("save checkpoint of %s: %w", connector, err)
 	}
@@ -68,6 +72,3 @@ ON CONFLICT (connector) DO UPDATE SET agency = excluded.agency, data_center = ex
 	}
 	return nil
 }
-
-// Pool is the bus database the checkpoints live in.
-func (c *Checkpoints) Pool() *pgxpool.Pool { return c.pool }

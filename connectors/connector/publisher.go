@@ -1,8 +1,4 @@
-// Package runtime is what every connector shares: validation against the
-// record rules, Avro encoding in the Confluent wire format, publishing to
-// the record topics and the dead-letter queue, durable checkpoints,
-// backoff, and metrics. A source only reads and maps.
-package runtime
+package connector
 
 import (
 	"context"
@@ -18,59 +14,6 @@ import (
 	"github.com/askonce/askonce/schemas"
 )
 
-// Record is one source record on its way to a topic: mapped (Value), or
-// not mappable (MapErr), with the original bytes kept for the DLQ.
-type Record struct {
-	// Topic is the full name of the record topic it belongs to.
-	Topic string
-	// Key is the Kafka key: the citizen's NIN (an employer id for employer
-	// contributions), so one citizen's records stay ordered on one partition.
-	Key []byte
-	// Value is *schemas.CivilStatusRecord, *schemas.EmploymentRecord or
-	// *schemas.ContributionRecord; nil when MapErr is set.
-	Value any
-	// Raw is the original bytes (outbox payload, CSV line) for the DLQ.
-	Raw []byte
-	// Position says where the original is (outbox seq, file:line).
-	Position string
-	// MapErr is why the source could not map it.
-	MapErr *MapError
-}
-
-// MapError is a record the source could not turn into its Avro type.
-type MapError struct {
-	Code    string // stable, e.g. payload.invalid, entity.unknown
-	Message string
-}
-
-func (e *MapError) Error() string { return e.Code + ": " + e.Message }
-
-// Mapping failure codes, beside the validation codes of schemas.
-const (
-	CodePayloadInvalid = "payload.invalid" // not JSON, or a field of the wrong type
-	CodeEntityUnknown  = "entity.unknown"  // an outbox entity or CSV kind askonce does not publish
-	CodeOpUnknown      = "op.unknown"      // an outbox op other than upsert, delete, correction
-	CodeCSVMalformed   = "csv.malformed"   // a line that is not valid CSV for its header
-	CodeCSVEncoding    = "csv.encoding"    // a line that is not UTF-8
-	CodeFieldTooLong   = "field.too_long"  // a field longer than the format allows
-)
-
-// Counts are what one batch did.
-type Counts struct {
-	Published int
-	Rejected  int
-}
-
-// Instance names one connector instance: a source kind at an agency data center.
-type Instance struct {
-	Kind       string // pgoutbox, csvdrop
-	Agency     string
-	DataCenter string
-}
-
-// Name is kind:data_center, the instance's label in metrics, logs and checkpoints.
-func (i Instance) Name() string { return i.Kind + ":" + i.DataCenter }
-
 // Publisher validates, encodes and publishes batches of records, sending
 // what fails to the DLQ with its reason. One Publisher serves every
 // instance of a process.
@@ -83,7 +26,7 @@ type Publisher struct {
 	log    *slog.Logger
 	now    func() time.Time
 	m      *Metrics
-	// inflight bounds the batches the process's runners hold between
+	// inflight bounds the batches the process's instances hold between
 	// reading and checkpointing (see MaxInFlightBatches).
 	inflight chan struct{}
 
@@ -92,14 +35,15 @@ type Publisher struct {
 	partsAt time.Time
 }
 
-// MaxInFlightBatches is how many batches the runners of one process may
-// hold at once, read but not yet checkpointed. Each instance holds at most
-// one; with 33 data centers at batch_size 1000, unbounded, the process
-// kept 33,000 records (rows, values, encoded messages) alive at once, most
-// of them waiting for a CPU anyway: this bound keeps the memory of a
-// connector process independent of the number of data centers it serves.
-// Delivery is unchanged: a batch is still published, acknowledged, then
-// checkpointed, in source order per instance.
+// MaxInFlightBatches is how many batches the instances of one process may
+// hold at once, read but not yet checkpointed (Sink.Reserve to the end of
+// Put). Each instance holds at most one; with 33 data centers at
+// batch_size 1000, unbounded, the process kept 33,000 records (rows,
+// values, encoded messages) alive at once, most of them waiting for a CPU
+// anyway: this bound keeps the memory of a connector process independent
+// of the number of data centers it serves. Delivery is unchanged: a batch
+// is still published, acknowledged, then checkpointed, in source order per
+// instance.
 const MaxInFlightBatches = 8
 
 // acquire takes an in-flight slot; false when ctx ended first.
@@ -137,17 +81,16 @@ func NewPublisher(client *bus.Client, codec *bus.Codec, rules schemas.Rules, m *
 // Close flushes and closes the producer.
 func (p *Publisher) Close() error { return p.writer.Close() }
 
-// Publish validates and encodes recs and writes them, valid ones to their
-// topics and rejects to the DLQ, in one synchronous produce that returns
-// only when the brokers acknowledged every message (acks=all). On error
-// nothing may be assumed published: the caller retries the whole batch
-// (records carry their source version, so a duplicate changes nothing
-// downstream).
-func (p *Publisher) Publish(ctx context.Context, inst Instance, recs []Record) (Counts, error) {
+// Publish validates and encodes recs (each once) and writes them, valid
+// ones to their topics and rejects to the DLQ, in one synchronous produce
+// that returns only when the brokers acknowledged every message
+// (acks=all). It returns one Outcome per record. On error nothing may be
+// assumed published: the caller retries the whole batch (records carry
+// their source version, so a duplicate changes nothing downstream).
+func (p *Publisher) Publish(ctx context.Context, inst Instance, recs []Record) ([]Outcome, Counts, error) {
 	var n Counts
+	outs := make([]Outcome, len(recs))
 	msgs := make([]kafka.Message, 0, len(recs))
-	type rejected struct{ topic, code string }
-	var rejects []rejected
 	for i := range recs {
 		r := &recs[i]
 		reject := func(code, msg string, violations any) {
@@ -155,7 +98,7 @@ func (p *Publisher) Publish(ctx context.Context, inst Instance, recs []Record) (
 				Code: code, Message: msg, Violations: violations, Source: inst.Name(),
 				Position: r.Position, Topic: r.Topic, Agency: inst.Agency, DataCenter: inst.DataCenter,
 			}, p.now()))
-			rejects = append(rejects, rejected{r.Topic, code})
+			outs[i] = Outcome{Code: code, Message: msg}
 			n.Rejected++
 		}
 		if r.MapErr != nil {
@@ -170,19 +113,19 @@ func (p *Publisher) Publish(ctx context.Context, inst Instance, recs []Record) (
 		if err != nil {
 			// The value passed validation but not its Avro type (an enum
 			// symbol, a union branch): a defect of the record, not of the bus.
-			reject("avro.encode", err.Error(), nil)
+			reject(CodeAvroEncode, err.Error(), nil)
 			continue
 		}
 		msgs = append(msgs, kafka.Message{Topic: r.Topic, Key: r.Key, Value: b})
 		n.Published++
 	}
 	if len(msgs) == 0 {
-		return n, nil
+		return outs, n, nil
 	}
 	start := time.Now()
 	if err := p.writer.WriteMessages(ctx, msgs...); err != nil {
 		p.m.produceErrors.WithLabelValues(inst.Name()).Inc()
-		return Counts{}, fmt.Errorf("publish %d records: %w", len(msgs), err)
+		return nil, Counts{}, fmt.Errorf("publish %d records: %w", len(msgs), err)
 	}
 	p.m.produceSeconds.WithLabelValues(inst.Name()).Observe(time.Since(start).Seconds())
 	pub := map[string]int{}
@@ -194,10 +137,12 @@ func (p *Publisher) Publish(ctx context.Context, inst Instance, recs []Record) (
 	for topic, c := range pub {
 		p.m.published.WithLabelValues(inst.Name(), topic).Add(float64(c))
 	}
-	for _, r := range rejects {
-		p.m.rejected.WithLabelValues(inst.Name(), r.code).Inc()
+	for _, o := range outs {
+		if o.Code != "" {
+			p.m.rejected.WithLabelValues(inst.Name(), o.Code).Inc()
+		}
 	}
-	return n, nil
+	return outs, n, nil
 }
 
 // Mark writes a watermark round for inst: a marker carrying at on every
