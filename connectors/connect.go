@@ -33,7 +33,7 @@ import (
 func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, opsSrv *ops.Server, log *slog.Logger) error {
 	c := cfg.Connect
 	if len(c.PGOutbox)+len(c.CSVDrop) == 0 {
-		return errors.New("connect: no connector configured: list sources under connect.pgoutbox or connect.csvdrop (see deploy/dev/connect.yaml)")
+		return errors.New("connect: no connector configured: list sources under connect.pgoutbox or connect.csvdrop (see deploy/devfiles/connect.yaml)")
 	}
 	busDB, err := store.Open(ctx, cfg.Postgres)
 	if err != nil {

@@ -39,7 +39,7 @@ Ops (/metrics, /healthz, /readyz) on ` + defaultNotifyOps + ` unless --ops-liste
 			if dev, _ := cmd.Flags().GetBool("dev"); dev {
 				cfg.Lookup.DevMode = true
 				if cfg.Lookup.PolicyFile == "" {
-					cfg.Lookup.PolicyFile = "deploy/dev/policy.yaml"
+					cfg.Lookup.PolicyFile = "deploy/devfiles/policy.yaml"
 				}
 			}
 			reg := ops.NewRegistry()
@@ -52,7 +52,7 @@ Ops (/metrics, /healthz, /readyz) on ` + defaultNotifyOps + ` unless --ops-liste
 	}
 	cmd.Flags().String("group", "askonce-notify", "Kafka consumer group")
 	cmd.Flags().String("policy", "", "lookup policy file (lookup.policy_file): portfolio purposes are checked against it")
-	cmd.Flags().Bool("dev", false, "dev mode: the dev policy (deploy/dev/policy.yaml) with its well-known keys")
+	cmd.Flags().Bool("dev", false, "dev mode: the dev policy (deploy/devfiles/policy.yaml) with its well-known keys")
 	cmd.Flags().Bool("allow-synthetic", false, "accept synthetic persons (dev, tests, pilots)")
 	return cmd
 }

@@ -585,7 +585,7 @@ type rule struct{ Record, Alert, Expr string }
 
 func loadRules(t *testing.T) []rule {
 	t.Helper()
-	paths, _ := filepath.Glob(deployPath("prometheus", "*.rules.yml"))
+	paths, _ := filepath.Glob(deployPath("promrules", "*.rules.yml"))
 	var out []rule
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
@@ -662,7 +662,7 @@ func TestRunbooks(t *testing.T) {
 			t.Errorf("deploy/README.md has no runbook %q", h)
 		}
 	}
-	rb, err := os.ReadFile(deployPath("prometheus", "askonce.rules.yml"))
+	rb, err := os.ReadFile(deployPath("promrules", "askonce.rules.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}

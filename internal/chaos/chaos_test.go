@@ -175,7 +175,7 @@ func TestChaos(t *testing.T) {
 	registry := add("registry", "registry")
 	connect := add("connect", "connect", "--synthetic")
 	mat := add("materialize", "materialize")
-	serve := add("serve", "serve", "--dev", "--policy", filepath.Join(repo, "deploy", "dev", "policy.yaml"))
+	serve := add("serve", "serve", "--dev", "--policy", filepath.Join(repo, "deploy", "devfiles", "policy.yaml"))
 	live := add("seed-live", "seed", "--persons", strconv.Itoa(persons), "--seed", "7", "--live", "--rate", strconv.Itoa(liveRate))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -608,7 +608,7 @@ type answer struct {
 }
 
 // askDocs are the document types asked for, with their weight; all of
-// them allowed to the CNR for pension-award (deploy/dev/policy.yaml).
+// them allowed to the CNR for pension-award (deploy/devfiles/policy.yaml).
 var askDocs = []struct {
 	doc    string
 	weight int

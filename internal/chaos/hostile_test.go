@@ -77,7 +77,7 @@ func python(t testing.TB) string {
 	t.Helper()
 	const py = "/usr/bin/python3"
 	if out, err := exec.Command(py, "-c", "import confluent_kafka").CombinedOutput(); err != nil {
-		t.Fatalf("chaos: %s cannot import confluent_kafka (%v: %s): run `make deps` (deploy/dev/deps.sh installs python3-confluent-kafka)",
+		t.Fatalf("chaos: %s cannot import confluent_kafka (%v: %s): run `make deps` (deploy/devfiles/deps.sh installs python3-confluent-kafka)",
 			py, err, strings.TrimSpace(string(out)))
 	}
 	return py

@@ -24,7 +24,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/askonce/askonce/connectors"
-	devfiles "github.com/askonce/askonce/deploy/dev"
+	"github.com/askonce/askonce/deploy/devfiles"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/devbroker"

@@ -302,7 +302,7 @@ func lifeCertificate(t *testing.T, ctx context.Context, env []string, db *pgxpoo
 	ln.Close()
 	serveEnv := append(append([]string(nil), env...), "ASKONCE_LOOKUP_LISTEN="+api,
 		"ASKONCE_LOOKUP_SIGNING_KEYS_DIR="+filepath.Join(t.TempDir(), "keys"))
-	start(t, serveEnv, "serve", "serve", "--dev", "--policy", filepath.Join(testenv.RepoRoot(t), "deploy", "dev", "policy.yaml"))
+	start(t, serveEnv, "serve", "serve", "--dev", "--policy", filepath.Join(testenv.RepoRoot(t), "deploy", "devfiles", "policy.yaml"))
 	base := "http://" + api
 	waitFor(t, "the lookup API to be ready", time.Minute, func() bool {
 		resp, err := http.Get(base + "/readyz")

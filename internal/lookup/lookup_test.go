@@ -77,7 +77,7 @@ func setup(t *testing.T) *harness {
 	// connections that TestLoad would count against the API's goroutines.
 	cfg.Materialize.StallTimeout = time.Hour
 	cfg.Lookup.Listen = "127.0.0.1:0"
-	cfg.Lookup.PolicyFile = filepath.Join(testenv.RepoRoot(t), "deploy", "dev", "policy.yaml")
+	cfg.Lookup.PolicyFile = filepath.Join(testenv.RepoRoot(t), "deploy", "devfiles", "policy.yaml")
 	cfg.Lookup.DevMode = true
 	cfg.Lookup.CreateSigningKey = true
 	h.keys = t.TempDir()

@@ -56,7 +56,7 @@ func setup(t *testing.T) *harness {
 	cfg.Notify.BatchSize = 5
 	cfg.Notify.BatchWait = 20 * time.Millisecond
 	cfg.Lookup.Listen = "127.0.0.1:0"
-	cfg.Lookup.PolicyFile = filepath.Join(testenv.RepoRoot(t), "deploy", "dev", "policy.yaml")
+	cfg.Lookup.PolicyFile = filepath.Join(testenv.RepoRoot(t), "deploy", "devfiles", "policy.yaml")
 	cfg.Lookup.DevMode = true
 	cfg.Lookup.CreateSigningKey = true
 	cfg.Lookup.SigningKeysDir = t.TempDir()

@@ -178,7 +178,7 @@ func sanitize(s string) string {
 }
 
 // Need fails the test when a command-line tool is missing; `make test`
-// installs them all (see deploy/dev/deps.sh).
+// installs them all (see deploy/devfiles/deps.sh).
 func Need(t testing.TB, tool string) string {
 	t.Helper()
 	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
@@ -187,7 +187,7 @@ func Need(t testing.TB, tool string) string {
 			return p
 		}
 	}
-	t.Fatalf("testenv: %s is not installed: run `make deps` (deploy/dev/deps.sh)", tool)
+	t.Fatalf("testenv: %s is not installed: run `make deps` (deploy/devfiles/deps.sh)", tool)
 	return ""
 }
 

@@ -1,10 +1,10 @@
-// Package prometheus embeds askonce's Prometheus rules, so that the
+// Package promrules embeds askonce's Prometheus rules, so that the
 // Kubernetes PrometheusRule (deploy/deploygen) and the tests use the same file.
-package prometheus
+package promrules
 
 import _ "embed"
 
-// Rules is deploy/prometheus/askonce.rules.yml.
+// Rules is deploy/promrules/askonce.rules.yml.
 //
 //go:embed askonce.rules.yml
 var Rules []byte
