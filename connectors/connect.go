@@ -25,6 +25,7 @@ import (
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/synth"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -35,7 +36,7 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 	if len(c.PGOutbox)+len(c.CSVDrop) == 0 {
 		return errors.New("connect: no connector configured: list sources under connect.pgoutbox or connect.csvdrop (see deploy/devfiles/connect.yaml)")
 	}
-	busDB, err := store.Open(ctx, cfg.Postgres)
+	busDB, err := wiring.OpenPostgres(ctx, cfg.Postgres)
 	if err != nil {
 		return err
 	}
@@ -75,7 +76,7 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 	for i, s := range c.PGOutbox {
 		u := s.URL
 		if u == "" {
-			if u, err = store.SourcesURL(ctx, cfg); err != nil {
+			if u, err = wiring.SourcesURL(ctx, cfg); err != nil {
 				return err
 			}
 		}

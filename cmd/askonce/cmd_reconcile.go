@@ -13,6 +13,7 @@ import (
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/reconcile"
 	"github.com/askonce/askonce/internal/store"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -44,7 +45,7 @@ Exit status 0 when every data center matches, 1 otherwise.`,
 				return errors.New("reconcile: no pgoutbox source configured (connect.pgoutbox, or --synthetic)")
 			}
 			ctx := cmd.Context()
-			storePool, err := store.Open(ctx, cfg.Postgres)
+			storePool, err := wiring.OpenPostgres(ctx, cfg.Postgres)
 			if err != nil {
 				return err
 			}
@@ -59,7 +60,7 @@ Exit status 0 when every data center matches, 1 otherwise.`,
 			for _, s := range cfg.Connect.PGOutbox {
 				u := s.URL
 				if u == "" {
-					if u, err = store.SourcesURL(ctx, cfg); err != nil {
+					if u, err = wiring.SourcesURL(ctx, cfg); err != nil {
 						return err
 					}
 				}

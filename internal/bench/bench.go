@@ -280,7 +280,7 @@ func (e *env) createDB(ctx context.Context, what string) (string, error) {
 // cloneDB creates database what as a copy of the database from (a file
 // copy: the seeded sources are seeded once, then cloned for each run).
 func (e *env) cloneDB(ctx context.Context, from, what string) (string, error) {
-	admin, err := devpg.DatabaseURL(e.baseURL, "postgres")
+	admin, err := store.DatabaseURL(e.baseURL, "postgres")
 	if err != nil {
 		return "", err
 	}
@@ -295,7 +295,7 @@ func (e *env) cloneDB(ctx context.Context, from, what string) (string, error) {
 		return "", fmt.Errorf("bench: clone %s: %w", src, err)
 	}
 	e.dbs = append(e.dbs, name)
-	return devpg.DatabaseURL(e.baseURL, name)
+	return store.DatabaseURL(e.baseURL, name)
 }
 
 func randomHex(n int) string {

@@ -131,7 +131,7 @@ func TestChaos(t *testing.T) {
 			t.Logf("chaos: destroy PostgreSQL: %v", err)
 		}
 	})
-	srcURL, err := devpg.EnsureDatabase(ctx, busURL, "askonce_sources")
+	srcURL, err := store.EnsureDatabase(ctx, busURL, "askonce_sources")
 	testenv.Must(t, err, "sources database")
 
 	// The store tables exist before the materializer starts, so that the

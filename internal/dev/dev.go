@@ -38,6 +38,7 @@ import (
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/synth"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -90,7 +91,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	defer broker.Close()
 	cfg.Kafka.Brokers = []string{broker.Addr()}
 
-	pool, err := store.Open(ctx, cfg.Postgres)
+	pool, err := wiring.OpenPostgres(ctx, cfg.Postgres)
 	if err != nil {
 		return err
 	}
@@ -106,7 +107,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	}
 
 	// Synthetic sources: seeded once, then kept.
-	srcURL, err := store.SourcesURL(ctx, cfg)
+	srcURL, err := wiring.SourcesURL(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -158,7 +159,9 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 		return g.Wait()
 	}
 	g.Go(func() error { return connectors.Run(gctx, cfg, reg, opsSrv, log.With("component", "connect")) })
-	g.Go(func() error { return materialize.Run(gctx, cfg, reg, opsSrv, log.With("component", "materialize")) })
+	g.Go(func() error {
+		return wiring.RunMaterializer(gctx, cfg, reg, opsSrv, log.With("component", "materialize"))
+	})
 	g.Go(func() error { return notify.Run(gctx, cfg, reg, opsSrv, log.With("component", "notify")) })
 	apiAddr := make(chan string, 1)
 	g.Go(func() error {

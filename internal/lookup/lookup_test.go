@@ -22,11 +22,11 @@ import (
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/lookup"
-	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 	"github.com/askonce/askonce/schemas/schematest"
 )
@@ -96,7 +96,7 @@ func setup(t *testing.T) *harness {
 	matDone, apiDone := make(chan error, 1), make(chan error, 1)
 	go func() {
 		reg := ops.NewRegistry()
-		matDone <- materialize.Run(runCtx, &cfg, reg, ops.NewServer(reg, log), log)
+		matDone <- wiring.RunMaterializer(runCtx, &cfg, reg, ops.NewServer(reg, log), log)
 	}()
 	addr := make(chan string, 1)
 	go func() {

@@ -23,7 +23,7 @@ import (
 	"github.com/askonce/askonce/internal/console"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
-	"github.com/askonce/askonce/internal/store"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 // keyringSigner signs with an attest.Keyring.
@@ -69,7 +69,7 @@ func (a auditLog) ForCitizen(ctx context.Context, nin string, limit int) ([]Audi
 // (/metrics, /healthz, /readyz) on cfg.Lookup.Listen, until ctx ends. Each value on reload re-reads the
 // policy (SIGHUP). bound, when not nil, is told the address listened on.
 func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, opsSrv *ops.Server, log *slog.Logger, reload <-chan os.Signal, bound func(string)) error {
-	pool, err := store.Open(ctx, cfg.Postgres)
+	pool, err := wiring.OpenPostgres(ctx, cfg.Postgres)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 	"github.com/askonce/askonce/schemas/schematest"
 )
@@ -59,7 +60,7 @@ func (e *env) run(t *testing.T, ctx context.Context, group string) (stop func(),
 	srv = ops.NewServer(reg, log)
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- materialize.Run(rctx, &cfg, reg, srv, log) }()
+	go func() { done <- wiring.RunMaterializer(rctx, &cfg, reg, srv, log) }()
 	var once bool
 	return func() {
 		if once {

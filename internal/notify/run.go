@@ -16,7 +16,7 @@ import (
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/portfolio"
 	"github.com/askonce/askonce/internal/registry"
-	"github.com/askonce/askonce/internal/store"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -47,7 +47,7 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 		return err
 	}
 	policy.Store(p)
-	pool, err := store.Open(ctx, cfg.Postgres)
+	pool, err := wiring.OpenPostgres(ctx, cfg.Postgres)
 	if err != nil {
 		return err
 	}
