@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/retry"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -38,7 +39,7 @@ func Open(ctx context.Context, cfg *config.Config, reg Registry, log *slog.Logge
 	}
 	codec := NewCodec(reg.Client, CodecOptions{AutoRegister: cfg.Registry.AutoRegister, IsNotFound: reg.IsNotFound})
 	topics := client.Topics()
-	wait := 200 * time.Millisecond
+	bo := retry.Backoff{Max: 10 * time.Second}
 	for attempt := 1; ; attempt++ {
 		err = func() error {
 			if cfg.Kafka.Topics.CreateOnStart {
@@ -68,14 +69,9 @@ func Open(ctx context.Context, cfg *config.Config, reg Registry, log *slog.Logge
 			return nil, fmt.Errorf("bus: not ready: %w", err)
 		}
 		log.Warn("waiting for Kafka and the schema registry", "attempt", attempt, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !retry.Sleep(ctx, bo.Next()) {
 			client.Close()
 			return nil, fmt.Errorf("bus: not ready: %w", err)
-		case <-t.C:
 		}
-		wait = min(wait*2, 10*time.Second)
 	}
 }
