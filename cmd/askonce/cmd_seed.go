@@ -100,7 +100,7 @@ func (a *app) runSeed(ctx context.Context, cfg *config.Config, log *slog.Logger,
 		// seed is a dev tool: with no URL it writes to the private
 		// PostgreSQL of `askonce pg start`, named here, never by default
 		// elsewhere.
-		inst, err := devpg.New(cfg.Postgres.Dev, log)
+		inst, err := devpg.New(wiring.DevPG(cfg.Postgres.Dev), log)
 		if err != nil {
 			return err
 		}

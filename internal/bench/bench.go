@@ -34,6 +34,7 @@ import (
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 // Options are the sizes and outputs of a bench run.
@@ -190,7 +191,7 @@ func newEnv(ctx context.Context, opt Options) (*env, error) {
 	cfg := opt.Config
 	base := cfg.Postgres.URL
 	if base == "" {
-		inst, err := devpg.New(cfg.Postgres.Dev, opt.Log)
+		inst, err := devpg.New(wiring.DevPG(cfg.Postgres.Dev), opt.Log)
 		if err != nil {
 			return nil, err
 		}
@@ -207,10 +208,10 @@ func newEnv(ctx context.Context, opt Options) (*env, error) {
 		return nil, err
 	}
 	e.dir = dir
-	bc := cfg.Broker
+	bc := wiring.Broker(cfg.Broker)
 	bc.Listen = "127.0.0.1:0"
 	bc.DataDir = filepath.Join(dir, "broker")
-	bc.SASL, bc.TLSCertFile, bc.TLSKeyFile = config.SASL{}, "", ""
+	bc.SASL, bc.TLSCertFile, bc.TLSKeyFile = devbroker.SASL{}, "", ""
 	if e.broker, err = devbroker.Start(bc, opt.Log.With("component", "broker")); err != nil {
 		e.close()
 		return nil, err

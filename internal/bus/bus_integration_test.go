@@ -24,6 +24,7 @@ import (
 
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/devbroker"
 	"github.com/askonce/askonce/internal/testenv"
 )
 
@@ -211,8 +212,8 @@ func readAll(t *testing.T, ctx context.Context, c *bus.Client, topic string) map
 func TestSASLAndTLS(t *testing.T) {
 	ctx := testenv.Ctx(t, 2*time.Minute)
 	certFile, keyFile := selfSigned(t)
-	b := testenv.StartBroker(t, func(c *config.Broker) {
-		c.SASL = config.SASL{Mechanism: "scram-sha-512", Username: "askonce-bus", Password: "correct horse"}
+	b := testenv.StartBroker(t, func(c *devbroker.Config) {
+		c.SASL = devbroker.SASL{Mechanism: "scram-sha-512", Username: "askonce-bus", Password: "correct horse"}
 		c.TLSCertFile, c.TLSKeyFile = certFile, keyFile
 	})
 	good := b.Kafka()

@@ -122,7 +122,7 @@ func TestChaos(t *testing.T) {
 
 	// A PostgreSQL cluster of its own: the chaos stops it like a crash,
 	// which the working tree's shared one must never see.
-	pg, err := devpg.New(config.DevPG{Dir: filepath.Join(root, "pg"), Host: "127.0.0.1", Port: freePort(t), Install: true}, nil)
+	pg, err := devpg.New(devpg.Config{Dir: filepath.Join(root, "pg"), Host: "127.0.0.1", Port: freePort(t), Install: true}, nil)
 	testenv.Must(t, err, "chaos PostgreSQL")
 	busURL, err := pg.Start(ctx)
 	testenv.Must(t, err, "start chaos PostgreSQL")

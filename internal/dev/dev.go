@@ -63,7 +63,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	}
 	// PostgreSQL, private, started or reused.
 	if cfg.Postgres.URL == "" {
-		inst, err := devpg.New(cfg.Postgres.Dev, log)
+		inst, err := devpg.New(wiring.DevPG(cfg.Postgres.Dev), log)
 		if err != nil {
 			return err
 		}
@@ -84,7 +84,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 		}
 	}
 	// The embedded broker, in this process.
-	broker, err := devbroker.Start(cfg.Broker, log)
+	broker, err := devbroker.Start(wiring.Broker(cfg.Broker), log)
 	if err != nil {
 		return err
 	}

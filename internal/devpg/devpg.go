@@ -30,7 +30,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/store"
 )
 
@@ -40,9 +39,24 @@ const (
 	Database  = "askonce"
 )
 
+// Config says where the private instance lives (postgres.dev.* in the
+// configuration).
+type Config struct {
+	// Dir holds the lock file, the password and (usually) the data.
+	Dir  string
+	Host string
+	Port int
+	// BinDir holds initdb, pg_ctl and postgres; empty finds Debian's
+	// postgresql-15 binaries.
+	BinDir string
+	// Install lets askonce install Debian's postgresql-15 with apt-get when
+	// the binaries are missing (needs root).
+	Install bool
+}
+
 // Instance is the private PostgreSQL of one working tree.
 type Instance struct {
-	cfg   config.DevPG
+	cfg   Config
 	dir   string // absolute cfg.Dir: lock and password live here
 	state string // data, socket and log live here (dir, or a fallback when root's postgres user can not reach dir)
 	runAs *syscall.Credential
@@ -50,7 +64,7 @@ type Instance struct {
 }
 
 // New resolves the directories of an instance; it starts nothing.
-func New(cfg config.DevPG, log *slog.Logger) (*Instance, error) {
+func New(cfg Config, log *slog.Logger) (*Instance, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

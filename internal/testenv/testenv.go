@@ -58,7 +58,9 @@ func PostgresServer(t testing.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	inst, err := devpg.New(PGConfig(t), nil)
+	// testenv can not use internal/wiring (materialize's own tests import
+	// testenv): the same fields, converted.
+	inst, err := devpg.New(devpg.Config(PGConfig(t)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +97,7 @@ func Postgres(t testing.TB) string {
 type Broker struct {
 	Addr    string
 	DataDir string
-	cfg     config.Broker
+	cfg     devbroker.Config
 	b       *devbroker.Broker
 	t       testing.TB
 }
@@ -103,11 +105,9 @@ type Broker struct {
 // StartBroker starts an embedded broker on a free loopback port with a
 // temporary data directory; it is closed when the test ends. mod may
 // change the broker configuration (SASL, TLS).
-func StartBroker(t testing.TB, mod func(*config.Broker)) *Broker {
+func StartBroker(t testing.TB, mod func(*devbroker.Config)) *Broker {
 	t.Helper()
-	cfg := config.Default().Broker
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
+	cfg := devbroker.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), DefaultPartitions: config.Default().Broker.DefaultPartitions}
 	if mod != nil {
 		mod(&cfg)
 	}
