@@ -19,7 +19,6 @@ import (
 	"github.com/askonce/askonce/connectors/csvdrop"
 	"github.com/askonce/askonce/connectors/pgoutbox"
 	"github.com/askonce/askonce/connectors/runtime"
-	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
@@ -46,12 +45,12 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 	}
 	opsSrv.AddCheck("postgres", busDB.Ping)
 
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	if err != nil {
 		return err
 	}
 	opsSrv.AddCheck("registry", rc.Ping)
-	conn, err := bus.Open(ctx, cfg, rc.Bus(), log)
+	conn, err := wiring.OpenBus(ctx, cfg, rc.Bus(), log)
 	if err != nil {
 		return err
 	}

@@ -57,7 +57,7 @@ func runBroker(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	// settings of the configuration (TLS/SASL must match the broker's).
 	kcfg := cfg.Kafka
 	kcfg.Brokers = []string{b.Addr()}
-	client, err := bus.New(kcfg)
+	client, err := bus.New(wiring.Kafka(kcfg))
 	if err != nil {
 		return err
 	}

@@ -7,10 +7,10 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/notify"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 const defaultNotifyOps = "127.0.0.1:9104"
@@ -77,12 +77,12 @@ printed in this run are skipped (the router delivers at least once; a replay rep
 				return err
 			}
 			ctx := cmd.Context()
-			rc, err := registry.NewClient(cfg.Registry)
+			rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 			if err != nil {
 				return err
 			}
 			octx, cancel := context.WithTimeout(ctx, time.Minute)
-			conn, err := bus.Open(octx, cfg, rc.Bus(), log)
+			conn, err := wiring.OpenBus(octx, cfg, rc.Bus(), log)
 			cancel()
 			if err != nil {
 				return err

@@ -72,7 +72,7 @@ Exit status 0 when every data center matches, 1 otherwise.`,
 				srcs = append(srcs, reconcile.Source{Agency: s.Agency, DataCenter: s.DataCenter, Pool: pools[u], Schema: s.Schema})
 			}
 			rules := schemas.Rules{AllowSynthetic: cfg.Rules.AllowSynthetic, AllowPendingWilayas: cfg.Rules.AllowPendingWilayas}
-			topics := bus.NewTopics(cfg.Kafka.Topics)
+			topics := bus.NewTopics(wiring.Topics(cfg.Kafka.Topics))
 			deadline := time.Now().Add(wait)
 			for {
 				start := time.Now()

@@ -20,6 +20,7 @@ import (
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -126,8 +127,8 @@ func TestConnectCSVDrop(t *testing.T) {
 		}
 	}
 
-	topics := bus.NewTopics(cfg.Kafka.Topics)
-	rc, err := registry.NewClient(cfg.Registry)
+	topics := bus.NewTopics(wiring.Topics(cfg.Kafka.Topics))
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	testenv.Must(t, err, "registry client")
 	codec := bus.NewCodec(rc, bus.CodecOptions{IsNotFound: registry.IsNotFound})
 	for _, base := range []string{bus.BaseCivilStatus, bus.BaseEmployment, bus.BaseContribution} {

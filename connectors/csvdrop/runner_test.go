@@ -25,6 +25,7 @@ import (
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -55,9 +56,9 @@ func newEnv(t *testing.T) *testEnv {
 	testenv.Must(t, err, "bus db")
 	t.Cleanup(db.Close)
 	testenv.Must(t, runtime.Migrate(ctx, db, log), "migrate")
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	testenv.Must(t, err, "registry client")
-	conn, err := bus.Open(ctx, &cfg, rc.Bus(), log)
+	conn, err := wiring.OpenBus(ctx, &cfg, rc.Bus(), log)
 	testenv.Must(t, err, "bus")
 	t.Cleanup(conn.Client.Close)
 	reg := ops.NewRegistry()

@@ -20,6 +20,7 @@ import (
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -103,7 +104,7 @@ func TestConnectorPublishesValidatesAndDeadLetters(t *testing.T) {
 		}
 	})
 
-	topics := bus.NewTopics(cfg.Kafka.Topics)
+	topics := bus.NewTopics(wiring.Topics(cfg.Kafka.Topics))
 	addr := broker.Addr
 	dlq := testenv.WaitTopic(t, ctx, addr, topics.DLQ, 3, 30*time.Second)
 	civil := testenv.WaitTopic(t, ctx, addr, topics.CivilStatus, 1, 10*time.Second)
@@ -147,7 +148,7 @@ func TestConnectorPublishesValidatesAndDeadLetters(t *testing.T) {
 		}
 	}
 
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	testenv.Must(t, err, "registry client")
 	codec := bus.NewCodec(rc, bus.CodecOptions{IsNotFound: registry.IsNotFound})
 	text, err := schemas.LatestText(bus.BaseCivilStatus)
@@ -239,7 +240,7 @@ func TestOutboxGaps(t *testing.T) {
 	testenv.Must(t, err, "db")
 	t.Cleanup(pool.Close)
 	agencySchema(t, ctx, pool, "cnas_dc02")
-	topics := bus.NewTopics(config.Default().Kafka.Topics)
+	topics := bus.NewTopics(wiring.Topics(config.Default().Kafka.Topics))
 	o := pgoutbox.NewOutbox(pool, "cnas_dc02", pgoutbox.Source{Agency: "cnas", DataCenter: "cnas-dc02"}, topics)
 	ins := `INSERT INTO cnas_dc02.affiliations (id, nin, nss, fund, start_date, status) VALUES ($1, '109859916000420137', '1600123456', 'CNAS', '2007-09-01', 'ACTIVE')`
 

@@ -8,14 +8,16 @@ package deploygen
 import (
 	"bytes"
 	"fmt"
-	"go.yaml.in/yaml/v3"
 	"sort"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/askonce/askonce/deploy/promrules"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/synth"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 // DataCenters per agency in the seeded pilot (seed.data_centers).
@@ -246,7 +248,7 @@ func kubeTopics() []byte {
 	b.WriteString("# with replication_factor 3: do not edit. One KafkaTopic per askonce topic; the\n")
 	b.WriteString("# components run with kafka.topics.create_on_start=false. Partitions are never\n")
 	b.WriteString("# lowered and raising them moves citizens between partitions (deploy/README.md).\n")
-	for _, s := range bus.NewTopics(TopicsConfig()).Specs() {
+	for _, s := range bus.NewTopics(wiring.Topics(TopicsConfig())).Specs() {
 		fmt.Fprintf(&b, "---\napiVersion: kafka.strimzi.io/v1beta2\nkind: KafkaTopic\nmetadata:\n  name: %s\n  labels: {strimzi.io/cluster: askonce}\nspec:\n", kubeName(s.Name))
 		fmt.Fprintf(&b, "  topicName: %s\n  partitions: %d\n  replicas: %d\n  config:\n", s.Name, s.Partitions, s.ReplicationFactor)
 		keys := make([]string, 0, len(s.Configs))

@@ -32,6 +32,7 @@ import (
 	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 var binary string
@@ -390,7 +391,7 @@ func TestChaos(t *testing.T) {
 	// Every hostile record is dead-lettered (or, a failure found below,
 	// applied): a materializer stuck on one fails here, with its log,
 	// rather than in reconcile's wait.
-	topics := bus.NewTopics(config.Default().Kafka.Topics)
+	topics := bus.NewTopics(wiring.Topics(config.Default().Kafka.Topics))
 	hstate, stuck := waitHostile(ctx, t, brokerAddr, topics.DLQ, db, hr.sent, hostileWait)
 	if len(stuck) > 0 {
 		t.Fatalf("chaos: %d hostile records neither dead-lettered nor applied %s after the faults: %s\nmaterializer warnings and errors (last distinct):\n%s",

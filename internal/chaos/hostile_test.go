@@ -25,6 +25,7 @@ import (
 	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -176,13 +177,13 @@ func TestHostileProducer(t *testing.T) {
 	cfg := config.Default()
 	cfg.Kafka = b.Kafka()
 	cfg.Registry.URL = regURL
-	client, err := bus.New(cfg.Kafka)
+	client, err := bus.New(wiring.Kafka(cfg.Kafka))
 	testenv.Must(t, err, "kafka client")
 	defer client.Close()
 	topics := client.Topics()
 	_, err = client.EnsureTopics(ctx, topics.Specs(), nil)
 	testenv.Must(t, err, "topics")
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	testenv.Must(t, err, "registry client")
 	codec := bus.NewCodec(rc, bus.CodecOptions{AutoRegister: true, IsNotFound: registry.IsNotFound})
 	for _, topic := range topics.Records() {

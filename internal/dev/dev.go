@@ -223,7 +223,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 // store holds that the sources do not are reported, never waited for.
 func waitCaughtUp(ctx context.Context, cfg *config.Config, pool, src *pgxpool.Pool, api string, log *slog.Logger) (outside, error) {
 	rules := schemas.Rules{AllowSynthetic: true, AllowPendingWilayas: cfg.Rules.AllowPendingWilayas}
-	topics := bus.NewTopics(cfg.Kafka.Topics)
+	topics := bus.NewTopics(wiring.Topics(cfg.Kafka.Topics))
 	var srcs []reconcile.Source
 	for _, s := range cfg.Connect.PGOutbox {
 		srcs = append(srcs, reconcile.Source{Agency: s.Agency, DataCenter: s.DataCenter, Pool: src, Schema: s.Schema})

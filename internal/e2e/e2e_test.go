@@ -25,6 +25,7 @@ import (
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -210,10 +211,10 @@ func TestPipelineSurvivesSIGKILL(t *testing.T) {
 	// same record: same key, same version, same bytes.
 	cfg := config.Default()
 	cfg.Registry.URL = regURL
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	testenv.Must(t, err, "registry")
 	codec := bus.NewCodec(rc, bus.CodecOptions{IsNotFound: registry.IsNotFound})
-	topics := bus.NewTopics(cfg.Kafka.Topics)
+	topics := bus.NewTopics(wiring.Topics(cfg.Kafka.Topics))
 	type id struct{ dc, key string }
 	seen := map[id]string{}
 	published, dups := 0, 0

@@ -83,9 +83,9 @@ func setup(t *testing.T) *harness {
 	h.keys = t.TempDir()
 	cfg.Lookup.SigningKeysDir = h.keys
 	log := ops.NewLogger(io.Discard, "error", "json")
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	testenv.Must(t, err, "registry")
-	h.conn, err = bus.Open(ctx, &cfg, rc.Bus(), log)
+	h.conn, err = wiring.OpenBus(ctx, &cfg, rc.Bus(), log)
 	testenv.Must(t, err, "bus")
 	t.Cleanup(h.conn.Client.Close)
 	h.pool, err = store.OpenURL(ctx, cfg.Postgres.URL, 4)

@@ -18,7 +18,6 @@ import (
 
 	"github.com/askonce/askonce/internal/attest"
 	"github.com/askonce/askonce/internal/audit"
-	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/console"
 	"github.com/askonce/askonce/internal/ops"
@@ -86,7 +85,7 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 	}
 	opsSrv.AddCheck("postgres", pool.Ping)
 
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	if err != nil {
 		return err
 	}
@@ -158,7 +157,7 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return alog.Run(gctx) })
 	g.Go(func() error {
-		conn, err := bus.Open(gctx, cfg, rc.Bus(), log)
+		conn, err := wiring.OpenBus(gctx, cfg, rc.Bus(), log)
 		if err != nil {
 			if gctx.Err() != nil {
 				return nil

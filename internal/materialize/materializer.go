@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/askonce/askonce/internal/bus"
-	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/poison"
 	"github.com/askonce/askonce/internal/retry"
@@ -30,7 +29,7 @@ const Source = "materialize"
 // them to the store. Several instances with the same group share the
 // partitions.
 type Materializer struct {
-	cfg    config.Materialize
+	cfg    Config
 	conn   *bus.Conn
 	pool   *pgxpool.Pool
 	rc     kafka.ReaderConfig
@@ -52,8 +51,27 @@ type Materializer struct {
 	agency map[string]string
 }
 
+// Config tunes a materializer (materialize.* in the configuration).
+type Config struct {
+	// GroupID is the Kafka consumer group; instances with the same group
+	// share the partitions.
+	GroupID string
+	// BatchSize is the most messages applied in one transaction.
+	BatchSize int
+	// BatchWait is how long a batch waits to fill after its first message.
+	BatchWait time.Duration
+	// MaxBackoff caps the backoff while PostgreSQL, Kafka or the registry is down.
+	MaxBackoff time.Duration
+	// StallTimeout: a consumer that has waited this long for a message
+	// while its group has messages to read leaves the group and joins again.
+	StallTimeout time.Duration
+	// WatermarkHistory is how long every advance of a data center's
+	// watermark is kept (store_watermark_history).
+	WatermarkHistory time.Duration
+}
+
 // New returns a materializer over conn (codec ready) and pool (migrated).
-func New(cfg config.Materialize, conn *bus.Conn, pool *pgxpool.Pool, rules schemas.Rules, reg prometheus.Registerer, log *slog.Logger) *Materializer {
+func New(cfg Config, conn *bus.Conn, pool *pgxpool.Pool, rules schemas.Rules, reg prometheus.Registerer, log *slog.Logger) *Materializer {
 	topics := conn.Client.Topics()
 	rc := kafka.ReaderConfig{
 		GroupID:        cfg.GroupID,

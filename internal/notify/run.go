@@ -59,12 +59,12 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 		return err
 	}
 	opsSrv.AddCheck("postgres", pool.Ping)
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	if err != nil {
 		return err
 	}
 	opsSrv.AddCheck("registry", rc.Ping)
-	conn, err := bus.Open(ctx, cfg, rc.Bus(), log)
+	conn, err := wiring.OpenBus(ctx, cfg, rc.Bus(), log)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/ops"
@@ -28,19 +27,19 @@ func RunMaterializer(ctx context.Context, cfg *config.Config, reg prometheus.Reg
 		return err
 	}
 	opsSrv.AddCheck("postgres", pool.Ping)
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(RegistryClient(cfg.Registry))
 	if err != nil {
 		return err
 	}
 	opsSrv.AddCheck("registry", rc.Ping)
-	conn, err := bus.Open(ctx, cfg, rc.Bus(), log)
+	conn, err := OpenBus(ctx, cfg, rc.Bus(), log)
 	if err != nil {
 		return err
 	}
 	defer conn.Client.Close()
 	opsSrv.AddCheck("kafka", conn.Client.Ping)
 	rules := schemas.Rules{AllowSynthetic: cfg.Rules.AllowSynthetic, AllowPendingWilayas: cfg.Rules.AllowPendingWilayas}
-	m := materialize.New(cfg.Materialize, conn, pool, rules, reg, log)
+	m := materialize.New(Materialize(cfg.Materialize), conn, pool, rules, reg, log)
 	defer m.Close()
 	opsSrv.AddCheck("consumer", m.Healthy)
 	wm := watermark.NewReader(pool)
