@@ -45,7 +45,7 @@ func RepoRoot(t testing.TB) string {
 // ASKONCE_POSTGRES_DEV_PORT may change for both).
 func PGConfig(t testing.TB) config.DevPG {
 	cfg := config.Default().Postgres.Dev
-	if c, err := config.Load(config.Source{Environ: os.Environ()}); err == nil {
+	if c, err := config.Load(config.Layers{Environ: os.Environ()}); err == nil {
 		cfg = c.Postgres.Dev
 	}
 	cfg.Dir = filepath.Join(RepoRoot(t), ".var", "pg")
