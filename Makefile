@@ -25,7 +25,7 @@ build: ## build bin/askonce
 	$(GO) build -o $(BIN) ./cmd/askonce
 
 deps: ## install PostgreSQL 15 binaries, kcat, Prometheus and Chromium when missing (apt-get)
-	@deploy/dev/deps.sh
+	@deploy/devfiles/deps.sh
 
 pg: deps build ## start the private PostgreSQL (127.0.0.1:55432, data in .var/pg)
 	@$(BIN) pg start >/dev/null

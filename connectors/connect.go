@@ -74,7 +74,7 @@ type Deps struct {
 // Validate says what makes cfg unusable, before anything is opened.
 func (cfg Config) Validate() error {
 	if len(cfg.PGOutbox)+len(cfg.CSVDrop) == 0 {
-		return errors.New("connect: no connector configured: list sources under connect.pgoutbox or connect.csvdrop (see deploy/dev/connect.yaml)")
+		return errors.New("connect: no connector configured: list sources under connect.pgoutbox or connect.csvdrop (see deploy/devfiles/connect.yaml)")
 	}
 	return nil
 }

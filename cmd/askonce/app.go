@@ -92,7 +92,7 @@ func (a *app) load(cmd *cobra.Command, flagKeys map[string]string) (*config.Conf
 	for f, k := range flagKeys {
 		keys[f] = k
 	}
-	cfg, err := config.Load(config.Source{File: a.configFile, Environ: a.environ, Flags: cmd.Flags(), FlagKeys: keys})
+	cfg, err := config.Load(config.Layers{File: a.configFile, Environ: a.environ, Flags: cmd.Flags(), FlagKeys: keys})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/askonce/askonce/internal/audit"
-	"github.com/askonce/askonce/internal/store"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 func (a *app) auditCmd() *cobra.Command {
@@ -32,7 +32,7 @@ that entry's hash will differ. Exit status 0 when intact, 1 otherwise.`,
 				return err
 			}
 			ctx := cmd.Context()
-			pool, err := store.Open(ctx, cfg.Postgres)
+			pool, err := wiring.OpenPostgres(ctx, cfg.Postgres)
 			if err != nil {
 				return err
 			}
@@ -73,7 +73,7 @@ that entry's hash will differ. Exit status 0 when intact, 1 otherwise.`,
 				return err
 			}
 			ctx := cmd.Context()
-			pool, err := store.Open(ctx, cfg.Postgres)
+			pool, err := wiring.OpenPostgres(ctx, cfg.Postgres)
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/devbroker"
 	"github.com/askonce/askonce/internal/ops"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 const defaultBrokerOps = "127.0.0.1:9101"
@@ -46,7 +47,7 @@ Ops endpoints default to http://` + defaultBrokerOps + ` (/metrics, /healthz, /r
 }
 
 func runBroker(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	b, err := devbroker.Start(cfg.Broker, log)
+	b, err := devbroker.Start(wiring.Broker(cfg.Broker), log)
 	if err != nil {
 		return err
 	}
@@ -56,7 +57,7 @@ func runBroker(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	// settings of the configuration (TLS/SASL must match the broker's).
 	kcfg := cfg.Kafka
 	kcfg.Brokers = []string{b.Addr()}
-	client, err := bus.New(kcfg)
+	client, err := bus.New(wiring.Kafka(kcfg))
 	if err != nil {
 		return err
 	}

@@ -4,18 +4,13 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/askonce/askonce/connectors"
-	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/dev"
 	"github.com/askonce/askonce/internal/ops"
-	"github.com/askonce/askonce/internal/registry"
-	"github.com/askonce/askonce/internal/store"
-	"github.com/askonce/askonce/schemas"
+	"github.com/askonce/askonce/internal/wiring/connectwire"
 )
 
 const defaultConnectOps = "127.0.0.1:9102"
@@ -55,56 +50,6 @@ func runConnect(ctx context.Context, cfg *config.Config, log *slog.Logger) error
 	srv := ops.NewServer(reg, log)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ops.DefaultListen(cfg.Ops.Listen, defaultConnectOps), nil) })
-	g.Go(func() error { return startConnectors(gctx, cfg, reg, srv, log) })
+	g.Go(func() error { return connectwire.Run(gctx, cfg, reg, srv, log) })
 	return g.Wait()
-}
-
-// startConnectors opens what the connectors run on (the bus database, the
-// registry, the brokers) and runs them until ctx ends.
-func startConnectors(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, srv *ops.Server, log *slog.Logger) error {
-	ccfg, err := connectConfig(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	if err := ccfg.Validate(); err != nil {
-		return err // before waiting for the database and the brokers
-	}
-	db, err := store.Open(ctx, cfg.Postgres)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	rc, err := registry.NewClient(cfg.Registry)
-	if err != nil {
-		return err
-	}
-	conn, err := bus.Open(ctx, cfg, rc.Bus(), log)
-	if err != nil {
-		return err
-	}
-	defer conn.Client.Close()
-	return connectors.Run(ctx, ccfg, connectors.Deps{DB: db, Bus: conn, Registry: rc, Metrics: reg, Ops: srv, Log: log})
-}
-
-// connectConfig is the connectors' part of cfg. The sources database is
-// resolved (and, on the private PostgreSQL, created) only when a pgoutbox
-// source needs it.
-func connectConfig(ctx context.Context, cfg *config.Config) (connectors.Config, error) {
-	c := cfg.Connect
-	out := connectors.Config{BatchSize: c.BatchSize, PollInterval: c.PollInterval, MaxBackoff: c.MaxBackoff, PruneAfter: c.PruneAfter,
-		Rules: schemas.Rules{AllowSynthetic: cfg.Rules.AllowSynthetic, AllowPendingWilayas: cfg.Rules.AllowPendingWilayas}}
-	for _, s := range c.PGOutbox {
-		if s.URL == "" && out.SourcesURL == "" {
-			u, err := store.SourcesURL(ctx, cfg)
-			if err != nil {
-				return out, err
-			}
-			out.SourcesURL = u
-		}
-		out.PGOutbox = append(out.PGOutbox, connectors.PGOutbox{Agency: s.Agency, DataCenter: s.DataCenter, URL: s.URL, Schema: s.Schema})
-	}
-	for _, s := range c.CSVDrop {
-		out.CSVDrop = append(out.CSVDrop, connectors.CSVDrop{Agency: s.Agency, DataCenter: s.DataCenter, Dir: s.Dir})
-	}
-	return out, nil
 }

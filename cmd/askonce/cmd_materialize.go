@@ -4,8 +4,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/ops"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 const defaultMaterializeOps = "127.0.0.1:9103"
@@ -32,7 +32,7 @@ Ops (/metrics, /healthz, /readyz) on ` + defaultMaterializeOps + ` unless --ops-
 			srv := ops.NewServer(reg, log)
 			g, gctx := errgroup.WithContext(cmd.Context())
 			g.Go(func() error { return srv.Serve(gctx, ops.DefaultListen(cfg.Ops.Listen, defaultMaterializeOps), nil) })
-			g.Go(func() error { return materialize.Run(gctx, cfg, reg, srv, log) })
+			g.Go(func() error { return wiring.RunMaterializer(gctx, cfg, reg, srv, log) })
 			return g.Wait()
 		},
 	}

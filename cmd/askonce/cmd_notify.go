@@ -7,10 +7,10 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/notify"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 const defaultNotifyOps = "127.0.0.1:9104"
@@ -39,7 +39,7 @@ Ops (/metrics, /healthz, /readyz) on ` + defaultNotifyOps + ` unless --ops-liste
 			if dev, _ := cmd.Flags().GetBool("dev"); dev {
 				cfg.Lookup.DevMode = true
 				if cfg.Lookup.PolicyFile == "" {
-					cfg.Lookup.PolicyFile = "deploy/dev/policy.yaml"
+					cfg.Lookup.PolicyFile = "deploy/devfiles/policy.yaml"
 				}
 			}
 			reg := ops.NewRegistry()
@@ -52,7 +52,7 @@ Ops (/metrics, /healthz, /readyz) on ` + defaultNotifyOps + ` unless --ops-liste
 	}
 	cmd.Flags().String("group", "askonce-notify", "Kafka consumer group")
 	cmd.Flags().String("policy", "", "lookup policy file (lookup.policy_file): portfolio purposes are checked against it")
-	cmd.Flags().Bool("dev", false, "dev mode: the dev policy (deploy/dev/policy.yaml) with its well-known keys")
+	cmd.Flags().Bool("dev", false, "dev mode: the dev policy (deploy/devfiles/policy.yaml) with its well-known keys")
 	cmd.Flags().Bool("allow-synthetic", false, "accept synthetic persons (dev, tests, pilots)")
 	return cmd
 }
@@ -77,12 +77,12 @@ printed in this run are skipped (the router delivers at least once; a replay rep
 				return err
 			}
 			ctx := cmd.Context()
-			rc, err := registry.NewClient(cfg.Registry)
+			rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 			if err != nil {
 				return err
 			}
 			octx, cancel := context.WithTimeout(ctx, time.Minute)
-			conn, err := bus.Open(octx, cfg, rc.Bus(), log)
+			conn, err := wiring.OpenBus(octx, cfg, rc.Bus(), log)
 			cancel()
 			if err != nil {
 				return err

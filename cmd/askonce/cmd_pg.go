@@ -7,6 +7,7 @@ import (
 
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/devpg"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 func (a *app) pgCmd() *cobra.Command {
@@ -17,7 +18,7 @@ func (a *app) pgCmd() *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
-		return devpg.New(cfg.Postgres.Dev, log)
+		return devpg.New(wiring.DevPG(cfg.Postgres.Dev), log)
 	}
 	cmd := &cobra.Command{
 		Use:   "pg",

@@ -13,6 +13,7 @@ import (
 	"github.com/askonce/askonce/internal/dev"
 	"github.com/askonce/askonce/internal/reconcile"
 	"github.com/askonce/askonce/internal/store"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -44,7 +45,7 @@ Exit status 0 when every data center matches, 1 otherwise.`,
 				return errors.New("reconcile: no pgoutbox source configured (connect.pgoutbox, or --synthetic)")
 			}
 			ctx := cmd.Context()
-			storePool, err := store.Open(ctx, cfg.Postgres)
+			storePool, err := wiring.OpenPostgres(ctx, cfg.Postgres)
 			if err != nil {
 				return err
 			}
@@ -59,7 +60,7 @@ Exit status 0 when every data center matches, 1 otherwise.`,
 			for _, s := range cfg.Connect.PGOutbox {
 				u := s.URL
 				if u == "" {
-					if u, err = store.SourcesURL(ctx, cfg); err != nil {
+					if u, err = wiring.SourcesURL(ctx, cfg); err != nil {
 						return err
 					}
 				}
@@ -71,7 +72,7 @@ Exit status 0 when every data center matches, 1 otherwise.`,
 				srcs = append(srcs, reconcile.Source{Agency: s.Agency, DataCenter: s.DataCenter, Pool: pools[u], Schema: s.Schema})
 			}
 			rules := schemas.Rules{AllowSynthetic: cfg.Rules.AllowSynthetic, AllowPendingWilayas: cfg.Rules.AllowPendingWilayas}
-			topics := bus.NewTopics(cfg.Kafka.Topics)
+			topics := bus.NewTopics(wiring.Topics(cfg.Kafka.Topics))
 			deadline := time.Now().Add(wait)
 			for {
 				start := time.Now()

@@ -9,7 +9,7 @@ import (
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
-	"github.com/askonce/askonce/internal/store"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 func (a *app) registryCmd() *cobra.Command {
@@ -17,8 +17,7 @@ func (a *app) registryCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "registry",
 		Short: "Serve the schema registry (Confluent Schema Registry REST API, stored in PostgreSQL)",
-		Long: `Serves the Confluent Schema Registry REST API over PostgreSQL (postgres.url, or the private
-instance): subjects, versions, schemas by id, lookup, compatibility checks, config and deletes,
+		Long: `Serves the Confluent Schema Registry REST API over PostgreSQL (postgres.url): subjects, versions, schemas by id, lookup, compatibility checks, config and deletes,
 with Confluent's error codes. Confluent serializers (Java, .NET, Python, Go), hamba's registry
 client and Kafka UIs use it as they would Confluent SR. /metrics, /healthz and /readyz are
 served on the same address. Several instances can share one database.
@@ -43,7 +42,7 @@ writes without it (askonce dev, local experiments).`,
 }
 
 func runRegistry(ctx context.Context, cfg *config.Config, log *slog.Logger, dev bool) error {
-	pool, err := store.Open(ctx, cfg.Postgres)
+	pool, err := wiring.OpenPostgres(ctx, cfg.Postgres)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/askonce/askonce/internal/registry"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -39,7 +40,7 @@ registered there.`,
 			}
 			var rc *registry.Client
 			if against {
-				if rc, err = registry.NewClient(cfg.Registry); err != nil {
+				if rc, err = registry.NewClient(wiring.RegistryClient(cfg.Registry)); err != nil {
 					return err
 				}
 			}
@@ -110,7 +111,7 @@ its versions in order at registry.url. Idempotent.`,
 			if err != nil {
 				return err
 			}
-			rc, err := registry.NewClient(cfg.Registry)
+			rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 			if err != nil {
 				return err
 			}

@@ -13,9 +13,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/devpg"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/synth"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 const defaultSeedOps = "127.0.0.1:9105"
@@ -94,7 +96,19 @@ func (a *app) runSeed(ctx context.Context, cfg *config.Config, log *slog.Logger,
 	if f.writers < 1 || f.writers > 64 {
 		return fmt.Errorf("seed: --writers must be 1-64, got %d", f.writers)
 	}
-	url, err := store.SourcesURL(ctx, cfg)
+	if cfg.Connect.SourcesURL == "" && cfg.Postgres.URL == "" {
+		// seed is a dev tool: with no URL it writes to the private
+		// PostgreSQL of `askonce pg start`, named here, never by default
+		// elsewhere.
+		inst, err := devpg.New(wiring.DevPG(cfg.Postgres.Dev), log)
+		if err != nil {
+			return err
+		}
+		if cfg.Postgres.URL, err = inst.URL(); err != nil {
+			return fmt.Errorf("seed: neither connect.sources_url (--url) nor postgres.url is set and %w", err)
+		}
+	}
+	url, err := wiring.SourcesURL(ctx, cfg)
 	if err != nil {
 		return err
 	}

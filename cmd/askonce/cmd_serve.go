@@ -25,7 +25,7 @@ Clients and what they may ask come from the policy file (lookup.policy_file); SI
 and the signing keys. Every request is appended to the hash-chained audit log before it is
 answered.
 
---dev serves the dev policy (deploy/dev/policy.yaml, keys dev-<client>-key) and creates a
+--dev serves the dev policy (deploy/devfiles/policy.yaml, keys dev-<client>-key) and creates a
 signing key when there is none.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -37,7 +37,7 @@ signing key when there is none.`,
 				cfg.Lookup.DevMode = true
 				cfg.Lookup.CreateSigningKey = true
 				if cfg.Lookup.PolicyFile == "" {
-					cfg.Lookup.PolicyFile = "deploy/dev/policy.yaml"
+					cfg.Lookup.PolicyFile = "deploy/devfiles/policy.yaml"
 				}
 			}
 			// The API's live heap is small (tens of MB) and its garbage is

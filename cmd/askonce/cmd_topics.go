@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/askonce/askonce/internal/bus"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 func (a *app) topicsCmd() *cobra.Command {
@@ -25,7 +26,7 @@ func (a *app) topicsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := bus.New(cfg.Kafka)
+			c, err := bus.New(wiring.Kafka(cfg.Kafka))
 			if err != nil {
 				return err
 			}
@@ -46,7 +47,7 @@ func (a *app) topicsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := bus.New(cfg.Kafka)
+			c, err := bus.New(wiring.Kafka(cfg.Kafka))
 			if err != nil {
 				return err
 			}

@@ -23,6 +23,7 @@ import (
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -59,9 +60,9 @@ func NewEnv(t *testing.T) *Env {
 	db, err := store.OpenURL(ctx, cfg.Postgres.URL, 8)
 	testenv.Must(t, err, "bus db")
 	t.Cleanup(db.Close)
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	testenv.Must(t, err, "registry client")
-	conn, err := bus.Open(ctx, &cfg, rc.Bus(), log)
+	conn, err := wiring.OpenBus(ctx, &cfg, rc.Bus(), log)
 	testenv.Must(t, err, "bus")
 	t.Cleanup(conn.Client.Close)
 	testenv.Must(t, connector.Migrate(ctx, db, log), "migrate")

@@ -11,7 +11,6 @@ import (
 	"github.com/askonce/askonce/connectors/connector"
 	"github.com/askonce/askonce/connectors/pgoutbox"
 	"github.com/askonce/askonce/internal/bus"
-	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -109,7 +108,7 @@ func mapLine(t *testing.T, k *Kind, hdr, line []string, eventTime time.Time) con
 		t.Fatalf("header: %v", err)
 	}
 	fi := &fileInfo{name: k.Name + "-test.csv", hdr: h, agency: "etatcivil", dc: "etatcivil-dc07",
-		eventTime: eventTime, topics: bus.NewTopics(config.Default().Kafka.Topics)}
+		eventTime: eventTime, topics: bus.NewTopics(bus.TopicsConfig{})}
 	recs := readAll(t, strings.Join(hdr, ",")+"\n"+strings.Join(line, ",")+"\n")
 	if len(recs) != 2 {
 		t.Fatalf("%d records", len(recs))
@@ -120,7 +119,7 @@ func mapLine(t *testing.T, k *Kind, hdr, line []string, eventTime time.Time) con
 // TestMappingMatchesPGOutbox: a CSV line and the outbox payload of the same
 // row give the same record, key and topic.
 func TestMappingMatchesPGOutbox(t *testing.T) {
-	topics := bus.NewTopics(config.Default().Kafka.Topics)
+	topics := bus.NewTopics(bus.TopicsConfig{})
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)
 	for _, k := range Kinds {
 		t.Run(k.Name, func(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/askonce/askonce/internal/bus"
-	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -20,7 +19,7 @@ func TestReadmeExamples(t *testing.T) {
 	}
 	doc := string(b)
 	rules := schemas.Rules{AllowSynthetic: true}
-	topics := bus.NewTopics(config.Default().Kafka.Topics)
+	topics := bus.NewTopics(bus.TopicsConfig{})
 	for _, k := range Kinds {
 		heading := "### `" + k.Name + "-*.csv`"
 		i := strings.Index(doc, heading)

@@ -6,7 +6,6 @@ import (
 
 	"github.com/askonce/askonce/connectors/pgoutbox"
 	"github.com/askonce/askonce/internal/bus"
-	"github.com/askonce/askonce/internal/config"
 )
 
 // BenchmarkMap is the connector's per-row mapping (JSON payload to the
@@ -21,7 +20,7 @@ func BenchmarkMap(b *testing.B) {
 			`"father_nin": null, "mother_nin": null, "act_number": 1234, "act_year": 1991, "act_commune": "1601", ` +
 			`"registered_on": "1991-04-20", "birth_time": "08:30:00", "marginal_notes": []}`)}
 	src := pgoutbox.Source{Agency: "etatcivil", DataCenter: "etatcivil-dc01"}
-	topics := bus.NewTopics(config.Topics{})
+	topics := bus.NewTopics(bus.TopicsConfig{})
 	b.ReportAllocs()
 	for b.Loop() {
 		if r := pgoutbox.Map(row, src, topics); r.MapErr != nil {

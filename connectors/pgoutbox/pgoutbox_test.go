@@ -21,6 +21,7 @@ import (
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -219,7 +220,7 @@ func TestOutboxGaps(t *testing.T) {
 	testenv.Must(t, err, "db")
 	t.Cleanup(pool.Close)
 	agencySchema(t, ctx, pool, "cnas_dc02")
-	topics := bus.NewTopics(config.Default().Kafka.Topics)
+	topics := bus.NewTopics(wiring.Topics(config.Default().Kafka.Topics))
 	o := pgoutbox.NewOutbox(pool, pgoutbox.Config{Agency: "cnas", DataCenter: "cnas-dc02", Schema: "cnas_dc02"}, topics, slog.New(slog.DiscardHandler))
 	ins := `INSERT INTO cnas_dc02.affiliations (id, nin, nss, fund, start_date, status) VALUES ($1, '109859916000420137', '1600123456', 'CNAS', '2007-09-01', 'ACTIVE')`
 

@@ -156,7 +156,7 @@ func loadEnv(t *testing.T, what string, env map[string]string, file string) {
 		environ = append(environ, k+"="+v)
 	}
 	sort.Strings(environ)
-	if _, err := config.Load(config.Source{File: file, Environ: environ}); err != nil {
+	if _, err := config.Load(config.Layers{File: file, Environ: environ}); err != nil {
 		t.Errorf("%s: %v", what, err)
 	}
 }
@@ -276,7 +276,7 @@ func TestComposeConfig(t *testing.T) {
 	seen := map[string]int{}
 	for _, g := range deploygen.ComposeGroups {
 		p := deployPath("compose", "connect", g.Name+".yaml")
-		cfg, err := config.Load(config.Source{File: p})
+		cfg, err := config.Load(config.Layers{File: p})
 		if err != nil {
 			t.Errorf("%s: %v", p, err)
 			continue
@@ -418,7 +418,7 @@ func TestKubernetes(t *testing.T) {
 				if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
 					t.Fatal(err)
 				}
-				cfg, err := config.Load(config.Source{File: file})
+				cfg, err := config.Load(config.Layers{File: file})
 				if err != nil {
 					t.Errorf("%s: %v", name, err)
 					continue
@@ -585,7 +585,7 @@ type rule struct{ Record, Alert, Expr string }
 
 func loadRules(t *testing.T) []rule {
 	t.Helper()
-	paths, _ := filepath.Glob(deployPath("prometheus", "*.rules.yml"))
+	paths, _ := filepath.Glob(deployPath("promrules", "*.rules.yml"))
 	var out []rule
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
@@ -662,7 +662,7 @@ func TestRunbooks(t *testing.T) {
 			t.Errorf("deploy/README.md has no runbook %q", h)
 		}
 	}
-	rb, err := os.ReadFile(deployPath("prometheus", "askonce.rules.yml"))
+	rb, err := os.ReadFile(deployPath("promrules", "askonce.rules.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ import (
 )
 
 // tool finds a Prometheus binary; make test installs Debian's prometheus
-// package (deploy/dev/deps.sh) when it is missing.
+// package (deploy/devfiles/deps.sh) when it is missing.
 func tool(t *testing.T, name string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
@@ -36,7 +36,7 @@ func tool(t *testing.T, name string) string {
 	if p := "/usr/bin/" + name; fileExists(p) {
 		return p
 	}
-	t.Skipf("%s not installed and not installable from here: run make deps (deploy/dev/deps.sh installs Debian's prometheus package)", name)
+	t.Skipf("%s not installed and not installable from here: run make deps (deploy/devfiles/deps.sh installs Debian's prometheus package)", name)
 	return ""
 }
 
@@ -46,15 +46,15 @@ func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 // configuration with those rules at the path it mounts them.
 func TestPromtool(t *testing.T) {
 	promtool := tool(t, "promtool")
-	rules, _ := filepath.Glob(deployPath("prometheus", "*.rules.yml"))
+	rules, _ := filepath.Glob(deployPath("promrules", "*.rules.yml"))
 	if len(rules) == 0 {
-		t.Fatal("no deploy/prometheus/*.rules.yml")
+		t.Fatal("no deploy/promrules/*.rules.yml")
 	}
 	out, err := exec.Command(promtool, append([]string{"check", "rules"}, rules...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
-	// The compose file mounts deploy/prometheus at /etc/prometheus/rules:
+	// The compose file mounts deploy/promrules at /etc/prometheus/rules:
 	// check the config with that path pointing at the real rules.
 	b, err := os.ReadFile(deployPath("compose", "prometheus.yml"))
 	if err != nil {
@@ -65,7 +65,7 @@ func TestPromtool(t *testing.T) {
 		t.Fatalf("compose prometheus.yml does not load rules from %s", mounted)
 	}
 	cfg := filepath.Join(t.TempDir(), "prometheus.yml")
-	b = bytes.ReplaceAll(b, []byte(mounted), []byte(deployPath("prometheus")+"/"))
+	b = bytes.ReplaceAll(b, []byte(mounted), []byte(deployPath("promrules")+"/"))
 	if err := os.WriteFile(cfg, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -79,12 +79,12 @@ func TestPromtool(t *testing.T) {
 	// The rules' unit tests: the freshness alerts fire when and only when
 	// they should (a frozen store, a lagging data center, clerks refused
 	// as source_stale, a connector without watermarks).
-	tests, _ := filepath.Glob(deployPath("prometheus", "*.rules.test.yml"))
+	tests, _ := filepath.Glob(deployPath("promrules", "*.rules.test.yml"))
 	if len(tests) == 0 {
-		t.Fatal("no deploy/prometheus/*.rules.test.yml")
+		t.Fatal("no deploy/promrules/*.rules.test.yml")
 	}
 	cmd := exec.Command(promtool, append([]string{"test", "rules"}, tests...)...)
-	cmd.Dir = deployPath("prometheus")
+	cmd.Dir = deployPath("promrules")
 	out, err = cmd.CombinedOutput()
 	if err != nil || !bytes.Contains(out, []byte("SUCCESS")) {
 		t.Fatalf("promtool test rules: %v\n%s", err, out)
@@ -216,7 +216,7 @@ func TestPrometheusScrapesDev(t *testing.T) {
 	target := strings.TrimPrefix(r.api, "http://")
 	// The rules as they are, but evaluated every second (a group's own
 	// interval, 30s, would keep the test waiting).
-	rulesBody, err := os.ReadFile(deployPath("prometheus", "askonce.rules.yml"))
+	rulesBody, err := os.ReadFile(deployPath("promrules", "askonce.rules.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}

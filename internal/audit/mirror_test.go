@@ -13,6 +13,7 @@ import (
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 // TestTopicMirror: committed entries appear on askonce.audit.v1, keyed by
@@ -26,9 +27,9 @@ func TestTopicMirror(t *testing.T) {
 	cfg.Kafka = broker.Kafka()
 	cfg.Kafka.Topics.Prefix = "t" + testenv.Random(3) + "."
 	cfg.Registry.URL = testenv.StartRegistry(t)
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	testenv.Must(t, err, "registry client")
-	conn, err := bus.Open(ctx, &cfg, rc.Bus(), ops.NewLogger(io.Discard, "error", "json"))
+	conn, err := wiring.OpenBus(ctx, &cfg, rc.Bus(), ops.NewLogger(io.Discard, "error", "json"))
 	testenv.Must(t, err, "bus")
 	t.Cleanup(conn.Client.Close)
 	topic := conn.Client.Topics().Audit

@@ -34,6 +34,7 @@ import (
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 // Options are the sizes and outputs of a bench run.
@@ -190,7 +191,7 @@ func newEnv(ctx context.Context, opt Options) (*env, error) {
 	cfg := opt.Config
 	base := cfg.Postgres.URL
 	if base == "" {
-		inst, err := devpg.New(cfg.Postgres.Dev, opt.Log)
+		inst, err := devpg.New(wiring.DevPG(cfg.Postgres.Dev), opt.Log)
 		if err != nil {
 			return nil, err
 		}
@@ -207,10 +208,10 @@ func newEnv(ctx context.Context, opt Options) (*env, error) {
 		return nil, err
 	}
 	e.dir = dir
-	bc := cfg.Broker
+	bc := wiring.Broker(cfg.Broker)
 	bc.Listen = "127.0.0.1:0"
 	bc.DataDir = filepath.Join(dir, "broker")
-	bc.SASL, bc.TLSCertFile, bc.TLSKeyFile = config.SASL{}, "", ""
+	bc.SASL, bc.TLSCertFile, bc.TLSKeyFile = devbroker.SASL{}, "", ""
 	if e.broker, err = devbroker.Start(bc, opt.Log.With("component", "broker")); err != nil {
 		e.close()
 		return nil, err
@@ -280,7 +281,7 @@ func (e *env) createDB(ctx context.Context, what string) (string, error) {
 // cloneDB creates database what as a copy of the database from (a file
 // copy: the seeded sources are seeded once, then cloned for each run).
 func (e *env) cloneDB(ctx context.Context, from, what string) (string, error) {
-	admin, err := devpg.DatabaseURL(e.baseURL, "postgres")
+	admin, err := store.DatabaseURL(e.baseURL, "postgres")
 	if err != nil {
 		return "", err
 	}
@@ -295,7 +296,7 @@ func (e *env) cloneDB(ctx context.Context, from, what string) (string, error) {
 		return "", fmt.Errorf("bench: clone %s: %w", src, err)
 	}
 	e.dbs = append(e.dbs, name)
-	return devpg.DatabaseURL(e.baseURL, name)
+	return store.DatabaseURL(e.baseURL, name)
 }
 
 func randomHex(n int) string {

@@ -21,6 +21,7 @@ import (
 	"github.com/askonce/askonce/internal/reconcile"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/synth"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -241,7 +242,7 @@ func (e *env) reconcile(ctx context.Context, srcURL string, busPool *pgxpool.Poo
 	cfg := config.Default()
 	cfg.Seed.DataCenters = e.opt.Config.Seed.DataCenters
 	dev.AddSynthetic(&cfg)
-	topics := bus.NewTopics(config.Topics{Prefix: prefix})
+	topics := bus.NewTopics(bus.TopicsConfig{Prefix: prefix})
 	rules := schemas.Rules{AllowSynthetic: true}
 	for _, s := range cfg.Connect.PGOutbox {
 		rep, err := reconcile.Compare(ctx, reconcile.Source{Agency: s.Agency, DataCenter: s.DataCenter, Pool: src, Schema: s.Schema}, busPool, rules, topics)
@@ -309,7 +310,7 @@ func (e *env) produceCeiling(ctx context.Context, prefix string, want int64) (fl
 	kc.Brokers = []string{e.broker.Addr()}
 	kc.TLS, kc.SASL = config.TLS{}, config.SASL{}
 	kc.Topics.Prefix = prefix
-	client, err := bus.New(kc)
+	client, err := bus.New(wiring.Kafka(kc))
 	if err != nil {
 		return 0, err
 	}

@@ -23,8 +23,9 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/askonce/askonce/internal/bus"
-	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/devbroker"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 // TestFoundation is the acceptance test of the foundation: the private
@@ -47,7 +48,7 @@ func TestFoundation(t *testing.T) {
 
 	// The embedded broker and the topics.
 	b := testenv.StartBroker(t, nil)
-	client, err := bus.New(b.Kafka())
+	client, err := bus.New(wiring.Kafka(b.Kafka()))
 	testenv.Must(t, err, "bus client")
 	defer client.Close()
 	specs := client.Topics().Specs()
@@ -105,7 +106,7 @@ func TestFoundation(t *testing.T) {
 
 	// Restart the broker on the same data dir.
 	b.Restart()
-	client2, err := bus.New(b.Kafka())
+	client2, err := bus.New(wiring.Kafka(b.Kafka()))
 	testenv.Must(t, err, "bus client after restart")
 	defer client2.Close()
 	assertTopics(t, ctx, client2, specs)
@@ -211,13 +212,13 @@ func readAll(t *testing.T, ctx context.Context, c *bus.Client, topic string) map
 func TestSASLAndTLS(t *testing.T) {
 	ctx := testenv.Ctx(t, 2*time.Minute)
 	certFile, keyFile := selfSigned(t)
-	b := testenv.StartBroker(t, func(c *config.Broker) {
-		c.SASL = config.SASL{Mechanism: "scram-sha-512", Username: "askonce-bus", Password: "correct horse"}
+	b := testenv.StartBroker(t, func(c *devbroker.Config) {
+		c.SASL = devbroker.SASL{Mechanism: "scram-sha-512", Username: "askonce-bus", Password: "correct horse"}
 		c.TLSCertFile, c.TLSKeyFile = certFile, keyFile
 	})
-	good := b.Kafka()
-	good.SASL = config.SASL{Mechanism: "scram-sha-512", Username: "askonce-bus", Password: "correct horse"}
-	good.TLS = config.TLS{Enabled: true, CAFile: certFile}
+	good := wiring.Kafka(b.Kafka())
+	good.SASL = bus.SASL{Mechanism: "scram-sha-512", Username: "askonce-bus", Password: "correct horse"}
+	good.TLS = bus.TLS{Enabled: true, CAFile: certFile}
 
 	c, err := bus.New(good)
 	testenv.Must(t, err, "client")
@@ -233,7 +234,7 @@ func TestSASLAndTLS(t *testing.T) {
 	badPass.SASL.Password = "wrong"
 	noCA := good
 	noCA.TLS.CAFile = ""
-	for name, cfg := range map[string]config.Kafka{"wrong password": badPass, "untrusted certificate": noCA} {
+	for name, cfg := range map[string]bus.Config{"wrong password": badPass, "untrusted certificate": noCA} {
 		c, err := bus.New(cfg)
 		testenv.Must(t, err, "client")
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -19,15 +19,13 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
-
-	"github.com/askonce/askonce/internal/config"
 )
 
 // Client holds the connection settings shared by every Kafka connection of
 // a process. It is cheap to keep for the life of the process; writers and
 // readers it creates must be closed by their owner.
 type Client struct {
-	cfg       config.Kafka
+	cfg       Config
 	brokers   []string
 	transport *kafka.Transport
 	dialer    *kafka.Dialer
@@ -37,7 +35,7 @@ type Client struct {
 
 // New validates the TLS and SASL settings (reading certificate files now,
 // so that a bad path fails at start) and returns a client.
-func New(cfg config.Kafka) (*Client, error) {
+func New(cfg Config) (*Client, error) {
 	tlsCfg, err := tlsConfig(cfg.TLS)
 	if err != nil {
 		return nil, err
@@ -196,7 +194,7 @@ func (c *Client) Ping(ctx context.Context) error {
 // Close releases idle connections.
 func (c *Client) Close() { c.transport.CloseIdleConnections() }
 
-func tlsConfig(t config.TLS) (*tls.Config, error) {
+func tlsConfig(t TLS) (*tls.Config, error) {
 	if !t.Enabled {
 		return nil, nil
 	}
@@ -226,7 +224,7 @@ func tlsConfig(t config.TLS) (*tls.Config, error) {
 	return cfg, nil
 }
 
-func saslMechanism(s config.SASL) (sasl.Mechanism, error) {
+func saslMechanism(s SASL) (sasl.Mechanism, error) {
 	switch s.Mechanism {
 	case "", "none":
 		return nil, nil

@@ -18,11 +18,11 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/askonce/askonce/internal/bus"
-	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 	"github.com/askonce/askonce/schemas/schematest"
 )
@@ -43,7 +43,7 @@ func startRegistry(t testing.TB) *httptest.Server {
 
 func newCodec(t testing.TB, url string) *bus.Codec {
 	t.Helper()
-	rc, err := registry.NewClient(config.Registry{URL: url, Timeout: 5 * time.Second})
+	rc, err := registry.NewClient(registry.ClientConfig{URL: url, Timeout: 5 * time.Second})
 	testenv.Must(t, err, "registry client")
 	return bus.NewCodec(rc, bus.CodecOptions{AutoRegister: true, IsNotFound: registry.IsNotFound})
 }
@@ -80,7 +80,7 @@ func TestIndependentReader(t *testing.T) {
 	ctx := testenv.Ctx(t, 2*time.Minute)
 	reg := startRegistry(t)
 	b := testenv.StartBroker(t, nil)
-	client, err := bus.New(b.Kafka())
+	client, err := bus.New(wiring.Kafka(b.Kafka()))
 	testenv.Must(t, err, "bus client")
 	defer client.Close()
 	_, err = client.EnsureTopics(ctx, client.Topics().Specs(), nil)
@@ -213,7 +213,7 @@ func TestCivilStatusV1ProducersKeepWorking(t *testing.T) {
 	}
 	v1, v2 := versions[0], versions[1]
 	subject := schemas.Name(bus.BaseCivilStatus)
-	rc, err := registry.NewClient(config.Registry{URL: reg.URL, Timeout: 5 * time.Second})
+	rc, err := registry.NewClient(registry.ClientConfig{URL: reg.URL, Timeout: 5 * time.Second})
 	testenv.Must(t, err, "registry client")
 	testenv.Must(t, rc.SetLevel(ctx, subject, "FULL_TRANSITIVE"), "set level")
 

@@ -14,6 +14,7 @@ import (
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 // TestReaderToleratesLateFetchAnswers: a broker that answers every fetch
@@ -50,7 +51,7 @@ func TestReaderToleratesLateFetchAnswers(t *testing.T) {
 	kcfg := config.Default().Kafka
 	kcfg.Brokers = cluster.ListenAddrs()
 	kcfg.DialTimeout = 5 * time.Second
-	client, err := bus.New(kcfg)
+	client, err := bus.New(wiring.Kafka(kcfg))
 	testenv.Must(t, err, "bus client")
 	defer client.Close()
 

@@ -6,13 +6,16 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/retry"
 	"github.com/askonce/askonce/schemas"
 )
 
 // Registry is a schema registry client and how to read its errors.
 type Registry struct {
 	Client SchemaRegistry
+	// AutoRegister registers the record topics' schemas when the registry
+	// lacks them (registry.auto_register); otherwise Open only looks them up.
+	AutoRegister bool
 	// IsNotFound tells "no such schema" from an outage.
 	IsNotFound func(error) bool
 	// IsPermanent tells errors that waiting cannot fix (an incompatible
@@ -27,21 +30,21 @@ type Conn struct {
 	Codec  *Codec
 }
 
-// Open connects to Kafka, creates missing topics (kafka.topics.create_on_start),
+// Open connects to Kafka, creates missing topics (cfg.Topics.CreateOnStart),
 // and registers (or looks up) the record topics' schemas in the registry.
 // A broker or registry that is not up yet is waited for, with backoff and a
 // log line per attempt, until ctx ends: components may start in any order.
-func Open(ctx context.Context, cfg *config.Config, reg Registry, log *slog.Logger) (*Conn, error) {
-	client, err := New(cfg.Kafka)
+func Open(ctx context.Context, cfg Config, reg Registry, log *slog.Logger) (*Conn, error) {
+	client, err := New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	codec := NewCodec(reg.Client, CodecOptions{AutoRegister: cfg.Registry.AutoRegister, IsNotFound: reg.IsNotFound})
+	codec := NewCodec(reg.Client, CodecOptions{AutoRegister: reg.AutoRegister, IsNotFound: reg.IsNotFound})
 	topics := client.Topics()
-	wait := 200 * time.Millisecond
+	bo := retry.Backoff{Max: 10 * time.Second}
 	for attempt := 1; ; attempt++ {
 		err = func() error {
-			if cfg.Kafka.Topics.CreateOnStart {
+			if cfg.Topics.CreateOnStart {
 				if _, err := client.EnsureTopics(ctx, topics.Specs(), log); err != nil {
 					return err
 				}
@@ -53,7 +56,7 @@ func Open(ctx context.Context, cfg *config.Config, reg Registry, log *slog.Logge
 				return err
 			}
 			for _, s := range subs {
-				topic := cfg.Kafka.Topics.Prefix + s.Topic
+				topic := cfg.Topics.Prefix + s.Topic
 				if _, err := codec.Use(ctx, topic, s.Latest()); err != nil {
 					return err
 				}
@@ -68,14 +71,9 @@ func Open(ctx context.Context, cfg *config.Config, reg Registry, log *slog.Logge
 			return nil, fmt.Errorf("bus: not ready: %w", err)
 		}
 		log.Warn("waiting for Kafka and the schema registry", "attempt", attempt, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !retry.Sleep(ctx, bo.Next()) {
 			client.Close()
 			return nil, fmt.Errorf("bus: not ready: %w", err)
-		case <-t.C:
 		}
-		wait = min(wait*2, 10*time.Second)
 	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -37,11 +36,11 @@ type Topics struct {
 	// serve (consumed by the notification router).
 	Portfolio string
 	prefix    string
-	cfg       config.Topics
+	cfg       TopicsConfig
 }
 
 // NewTopics names the topics of a configuration.
-func NewTopics(cfg config.Topics) Topics {
+func NewTopics(cfg TopicsConfig) Topics {
 	p := cfg.Prefix
 	return Topics{
 		CivilStatus:  p + BaseCivilStatus,

@@ -3,12 +3,10 @@ package bus
 import (
 	"testing"
 	"time"
-
-	"github.com/askonce/askonce/internal/config"
 )
 
 func TestSpecs(t *testing.T) {
-	cfg := config.Default().Kafka.Topics
+	cfg := TopicsConfig{RecordPartitions: 12, DLQPartitions: 3, AuditPartitions: 3, NotifyPartitions: 3, NotifyRetention: 14 * 24 * time.Hour}
 	cfg.Prefix = "pilot."
 	cfg.ReplicationFactor = 3
 	cfg.DLQRetention = 48 * time.Hour

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/askonce/askonce/internal/bus"
-	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
@@ -30,7 +29,7 @@ func TestUseWithProtectedRegistry(t *testing.T) {
 		ops.NewRegistry(), registry.ServerOptions{RequireWriteAuth: true, Username: "bus", Password: "s3cret"}, nil))
 	t.Cleanup(srv.Close)
 	codec := func(user, pass string) *bus.Codec {
-		rc, err := registry.NewClient(config.Registry{URL: srv.URL, Username: user, Password: pass, Timeout: 5 * time.Second})
+		rc, err := registry.NewClient(registry.ClientConfig{URL: srv.URL, Username: user, Password: pass, Timeout: 5 * time.Second})
 		testenv.Must(t, err, "client")
 		return bus.NewCodec(rc, bus.CodecOptions{AutoRegister: true, IsNotFound: registry.IsNotFound})
 	}

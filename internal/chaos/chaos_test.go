@@ -32,6 +32,7 @@ import (
 	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 var binary string
@@ -122,7 +123,7 @@ func TestChaos(t *testing.T) {
 
 	// A PostgreSQL cluster of its own: the chaos stops it like a crash,
 	// which the working tree's shared one must never see.
-	pg, err := devpg.New(config.DevPG{Dir: filepath.Join(root, "pg"), Host: "127.0.0.1", Port: freePort(t), Install: true}, nil)
+	pg, err := devpg.New(devpg.Config{Dir: filepath.Join(root, "pg"), Host: "127.0.0.1", Port: freePort(t), Install: true}, nil)
 	testenv.Must(t, err, "chaos PostgreSQL")
 	busURL, err := pg.Start(ctx)
 	testenv.Must(t, err, "start chaos PostgreSQL")
@@ -131,7 +132,7 @@ func TestChaos(t *testing.T) {
 			t.Logf("chaos: destroy PostgreSQL: %v", err)
 		}
 	})
-	srcURL, err := devpg.EnsureDatabase(ctx, busURL, "askonce_sources")
+	srcURL, err := store.EnsureDatabase(ctx, busURL, "askonce_sources")
 	testenv.Must(t, err, "sources database")
 
 	// The store tables exist before the materializer starts, so that the
@@ -175,7 +176,7 @@ func TestChaos(t *testing.T) {
 	registry := add("registry", "registry")
 	connect := add("connect", "connect", "--synthetic")
 	mat := add("materialize", "materialize")
-	serve := add("serve", "serve", "--dev", "--policy", filepath.Join(repo, "deploy", "dev", "policy.yaml"))
+	serve := add("serve", "serve", "--dev", "--policy", filepath.Join(repo, "deploy", "devfiles", "policy.yaml"))
 	live := add("seed-live", "seed", "--persons", strconv.Itoa(persons), "--seed", "7", "--live", "--rate", strconv.Itoa(liveRate))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -390,7 +391,7 @@ func TestChaos(t *testing.T) {
 	// Every hostile record is dead-lettered (or, a failure found below,
 	// applied): a materializer stuck on one fails here, with its log,
 	// rather than in reconcile's wait.
-	topics := bus.NewTopics(config.Default().Kafka.Topics)
+	topics := bus.NewTopics(wiring.Topics(config.Default().Kafka.Topics))
 	hstate, stuck := waitHostile(ctx, t, brokerAddr, topics.DLQ, db, hr.sent, hostileWait)
 	if len(stuck) > 0 {
 		t.Fatalf("chaos: %d hostile records neither dead-lettered nor applied %s after the faults: %s\nmaterializer warnings and errors (last distinct):\n%s",
@@ -608,7 +609,7 @@ type answer struct {
 }
 
 // askDocs are the document types asked for, with their weight; all of
-// them allowed to the CNR for pension-award (deploy/dev/policy.yaml).
+// them allowed to the CNR for pension-award (deploy/devfiles/policy.yaml).
 var askDocs = []struct {
 	doc    string
 	weight int

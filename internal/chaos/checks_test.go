@@ -19,6 +19,7 @@ import (
 	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -168,10 +169,10 @@ func checkTopics(ctx context.Context, t *testing.T, brokerAddr string, reg confi
 	var tc topicCheck
 	cfg := synthetic()
 	cfg.Registry = reg
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	testenv.Must(t, err, "registry client")
 	codec := bus.NewCodec(rc, bus.CodecOptions{IsNotFound: registry.IsNotFound})
-	topics := bus.NewTopics(cfg.Kafka.Topics)
+	topics := bus.NewTopics(wiring.Topics(cfg.Kafka.Topics))
 	for _, topic := range topics.Records() {
 		text, err := schemas.LatestText(strings.TrimPrefix(topic, cfg.Kafka.Topics.Prefix))
 		testenv.Must(t, err, "schema of %s", topic)

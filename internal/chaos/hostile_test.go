@@ -25,6 +25,7 @@ import (
 	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -77,7 +78,7 @@ func python(t testing.TB) string {
 	t.Helper()
 	const py = "/usr/bin/python3"
 	if out, err := exec.Command(py, "-c", "import confluent_kafka").CombinedOutput(); err != nil {
-		t.Fatalf("chaos: %s cannot import confluent_kafka (%v: %s): run `make deps` (deploy/dev/deps.sh installs python3-confluent-kafka)",
+		t.Fatalf("chaos: %s cannot import confluent_kafka (%v: %s): run `make deps` (deploy/devfiles/deps.sh installs python3-confluent-kafka)",
 			py, err, strings.TrimSpace(string(out)))
 	}
 	return py
@@ -176,13 +177,13 @@ func TestHostileProducer(t *testing.T) {
 	cfg := config.Default()
 	cfg.Kafka = b.Kafka()
 	cfg.Registry.URL = regURL
-	client, err := bus.New(cfg.Kafka)
+	client, err := bus.New(wiring.Kafka(cfg.Kafka))
 	testenv.Must(t, err, "kafka client")
 	defer client.Close()
 	topics := client.Topics()
 	_, err = client.EnsureTopics(ctx, topics.Specs(), nil)
 	testenv.Must(t, err, "topics")
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	testenv.Must(t, err, "registry client")
 	codec := bus.NewCodec(rc, bus.CodecOptions{AutoRegister: true, IsNotFound: registry.IsNotFound})
 	for _, topic := range topics.Records() {

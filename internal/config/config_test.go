@@ -52,7 +52,7 @@ kafka:
 	}
 	tests := []struct {
 		name      string
-		src       Source
+		src       Layers
 		level     string
 		parts     int
 		brokers   []string
@@ -60,32 +60,32 @@ kafka:
 		format    string
 		retention time.Duration
 	}{
-		{"defaults only", Source{}, "info", 12, []string{"127.0.0.1:9092"}, "askonce", "auto", 30 * 24 * time.Hour},
-		{"file over defaults", Source{File: file}, "warn", 6, []string{"file-broker:9092"}, "from-file", "json", 48 * time.Hour},
-		{"env over file", Source{File: file, Environ: env}, "error", 24, []string{"a:9092", "b:9093"}, "from-file", "json", 48 * time.Hour},
+		{"defaults only", Layers{}, "info", 12, []string{"127.0.0.1:9092"}, "askonce", "auto", 30 * 24 * time.Hour},
+		{"file over defaults", Layers{File: file}, "warn", 6, []string{"file-broker:9092"}, "from-file", "json", 48 * time.Hour},
+		{"env over file", Layers{File: file, Environ: env}, "error", 24, []string{"a:9092", "b:9093"}, "from-file", "json", 48 * time.Hour},
 	}
 	fs, keys := flags(t, "--log-level=debug", "--record-partitions=3")
 	tests = append(tests, struct {
 		name      string
-		src       Source
+		src       Layers
 		level     string
 		parts     int
 		brokers   []string
 		clientID  string
 		format    string
 		retention time.Duration
-	}{"flags over env", Source{File: file, Environ: env, Flags: fs, FlagKeys: keys}, "debug", 3, []string{"a:9092", "b:9093"}, "from-file", "json", 48 * time.Hour})
+	}{"flags over env", Layers{File: file, Environ: env, Flags: fs, FlagKeys: keys}, "debug", 3, []string{"a:9092", "b:9093"}, "from-file", "json", 48 * time.Hour})
 	unset, unsetKeys := flags(t) // flags defined but not given: they must not mask lower layers
 	tests = append(tests, struct {
 		name      string
-		src       Source
+		src       Layers
 		level     string
 		parts     int
 		brokers   []string
 		clientID  string
 		format    string
 		retention time.Duration
-	}{"unset flags do not override", Source{File: file, Environ: env, Flags: unset, FlagKeys: unsetKeys}, "error", 24, []string{"a:9092", "b:9093"}, "from-file", "json", 48 * time.Hour})
+	}{"unset flags do not override", Layers{File: file, Environ: env, Flags: unset, FlagKeys: unsetKeys}, "error", 24, []string{"a:9092", "b:9093"}, "from-file", "json", 48 * time.Hour})
 
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,35 +118,35 @@ kafka:
 func TestInvalid(t *testing.T) {
 	tests := []struct {
 		name string
-		src  Source
+		src  Layers
 		want []string
 	}{
-		{"bad enum in file", Source{File: writeFile(t, "log:\n  level: loud\n")},
+		{"bad enum in file", Layers{File: writeFile(t, "log:\n  level: loud\n")},
 			[]string{"log.level (ASKONCE_LOG_LEVEL): must be one of debug, info, warn, error, got \"loud\""}},
-		{"bad number in env", Source{Environ: []string{"ASKONCE_KAFKA_TOPICS_RECORD_PARTITIONS=twelve"}},
+		{"bad number in env", Layers{Environ: []string{"ASKONCE_KAFKA_TOPICS_RECORD_PARTITIONS=twelve"}},
 			[]string{"kafka.topics.record_partitions", "twelve"}},
-		{"zero partitions", Source{Environ: []string{"ASKONCE_KAFKA_TOPICS_RECORD_PARTITIONS=0"}},
+		{"zero partitions", Layers{Environ: []string{"ASKONCE_KAFKA_TOPICS_RECORD_PARTITIONS=0"}},
 			[]string{"kafka.topics.record_partitions (ASKONCE_KAFKA_TOPICS_RECORD_PARTITIONS): must be >= 1, got 0"}},
-		{"bad duration", Source{Environ: []string{"ASKONCE_KAFKA_DIAL_TIMEOUT=soon"}},
+		{"bad duration", Layers{Environ: []string{"ASKONCE_KAFKA_DIAL_TIMEOUT=soon"}},
 			[]string{"kafka.dial_timeout", "soon"}},
-		{"unknown key in file", Source{File: writeFile(t, "kafka:\n  brokerz: [x:1]\n")},
+		{"unknown key in file", Layers{File: writeFile(t, "kafka:\n  brokerz: [x:1]\n")},
 			[]string{"unknown keys kafka.brokerz"}},
-		{"unknown top-level key", Source{File: writeFile(t, "kafkaa:\n  brokers: [x:1]\n")},
+		{"unknown top-level key", Layers{File: writeFile(t, "kafkaa:\n  brokers: [x:1]\n")},
 			[]string{"kafkaa"}},
-		{"unknown env var", Source{Environ: []string{"ASKONCE_KAFKA_BROKERZ=x:1"}},
+		{"unknown env var", Layers{Environ: []string{"ASKONCE_KAFKA_BROKERZ=x:1"}},
 			[]string{"unknown environment variables ASKONCE_KAFKA_BROKERZ"}},
-		{"bad broker address", Source{Environ: []string{"ASKONCE_KAFKA_BROKERS=nohost"}},
+		{"bad broker address", Layers{Environ: []string{"ASKONCE_KAFKA_BROKERS=nohost"}},
 			[]string{"kafka.brokers", "host:port"}},
-		{"sasl without password", Source{Environ: []string{"ASKONCE_KAFKA_SASL_MECHANISM=scram-sha-512", "ASKONCE_KAFKA_SASL_USERNAME=u"}},
+		{"sasl without password", Layers{Environ: []string{"ASKONCE_KAFKA_SASL_MECHANISM=scram-sha-512", "ASKONCE_KAFKA_SASL_USERNAME=u"}},
 			[]string{"needs a username and a password"}},
-		{"unknown sasl mechanism", Source{Environ: []string{"ASKONCE_KAFKA_SASL_MECHANISM=gssapi"}},
+		{"unknown sasl mechanism", Layers{Environ: []string{"ASKONCE_KAFKA_SASL_MECHANISM=gssapi"}},
 			[]string{"kafka.sasl.mechanism"}},
-		{"several problems at once", Source{Environ: []string{"ASKONCE_LOG_LEVEL=x", "ASKONCE_POSTGRES_DEV_PORT=0"}},
+		{"several problems at once", Layers{Environ: []string{"ASKONCE_LOG_LEVEL=x", "ASKONCE_POSTGRES_DEV_PORT=0"}},
 			[]string{"log.level", "postgres.dev.port"}},
-		{"missing file", Source{File: "/nonexistent/askonce.yaml"}, []string{"/nonexistent/askonce.yaml"}},
-		{"public url with a path", Source{Environ: []string{"ASKONCE_LOOKUP_PUBLIC_URL=https://api.example/v1"}},
+		{"missing file", Layers{File: "/nonexistent/askonce.yaml"}, []string{"/nonexistent/askonce.yaml"}},
+		{"public url with a path", Layers{Environ: []string{"ASKONCE_LOOKUP_PUBLIC_URL=https://api.example/v1"}},
 			[]string{"lookup.public_url", "without a path"}},
-		{"public url not absolute", Source{Environ: []string{"ASKONCE_LOOKUP_PUBLIC_URL=api.example"}},
+		{"public url not absolute", Layers{Environ: []string{"ASKONCE_LOOKUP_PUBLIC_URL=api.example"}},
 			[]string{"lookup.public_url"}},
 	}
 	for _, tc := range tests {
@@ -165,7 +165,7 @@ func TestInvalid(t *testing.T) {
 }
 
 func TestYAMLRedactsSecrets(t *testing.T) {
-	cfg, err := Load(Source{Environ: []string{
+	cfg, err := Load(Layers{Environ: []string{
 		"ASKONCE_KAFKA_SASL_MECHANISM=scram-sha-256",
 		"ASKONCE_KAFKA_SASL_USERNAME=bus",
 		"ASKONCE_KAFKA_SASL_PASSWORD=s3cr3t-kafka",
@@ -191,7 +191,7 @@ func TestYAMLRedactsSecrets(t *testing.T) {
 	}
 	// The printed YAML is itself a valid configuration file.
 	p := writeFile(t, s)
-	if _, err := Load(Source{File: p}); err != nil {
+	if _, err := Load(Layers{File: p}); err != nil {
 		t.Errorf("printed config does not load back: %v", err)
 	}
 }
@@ -200,7 +200,7 @@ func TestYAMLRedactsSecrets(t *testing.T) {
 // it must load, and it must mention every key.
 func TestExampleConfig(t *testing.T) {
 	p := filepath.Join("..", "..", "deploy", "askonce.example.yaml")
-	if _, err := Load(Source{File: p}); err != nil {
+	if _, err := Load(Layers{File: p}); err != nil {
 		t.Fatalf("example config: %v", err)
 	}
 	body, err := os.ReadFile(p)
@@ -228,7 +228,7 @@ func TestConnectSourcesFromFile(t *testing.T) {
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Load(Source{File: p})
+	_, err := Load(Layers{File: p})
 	if err == nil {
 		t.Fatal("invalid sources accepted")
 	}
@@ -245,7 +245,7 @@ func TestConnectSourcesFromFile(t *testing.T) {
 	if err := os.WriteFile(p, []byte(good), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Load(Source{File: p})
+	cfg, err := Load(Layers{File: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestConnectSourcesFromFile(t *testing.T) {
 	if err := os.WriteFile(p, []byte(typo), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(Source{File: p}); err == nil || !strings.Contains(err.Error(), "dri") {
+	if _, err := Load(Layers{File: p}); err == nil || !strings.Contains(err.Error(), "dri") {
 		t.Fatalf("typo in a list item: %v", err)
 	}
 }

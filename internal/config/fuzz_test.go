@@ -23,7 +23,7 @@ func FuzzLoad(f *testing.F) {
 		if err := os.WriteFile(p, file, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := Load(Source{File: p, Environ: strings.Split(env, "\n")})
+		cfg, err := Load(Layers{File: p, Environ: strings.Split(env, "\n")})
 		if err != nil {
 			return
 		}

@@ -16,8 +16,9 @@ import (
 // EnvPrefix is the prefix of the environment variables that set configuration keys.
 const EnvPrefix = "ASKONCE_"
 
-// Source names where a configuration layer came from.
-type Source struct {
+// Layers are the configuration layers above the defaults, in rising
+// precedence: a file, the environment, the command-line flags.
+type Layers struct {
 	// File is a YAML file; empty means none.
 	File string
 	// Environ is the process environment as os.Environ returns it; only the
@@ -32,7 +33,7 @@ type Source struct {
 // Load builds the effective configuration with the precedence
 // defaults < file < ASKONCE_* environment < flags, rejects unknown keys and
 // invalid values, and returns every problem found at once.
-func Load(src Source) (*Config, error) {
+func Load(src Layers) (*Config, error) {
 	v := viper.New()
 	def := Default()
 	known := map[string]field{}

@@ -22,7 +22,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	devfiles "github.com/askonce/askonce/deploy/dev"
+	"github.com/askonce/askonce/deploy/devfiles"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/console"
 	"github.com/askonce/askonce/internal/dev"
@@ -549,7 +549,7 @@ func testBrowser(t *testing.T, ctx context.Context, sc scenario) {
 		missing = append(missing, chromium)
 	}
 	if len(missing) > 0 {
-		t.Fatalf("%s missing: `make deps` (deploy/dev/deps.sh) installs them", strings.Join(missing, ", "))
+		t.Fatalf("%s missing: `make deps` (deploy/devfiles/deps.sh) installs them", strings.Join(missing, ", "))
 	}
 	root := testenv.RepoRoot(t)
 	dir := filepath.Join(root, "internal", "console", "browser")

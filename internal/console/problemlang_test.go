@@ -17,7 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	devfiles "github.com/askonce/askonce/deploy/dev"
+	"github.com/askonce/askonce/deploy/devfiles"
 	"github.com/askonce/askonce/internal/console"
 	"github.com/askonce/askonce/internal/lookup"
 )

@@ -22,7 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
-	devfiles "github.com/askonce/askonce/deploy/dev"
+	"github.com/askonce/askonce/deploy/devfiles"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/devbroker"
@@ -36,6 +36,8 @@ import (
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/synth"
+	"github.com/askonce/askonce/internal/wiring"
+	"github.com/askonce/askonce/internal/wiring/connectwire"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -60,7 +62,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	}
 	// PostgreSQL, private, started or reused.
 	if cfg.Postgres.URL == "" {
-		inst, err := devpg.New(cfg.Postgres.Dev, log)
+		inst, err := devpg.New(wiring.DevPG(cfg.Postgres.Dev), log)
 		if err != nil {
 			return err
 		}
@@ -81,14 +83,14 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 		}
 	}
 	// The embedded broker, in this process.
-	broker, err := devbroker.Start(cfg.Broker, log)
+	broker, err := devbroker.Start(wiring.Broker(cfg.Broker), log)
 	if err != nil {
 		return err
 	}
 	defer broker.Close()
 	cfg.Kafka.Brokers = []string{broker.Addr()}
 
-	pool, err := store.Open(ctx, cfg.Postgres)
+	pool, err := wiring.OpenPostgres(ctx, cfg.Postgres)
 	if err != nil {
 		return err
 	}
@@ -104,7 +106,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	}
 
 	// Synthetic sources: seeded once, then kept.
-	srcURL, err := store.SourcesURL(ctx, cfg)
+	srcURL, err := wiring.SourcesURL(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -155,8 +157,10 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	case <-gctx.Done():
 		return g.Wait()
 	}
-	g.Go(func() error { return runConnectors(gctx, cfg, reg, opsSrv, log.With("component", "connect")) })
-	g.Go(func() error { return materialize.Run(gctx, cfg, reg, opsSrv, log.With("component", "materialize")) })
+	g.Go(func() error { return connectwire.Run(gctx, cfg, reg, opsSrv, log.With("component", "connect")) })
+	g.Go(func() error {
+		return wiring.RunMaterializer(gctx, cfg, reg, opsSrv, log.With("component", "materialize"))
+	})
 	g.Go(func() error { return notify.Run(gctx, cfg, reg, opsSrv, log.With("component", "notify")) })
 	apiAddr := make(chan string, 1)
 	g.Go(func() error {
@@ -218,7 +222,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 // store holds that the sources do not are reported, never waited for.
 func waitCaughtUp(ctx context.Context, cfg *config.Config, pool, src *pgxpool.Pool, api string, log *slog.Logger) (outside, error) {
 	rules := schemas.Rules{AllowSynthetic: true, AllowPendingWilayas: cfg.Rules.AllowPendingWilayas}
-	topics := bus.NewTopics(cfg.Kafka.Topics)
+	topics := bus.NewTopics(wiring.Topics(cfg.Kafka.Topics))
 	var srcs []reconcile.Source
 	for _, s := range cfg.Connect.PGOutbox {
 		srcs = append(srcs, reconcile.Source{Agency: s.Agency, DataCenter: s.DataCenter, Pool: src, Schema: s.Schema})

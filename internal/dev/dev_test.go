@@ -25,6 +25,7 @@ import (
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -222,10 +223,10 @@ func TestDevRestartWithOutsideRecord(t *testing.T) {
 	}
 
 	// The outside producer: its own Kafka writer, the registry's schema.
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	testenv.Must(t, err, "registry client")
 	codec := bus.NewCodec(rc, bus.CodecOptions{IsNotFound: registry.IsNotFound})
-	topics := bus.NewTopics(cfg.Kafka.Topics)
+	topics := bus.NewTopics(wiring.Topics(cfg.Kafka.Topics))
 	text, err := schemas.LatestText(strings.TrimPrefix(topics.CivilStatus, cfg.Kafka.Topics.Prefix))
 	testenv.Must(t, err, "schema")
 	_, err = codec.Use(ctx, topics.CivilStatus, text)

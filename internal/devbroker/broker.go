@@ -22,9 +22,31 @@ import (
 	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kfake"
-
-	"github.com/askonce/askonce/internal/config"
 )
+
+// Config is the embedded broker's configuration (broker.* in the
+// configuration).
+type Config struct {
+	// Listen is the host:port the broker binds and advertises.
+	Listen string
+	// DataDir holds topics, records and group offsets across restarts.
+	DataDir string
+	// SyncWrites fsyncs every produced batch: slower, but nothing
+	// acknowledged is lost on a machine crash.
+	SyncWrites bool
+	// DefaultPartitions for topics auto-created by clients.
+	DefaultPartitions int
+	// SASL makes the broker require SASL with one superuser.
+	SASL SASL
+	// TLSCertFile and TLSKeyFile make the broker speak TLS only.
+	TLSCertFile, TLSKeyFile string
+}
+
+// SASL is the broker's one superuser: Mechanism plain, scram-sha-256 or
+// scram-sha-512 ("" or none: no SASL).
+type SASL struct {
+	Mechanism, Username, Password string
+}
 
 // Broker is a running embedded broker.
 type Broker struct {
@@ -37,7 +59,7 @@ type Broker struct {
 // Start binds cfg.Listen, loads any state persisted in cfg.DataDir and
 // serves the Kafka protocol until Close. Two brokers can not share a data
 // directory: the second fails with a clear error.
-func Start(cfg config.Broker, log *slog.Logger) (*Broker, error) {
+func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -111,7 +133,7 @@ func (b *Broker) Close() {
 }
 
 // Run starts a broker and serves until ctx ends.
-func Run(ctx context.Context, cfg config.Broker, log *slog.Logger, ready func(addr string)) error {
+func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr string)) error {
 	b, err := Start(cfg, log)
 	if err != nil {
 		return err

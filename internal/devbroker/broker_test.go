@@ -3,12 +3,10 @@ package devbroker
 import (
 	"strings"
 	"testing"
-
-	"github.com/askonce/askonce/internal/config"
 )
 
 func TestDataDirIsExclusive(t *testing.T) {
-	cfg := config.Default().Broker
+	cfg := Config{DefaultPartitions: 12}
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	b, err := Start(cfg, nil)
@@ -28,7 +26,7 @@ func TestDataDirIsExclusive(t *testing.T) {
 }
 
 func TestBadListen(t *testing.T) {
-	cfg := config.Default().Broker
+	cfg := Config{DefaultPartitions: 12}
 	cfg.Listen = "nohostport"
 	cfg.DataDir = t.TempDir()
 	if _, err := Start(cfg, nil); err == nil {

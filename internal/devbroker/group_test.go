@@ -8,8 +8,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/askonce/askonce/internal/config"
 )
 
 // TestDeadJoinerExpires: a consumer killed while its JoinGroup waits for
@@ -19,7 +17,7 @@ import (
 // which SIGKILLs materializers seconds apart, saw half the record
 // partitions stop being applied (third_party/kfake/README.askonce.md).
 func TestDeadJoinerExpires(t *testing.T) {
-	cfg := config.Default().Broker
+	cfg := Config{DefaultPartitions: 12}
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	b, err := Start(cfg, nil)

@@ -32,7 +32,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/store"
 )
 
 // Superuser is the role initdb creates; Database is the database askonce uses.
@@ -41,9 +41,24 @@ const (
 	Database  = "askonce"
 )
 
+// Config says where the private instance lives (postgres.dev.* in the
+// configuration).
+type Config struct {
+	// Dir holds the lock file, the password and (usually) the data.
+	Dir  string
+	Host string
+	Port int
+	// BinDir holds initdb, pg_ctl and postgres; empty finds Debian's
+	// postgresql-15 binaries.
+	BinDir string
+	// Install lets askonce install Debian's postgresql-15 with apt-get when
+	// the binaries are missing (needs root).
+	Install bool
+}
+
 // Instance is the private PostgreSQL of one working tree.
 type Instance struct {
-	cfg   config.DevPG
+	cfg   Config
 	dir   string // absolute cfg.Dir: lock and password live here
 	state string // data, socket and log live here (dir, or a fallback when root's postgres user can not reach dir)
 	runAs *syscall.Credential
@@ -51,7 +66,7 @@ type Instance struct {
 }
 
 // New resolves the directories of an instance; it starts nothing.
-func New(cfg config.DevPG, log *slog.Logger) (*Instance, error) {
+func New(cfg Config, log *slog.Logger) (*Instance, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -111,8 +126,8 @@ func (i *Instance) Start(ctx context.Context) (string, error) {
 	if err := waitReady(ctx, u, 60*time.Second); err != nil {
 		return "", fmt.Errorf("devpg: %w\n%s", err, i.logTail(15))
 	}
-	if err := ensureDatabase(ctx, u, Database); err != nil {
-		return "", err
+	if _, err := store.EnsureDatabase(ctx, u, Database); err != nil {
+		return "", fmt.Errorf("devpg: %w", err)
 	}
 	return i.url(pw, Database), nil
 }
@@ -189,16 +204,6 @@ func (i *Instance) URL() (string, error) {
 		return "", fmt.Errorf("devpg: no private PostgreSQL in %s yet (run `askonce pg start`): %w", i.dir, err)
 	}
 	return i.url(strings.TrimSpace(string(b)), Database), nil
-}
-
-// DatabaseURL is URL with another database name.
-func DatabaseURL(base, db string) (string, error) {
-	u, err := url.Parse(base)
-	if err != nil {
-		return "", fmt.Errorf("devpg: %w", err)
-	}
-	u.Path = "/" + db
-	return u.String(), nil
 }
 
 func (i *Instance) url(pw, db string) string {
@@ -584,46 +589,10 @@ func waitReady(ctx context.Context, u string, timeout time.Duration) error {
 	}
 }
 
-// EnsureDatabase creates database db on the server of baseURL unless it
-// exists, and returns its URL.
-func EnsureDatabase(ctx context.Context, baseURL, db string) (string, error) {
-	admin, err := DatabaseURL(baseURL, "postgres")
-	if err != nil {
-		return "", err
-	}
-	if err := ensureDatabase(ctx, admin, db); err != nil {
-		return "", err
-	}
-	return DatabaseURL(baseURL, db)
-}
-
-func ensureDatabase(ctx context.Context, adminURL, db string) error {
-	conn, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		return fmt.Errorf("devpg: connect: %w", err)
-	}
-	defer conn.Close(context.Background())
-	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists); err != nil {
-		return fmt.Errorf("devpg: look up database %s: %w", db, err)
-	}
-	if exists {
-		return nil
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{db}.Sanitize()); err != nil {
-		var already interface{ SQLState() string }
-		if errors.As(err, &already) && already.SQLState() == "42P04" {
-			return nil
-		}
-		return fmt.Errorf("devpg: create database %s: %w", db, err)
-	}
-	return nil
-}
-
 // CreateDatabase creates database db on the server of baseURL (dropping a
 // previous one of that name), for tests that want an isolated database.
 func CreateDatabase(ctx context.Context, baseURL, db string) (string, error) {
-	admin, err := DatabaseURL(baseURL, "postgres")
+	admin, err := store.DatabaseURL(baseURL, "postgres")
 	if err != nil {
 		return "", err
 	}
@@ -639,12 +608,12 @@ func CreateDatabase(ctx context.Context, baseURL, db string) (string, error) {
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+id); err != nil {
 		return "", fmt.Errorf("devpg: create database %s: %w", db, err)
 	}
-	return DatabaseURL(baseURL, db)
+	return store.DatabaseURL(baseURL, db)
 }
 
 // DropDatabase drops database db on the server of baseURL.
 func DropDatabase(ctx context.Context, baseURL, db string) error {
-	admin, err := DatabaseURL(baseURL, "postgres")
+	admin, err := store.DatabaseURL(baseURL, "postgres")
 	if err != nil {
 		return err
 	}

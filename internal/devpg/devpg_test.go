@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/devpg"
 	"github.com/askonce/askonce/internal/testenv"
 )
@@ -22,7 +21,7 @@ import (
 // after the server is SIGKILLed (stale pid and socket lock), destroy.
 func TestLifecycle(t *testing.T) {
 	ctx := testenv.Ctx(t, 4*time.Minute)
-	cfg := config.Default().Postgres.Dev
+	cfg := devpg.Config{Host: "127.0.0.1", Install: true}
 	cfg.Dir = filepath.Join(t.TempDir(), "pg")
 	cfg.Port = 55499
 	inst, err := devpg.New(cfg, nil)
@@ -89,7 +88,7 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestStopModeChecked(t *testing.T) {
-	inst, err := devpg.New(config.DevPG{Dir: t.TempDir(), Host: "127.0.0.1", Port: 55498}, nil)
+	inst, err := devpg.New(devpg.Config{Dir: t.TempDir(), Host: "127.0.0.1", Port: 55498}, nil)
 	testenv.Must(t, err, "new")
 	if err := inst.Stop(context.Background(), "gentle"); err == nil {
 		t.Fatal("unknown stop mode accepted")

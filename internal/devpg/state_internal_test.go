@@ -4,8 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/askonce/askonce/internal/config"
 )
 
 // TestStateDirIsStable: where the server's files go is decided the same way
@@ -23,7 +21,7 @@ func TestStateDirIsStable(t *testing.T) {
 		}
 	}
 	dir := filepath.Join(base, "fresh", "pg")
-	before, err := New(config.DevPG{Dir: dir}, nil)
+	before, err := New(Config{Dir: dir}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +31,7 @@ func TestStateDirIsStable(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	after, _ := New(config.DevPG{Dir: dir}, nil)
+	after, _ := New(Config{Dir: dir}, nil)
 	if err := after.resolveUser(); err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -208,10 +209,10 @@ func TestPipelineSurvivesSIGKILL(t *testing.T) {
 	// same record: same key, same version, same bytes.
 	cfg := config.Default()
 	cfg.Registry.URL = regURL
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	testenv.Must(t, err, "registry")
 	codec := bus.NewCodec(rc, bus.CodecOptions{IsNotFound: registry.IsNotFound})
-	topics := bus.NewTopics(cfg.Kafka.Topics)
+	topics := bus.NewTopics(wiring.Topics(cfg.Kafka.Topics))
 	type id struct{ dc, key string }
 	seen := map[id]string{}
 	published, dups := 0, 0
@@ -300,7 +301,7 @@ func lifeCertificate(t *testing.T, ctx context.Context, env []string, db *pgxpoo
 	ln.Close()
 	serveEnv := append(append([]string(nil), env...), "ASKONCE_LOOKUP_LISTEN="+api,
 		"ASKONCE_LOOKUP_SIGNING_KEYS_DIR="+filepath.Join(t.TempDir(), "keys"))
-	start(t, serveEnv, "serve", "serve", "--dev", "--policy", filepath.Join(testenv.RepoRoot(t), "deploy", "dev", "policy.yaml"))
+	start(t, serveEnv, "serve", "serve", "--dev", "--policy", filepath.Join(testenv.RepoRoot(t), "deploy", "devfiles", "policy.yaml"))
 	base := "http://" + api
 	waitFor(t, "the lookup API to be ready", time.Minute, func() bool {
 		resp, err := http.Get(base + "/readyz")

@@ -22,11 +22,11 @@ import (
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/lookup"
-	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 	"github.com/askonce/askonce/schemas/schematest"
 )
@@ -77,15 +77,15 @@ func setup(t *testing.T) *harness {
 	// connections that TestLoad would count against the API's goroutines.
 	cfg.Materialize.StallTimeout = time.Hour
 	cfg.Lookup.Listen = "127.0.0.1:0"
-	cfg.Lookup.PolicyFile = filepath.Join(testenv.RepoRoot(t), "deploy", "dev", "policy.yaml")
+	cfg.Lookup.PolicyFile = filepath.Join(testenv.RepoRoot(t), "deploy", "devfiles", "policy.yaml")
 	cfg.Lookup.DevMode = true
 	cfg.Lookup.CreateSigningKey = true
 	h.keys = t.TempDir()
 	cfg.Lookup.SigningKeysDir = h.keys
 	log := ops.NewLogger(io.Discard, "error", "json")
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	testenv.Must(t, err, "registry")
-	h.conn, err = bus.Open(ctx, &cfg, rc.Bus(), log)
+	h.conn, err = wiring.OpenBus(ctx, &cfg, rc.Bus(), log)
 	testenv.Must(t, err, "bus")
 	t.Cleanup(h.conn.Client.Close)
 	h.pool, err = store.OpenURL(ctx, cfg.Postgres.URL, 4)
@@ -96,7 +96,7 @@ func setup(t *testing.T) *harness {
 	matDone, apiDone := make(chan error, 1), make(chan error, 1)
 	go func() {
 		reg := ops.NewRegistry()
-		matDone <- materialize.Run(runCtx, &cfg, reg, ops.NewServer(reg, log), log)
+		matDone <- wiring.RunMaterializer(runCtx, &cfg, reg, ops.NewServer(reg, log), log)
 	}()
 	addr := make(chan string, 1)
 	go func() {

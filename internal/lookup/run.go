@@ -18,12 +18,11 @@ import (
 
 	"github.com/askonce/askonce/internal/attest"
 	"github.com/askonce/askonce/internal/audit"
-	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/console"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
-	"github.com/askonce/askonce/internal/store"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 // keyringSigner signs with an attest.Keyring.
@@ -69,7 +68,7 @@ func (a auditLog) ForCitizen(ctx context.Context, nin string, limit int) ([]Audi
 // (/metrics, /healthz, /readyz) on cfg.Lookup.Listen, until ctx ends. Each value on reload re-reads the
 // policy (SIGHUP). bound, when not nil, is told the address listened on.
 func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, opsSrv *ops.Server, log *slog.Logger, reload <-chan os.Signal, bound func(string)) error {
-	pool, err := store.Open(ctx, cfg.Postgres)
+	pool, err := wiring.OpenPostgres(ctx, cfg.Postgres)
 	if err != nil {
 		return err
 	}
@@ -86,7 +85,7 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 	}
 	opsSrv.AddCheck("postgres", pool.Ping)
 
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	if err != nil {
 		return err
 	}
@@ -158,7 +157,7 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return alog.Run(gctx) })
 	g.Go(func() error {
-		conn, err := bus.Open(gctx, cfg, rc.Bus(), log)
+		conn, err := wiring.OpenBus(gctx, cfg, rc.Bus(), log)
 		if err != nil {
 			if gctx.Err() != nil {
 				return nil

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/askonce/askonce/internal/bus"
-	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/poison"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
@@ -35,7 +34,7 @@ func FuzzApply(f *testing.F) {
 	testenv.Must(f, err, "conn")
 	f.Cleanup(conn.Release)
 	var seq atomic.Int64
-	topics := bus.NewTopics(config.Default().Kafka.Topics)
+	topics := bus.NewTopics(bus.TopicsConfig{})
 	f.Fuzz(func(t *testing.T, surname, first, note string, days int32, version, birthMicros int64, act int32) {
 		n := seq.Add(1)
 		key := func(s string) string { return fmt.Sprintf("fuzz/%d/%s", n, s) }

@@ -18,6 +18,7 @@ import (
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 	"github.com/askonce/askonce/schemas/schematest"
 )
@@ -38,9 +39,9 @@ func setup(t *testing.T, ctx context.Context) *env {
 	e.cfg.Registry.URL = testenv.StartRegistry(t)
 	e.cfg.Rules.AllowSynthetic = true
 	e.cfg.Materialize.BatchWait = 50 * time.Millisecond
-	rc, err := registry.NewClient(e.cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(e.cfg.Registry))
 	testenv.Must(t, err, "registry client")
-	e.conn, err = bus.Open(ctx, &e.cfg, rc.Bus(), ops.NewLogger(io.Discard, "error", "json"))
+	e.conn, err = wiring.OpenBus(ctx, &e.cfg, rc.Bus(), ops.NewLogger(io.Discard, "error", "json"))
 	testenv.Must(t, err, "bus")
 	t.Cleanup(e.conn.Client.Close)
 	e.pool, err = store.OpenURL(ctx, e.cfg.Postgres.URL, 4)
@@ -59,7 +60,7 @@ func (e *env) run(t *testing.T, ctx context.Context, group string) (stop func(),
 	srv = ops.NewServer(reg, log)
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- materialize.Run(rctx, &cfg, reg, srv, log) }()
+	go func() { done <- wiring.RunMaterializer(rctx, &cfg, reg, srv, log) }()
 	var once bool
 	return func() {
 		if once {
@@ -130,7 +131,7 @@ func TestMaterializeAppliesVersionsAndDeadLetters(t *testing.T) {
 	fromV1.Person.FirstNamesLatin, fromV1.Person.Sex = "Adam", "M"
 	fromV1.Person.BirthDate = time.Date(2016, time.June, 1, 0, 0, 0, 0, time.UTC)
 	fromV1.Birth.ActNumber, fromV1.Birth.ActYear, fromV1.Birth.RegisteredOn = 8, 2016, fromV1.Person.BirthDate.AddDate(0, 0, 2)
-	rc, err := registry.NewClient(e.cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(e.cfg.Registry))
 	testenv.Must(t, err, "registry client")
 	oldCodec := bus.NewCodec(rc, bus.CodecOptions{AutoRegister: true, IsNotFound: registry.IsNotFound})
 	subs, err := schemas.Catalog()
@@ -265,7 +266,7 @@ func snapshot(t *testing.T, ctx context.Context, pool *pgxpool.Pool) string {
 func TestStallWatchdog(t *testing.T) {
 	ctx := testenv.Ctx(t, 2*time.Minute)
 	e := setup(t, ctx)
-	cfg := e.cfg.Materialize
+	cfg := wiring.Materialize(e.cfg.Materialize)
 	cfg.GroupID = "stall-watchdog"
 	cfg.StallTimeout = 200 * time.Millisecond
 	log := ops.NewLogger(io.Discard, "error", "json")

@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/askonce/askonce/internal/bus"
-	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/poison"
 	"github.com/askonce/askonce/internal/retry"
 	"github.com/askonce/askonce/schemas"
@@ -29,7 +29,7 @@ const Source = "materialize"
 // them to the store. Several instances with the same group share the
 // partitions.
 type Materializer struct {
-	cfg    config.Materialize
+	cfg    Config
 	conn   *bus.Conn
 	pool   *pgxpool.Pool
 	rc     kafka.ReaderConfig
@@ -44,15 +44,34 @@ type Materializer struct {
 	// (unix ns), 0 when not waiting: the stall watchdog reads it.
 	fetchingSince atomic.Int64
 
-	mu      sync.Mutex
-	lastErr error
-	lastOK  time.Time
-	fresh   map[string]time.Time // data center -> last event time seen
-	agency  map[string]string
+	health ops.Health // nil while batches apply; the error being retried otherwise
+
+	mu     sync.Mutex
+	fresh  map[string]time.Time // data center -> last event time seen
+	agency map[string]string
+}
+
+// Config tunes a materializer (materialize.* in the configuration).
+type Config struct {
+	// GroupID is the Kafka consumer group; instances with the same group
+	// share the partitions.
+	GroupID string
+	// BatchSize is the most messages applied in one transaction.
+	BatchSize int
+	// BatchWait is how long a batch waits to fill after its first message.
+	BatchWait time.Duration
+	// MaxBackoff caps the backoff while PostgreSQL, Kafka or the registry is down.
+	MaxBackoff time.Duration
+	// StallTimeout: a consumer that has waited this long for a message
+	// while its group has messages to read leaves the group and joins again.
+	StallTimeout time.Duration
+	// WatermarkHistory is how long every advance of a data center's
+	// watermark is kept (store_watermark_history).
+	WatermarkHistory time.Duration
 }
 
 // New returns a materializer over conn (codec ready) and pool (migrated).
-func New(cfg config.Materialize, conn *bus.Conn, pool *pgxpool.Pool, rules schemas.Rules, reg prometheus.Registerer, log *slog.Logger) *Materializer {
+func New(cfg Config, conn *bus.Conn, pool *pgxpool.Pool, rules schemas.Rules, reg prometheus.Registerer, log *slog.Logger) *Materializer {
 	topics := conn.Client.Topics()
 	rc := kafka.ReaderConfig{
 		GroupID:        cfg.GroupID,
@@ -105,20 +124,7 @@ func (m *Materializer) Close() error {
 }
 
 // Healthy is nil while batches apply; the error being retried otherwise.
-func (m *Materializer) Healthy(context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.lastErr
-}
-
-func (m *Materializer) status(err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.lastErr = err
-	if err == nil {
-		m.lastOK = time.Now()
-	}
-}
+func (m *Materializer) Healthy(ctx context.Context) error { return m.health.Check(ctx) }
 
 // Run consumes until ctx ends. Transient failures (PostgreSQL, Kafka, the
 // registry) are retried with backoff, the batch kept in memory; a message
@@ -249,7 +255,7 @@ func (m *Materializer) prepareLoop(ctx context.Context, r *kafka.Reader, ready c
 			if ctx.Err() != nil {
 				return
 			}
-			m.status(fmt.Errorf("fetch: %w", err))
+			m.health.Set(fmt.Errorf("fetch: %w", err))
 			m.log.Warn("fetch failed, retrying", "err", err)
 			retry.Sleep(ctx, bo.Next())
 			continue
@@ -268,7 +274,7 @@ func (m *Materializer) prepareLoop(ctx context.Context, r *kafka.Reader, ready c
 				return
 			}
 			m.m.batchErrors.Inc()
-			m.status(err)
+			m.health.Set(err)
 			m.log.Warn("batch failed, retrying", "err", err, "messages", len(msgs), "attempt", bo.Attempts()+1)
 			retry.Sleep(ctx, bo.Next())
 		}
@@ -296,7 +302,7 @@ func (m *Materializer) storeLoop(ctx context.Context, r *kafka.Reader, ready <-c
 				return
 			}
 			m.m.batchErrors.Inc()
-			m.status(err)
+			m.health.Set(err)
 			lvl := slog.LevelWarn
 			if bo.Attempts() > 3 {
 				lvl = slog.LevelError
@@ -311,7 +317,7 @@ func (m *Materializer) storeLoop(ctx context.Context, r *kafka.Reader, ready <-c
 			m.log.Warn("offset commit failed; the batch will be replayed, without effect", "err", err)
 		}
 		bo.Reset()
-		m.status(nil)
+		m.health.Set(nil)
 		m.m.batchSize.Observe(float64(len(p.msgs)))
 		m.m.batchSeconds.Observe(time.Since(p.start).Seconds())
 	}

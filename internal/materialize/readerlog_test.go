@@ -8,9 +8,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/askonce/askonce/internal/bus"
-	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/testenv"
 	"github.com/askonce/askonce/schemas"
@@ -22,11 +22,11 @@ import (
 // stopped, which is no failure (issue 26: a healthy start logs no WARN).
 func TestReaderErrorLog(t *testing.T) {
 	b := testenv.StartBroker(t, nil)
-	client, err := bus.New(b.Kafka())
+	client, err := bus.New(bus.Config{Brokers: []string{b.Addr}})
 	testenv.Must(t, err, "bus client")
 	defer client.Close()
 	var buf syncBuffer
-	cfg := config.Default().Materialize
+	cfg := Config{BatchSize: 2000, BatchWait: 100 * time.Millisecond, MaxBackoff: 30 * time.Second, StallTimeout: time.Minute}
 	cfg.GroupID = "reader-log-" + testenv.Random(3)
 	m := New(cfg, &bus.Conn{Client: client}, nil, schemas.Rules{}, ops.NewRegistry(), ops.NewLogger(&buf, "debug", "json"))
 	defer m.Close()

@@ -26,6 +26,7 @@ import (
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 	"github.com/askonce/askonce/schemas/schematest"
 )
@@ -56,15 +57,15 @@ func setup(t *testing.T) *harness {
 	cfg.Notify.BatchSize = 5
 	cfg.Notify.BatchWait = 20 * time.Millisecond
 	cfg.Lookup.Listen = "127.0.0.1:0"
-	cfg.Lookup.PolicyFile = filepath.Join(testenv.RepoRoot(t), "deploy", "dev", "policy.yaml")
+	cfg.Lookup.PolicyFile = filepath.Join(testenv.RepoRoot(t), "deploy", "devfiles", "policy.yaml")
 	cfg.Lookup.DevMode = true
 	cfg.Lookup.CreateSigningKey = true
 	cfg.Lookup.SigningKeysDir = t.TempDir()
 	h.cfg = cfg
 	log := ops.NewLogger(io.Discard, "error", "json")
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	testenv.Must(t, err, "registry")
-	h.conn, err = bus.Open(ctx, &cfg, rc.Bus(), log)
+	h.conn, err = wiring.OpenBus(ctx, &cfg, rc.Bus(), log)
 	testenv.Must(t, err, "bus")
 	t.Cleanup(h.conn.Client.Close)
 	testenv.Must(t, notify.UseNotificationSchemas(ctx, h.conn, cfg.Kafka.Topics.Agencies), "notification schemas")

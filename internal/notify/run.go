@@ -16,7 +16,7 @@ import (
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/portfolio"
 	"github.com/askonce/askonce/internal/registry"
-	"github.com/askonce/askonce/internal/store"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -47,7 +47,7 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 		return err
 	}
 	policy.Store(p)
-	pool, err := store.Open(ctx, cfg.Postgres)
+	pool, err := wiring.OpenPostgres(ctx, cfg.Postgres)
 	if err != nil {
 		return err
 	}
@@ -59,12 +59,12 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 		return err
 	}
 	opsSrv.AddCheck("postgres", pool.Ping)
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	if err != nil {
 		return err
 	}
 	opsSrv.AddCheck("registry", rc.Ping)
-	conn, err := bus.Open(ctx, cfg, rc.Bus(), log)
+	conn, err := wiring.OpenBus(ctx, cfg, rc.Bus(), log)
 	if err != nil {
 		return err
 	}

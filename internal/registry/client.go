@@ -10,8 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-
-	"github.com/askonce/askonce/internal/config"
+	"time"
 )
 
 // Client speaks the Confluent Schema Registry API to any registry that
@@ -23,8 +22,20 @@ type Client struct {
 	user, pass string
 }
 
+// ClientConfig says where a registry is and how to call it (registry.url,
+// username, password, timeout in the configuration).
+type ClientConfig struct {
+	// URL is the registry's base URL.
+	URL string
+	// Username and Password are HTTP basic-auth credentials, sent when
+	// Username is set.
+	Username, Password string
+	// Timeout bounds each request (0: none).
+	Timeout time.Duration
+}
+
 // NewClient returns a client for cfg.URL with basic auth when a username is set.
-func NewClient(cfg config.Registry) (*Client, error) {
+func NewClient(cfg ClientConfig) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(cfg.URL, "/") + "/")
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("registry: url %q is not a valid URL", cfg.URL)

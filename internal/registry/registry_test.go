@@ -14,7 +14,6 @@ import (
 
 	hreg "github.com/hamba/avro/v2/registry"
 
-	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
@@ -253,17 +252,17 @@ func TestAPIDetails(t *testing.T) {
 func TestBasicAuth(t *testing.T) {
 	srv, _ := startRegistry(t, registry.ServerOptions{RequireAuth: true, Username: "bus", Password: "s3cret"})
 	ctx := context.Background()
-	anon, _ := registry.NewClient(config.Registry{URL: srv.URL, Timeout: 5 * time.Second})
+	anon, _ := registry.NewClient(registry.ClientConfig{URL: srv.URL, Timeout: 5 * time.Second})
 	err := anon.Ping(ctx)
 	var e *registry.Error
 	if !errors.As(err, &e) || e.Status != 401 {
 		t.Fatalf("anonymous: %v", err)
 	}
-	wrong, _ := registry.NewClient(config.Registry{URL: srv.URL, Username: "bus", Password: "guess", Timeout: 5 * time.Second})
+	wrong, _ := registry.NewClient(registry.ClientConfig{URL: srv.URL, Username: "bus", Password: "guess", Timeout: 5 * time.Second})
 	if err := wrong.Ping(ctx); !errors.As(err, &e) || e.Status != 401 {
 		t.Fatalf("wrong password: %v", err)
 	}
-	good, _ := registry.NewClient(config.Registry{URL: srv.URL, Username: "bus", Password: "s3cret", Timeout: 5 * time.Second})
+	good, _ := registry.NewClient(registry.ClientConfig{URL: srv.URL, Username: "bus", Password: "s3cret", Timeout: 5 * time.Second})
 	testenv.Must(t, good.Ping(ctx), "good credentials")
 	id, err := good.Register(ctx, "a-value", v1)
 	testenv.Must(t, err, "register")
@@ -283,7 +282,7 @@ func TestBasicAuth(t *testing.T) {
 func TestConcurrentRegistration(t *testing.T) {
 	srv, _ := startRegistry(t, registry.ServerOptions{})
 	ctx := context.Background()
-	c, _ := registry.NewClient(config.Registry{URL: srv.URL, Timeout: 10 * time.Second})
+	c, _ := registry.NewClient(registry.ClientConfig{URL: srv.URL, Timeout: 10 * time.Second})
 	ids := make(chan int, 16)
 	errs := make(chan error, 16)
 	for i := 0; i < 16; i++ {

@@ -1,6 +1,7 @@
-// Package store opens PostgreSQL connections from configuration and applies
-// each component's embedded, numbered SQL migrations. The lookup store, the
-// audit log and the schema registry all live in PostgreSQL through it.
+// Package store opens PostgreSQL connections and applies each component's
+// embedded, numbered SQL migrations. The lookup store, the audit log and the
+// schema registry all live in PostgreSQL through it. It is handed the URL to
+// use; the composition root (internal/wiring) decides which.
 package store
 
 import (
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"path"
 	"regexp"
 	"sort"
@@ -18,59 +20,16 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/askonce/askonce/internal/config"
-	"github.com/askonce/askonce/internal/devpg"
 )
 
-// URL resolves the PostgreSQL URL of a configuration: postgres.url, or the
-// private dev instance's when that is empty.
-func URL(cfg config.Postgres) (string, error) {
-	if cfg.URL != "" {
-		return cfg.URL, nil
-	}
-	inst, err := devpg.New(cfg.Dev, nil)
-	if err != nil {
-		return "", err
-	}
-	u, err := inst.URL()
-	if err != nil {
-		return "", fmt.Errorf("store: postgres.url is empty and %w", err)
-	}
-	return u, nil
-}
-
-// SourcesDatabase is the database of the synthetic agency sources on the
-// private PostgreSQL server.
-const SourcesDatabase = "askonce_sources"
-
-// SourcesURL resolves where the synthetic agency sources live (and pgoutbox
-// sources without a url of their own): connect.sources_url, or database
-// askonce_sources on the server of postgres.url / the private instance,
-// created when missing.
-func SourcesURL(ctx context.Context, cfg *config.Config) (string, error) {
-	if cfg.Connect.SourcesURL != "" {
-		return cfg.Connect.SourcesURL, nil
-	}
-	base, err := URL(cfg.Postgres)
-	if err != nil {
-		return "", err
-	}
-	return devpg.EnsureDatabase(ctx, base, SourcesDatabase)
-}
-
-// Open returns a connection pool sized by postgres.max_conns, after
-// checking that the server answers.
-func Open(ctx context.Context, cfg config.Postgres) (*pgxpool.Pool, error) {
-	u, err := URL(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return OpenURL(ctx, u, cfg.MaxConns)
-}
-
-// OpenURL is Open with an explicit URL.
+// OpenURL returns a pool of at most maxConns connections (pgx's default
+// when 0) to url, after checking that the server answers. url comes from the
+// caller: store has no default and no fallback.
 func OpenURL(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+	if url == "" {
+		// pgx would fall back to libpq's defaults (PGHOST, localhost:5432).
+		return nil, errors.New("store: no PostgreSQL URL given")
+	}
 	pc, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// The URL holds a password: never echo it.
@@ -185,4 +144,42 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, component string, fsys fs.
 		}
 	}
 	return n, nil
+}
+
+// DatabaseURL is base with its database name replaced by db.
+func DatabaseURL(base, db string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		// The URL holds a password: never echo it.
+		return "", errors.New("store: not a valid connection URL")
+	}
+	u.Path = "/" + db
+	return u.String(), nil
+}
+
+// EnsureDatabase creates database db on the server of baseURL unless it
+// exists, and returns its URL. The role of baseURL needs CREATEDB.
+func EnsureDatabase(ctx context.Context, baseURL, db string) (string, error) {
+	admin, err := DatabaseURL(baseURL, "postgres")
+	if err != nil {
+		return "", err
+	}
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", fmt.Errorf("store: connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists); err != nil {
+		return "", fmt.Errorf("store: look up database %s: %w", db, err)
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{db}.Sanitize()); err != nil {
+			var already interface{ SQLState() string }
+			if !errors.As(err, &already) || already.SQLState() != "42P04" {
+				return "", fmt.Errorf("store: create database %s: %w", db, err)
+			}
+		}
+	}
+	return DatabaseURL(baseURL, db)
 }

@@ -45,7 +45,7 @@ func RepoRoot(t testing.TB) string {
 // ASKONCE_POSTGRES_DEV_PORT may change for both).
 func PGConfig(t testing.TB) config.DevPG {
 	cfg := config.Default().Postgres.Dev
-	if c, err := config.Load(config.Source{Environ: os.Environ()}); err == nil {
+	if c, err := config.Load(config.Layers{Environ: os.Environ()}); err == nil {
 		cfg = c.Postgres.Dev
 	}
 	cfg.Dir = filepath.Join(RepoRoot(t), ".var", "pg")
@@ -58,7 +58,9 @@ func PostgresServer(t testing.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	inst, err := devpg.New(PGConfig(t), nil)
+	// testenv can not use internal/wiring (materialize's own tests import
+	// testenv): the same fields, converted.
+	inst, err := devpg.New(devpg.Config(PGConfig(t)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +97,7 @@ func Postgres(t testing.TB) string {
 type Broker struct {
 	Addr    string
 	DataDir string
-	cfg     config.Broker
+	cfg     devbroker.Config
 	b       *devbroker.Broker
 	t       testing.TB
 }
@@ -103,11 +105,9 @@ type Broker struct {
 // StartBroker starts an embedded broker on a free loopback port with a
 // temporary data directory; it is closed when the test ends. mod may
 // change the broker configuration (SASL, TLS).
-func StartBroker(t testing.TB, mod func(*config.Broker)) *Broker {
+func StartBroker(t testing.TB, mod func(*devbroker.Config)) *Broker {
 	t.Helper()
-	cfg := config.Default().Broker
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
+	cfg := devbroker.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), DefaultPartitions: config.Default().Broker.DefaultPartitions}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -178,7 +178,7 @@ func sanitize(s string) string {
 }
 
 // Need fails the test when a command-line tool is missing; `make test`
-// installs them all (see deploy/dev/deps.sh).
+// installs them all (see deploy/devfiles/deps.sh).
 func Need(t testing.TB, tool string) string {
 	t.Helper()
 	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
@@ -187,7 +187,7 @@ func Need(t testing.TB, tool string) string {
 			return p
 		}
 	}
-	t.Fatalf("testenv: %s is not installed: run `make deps` (deploy/dev/deps.sh)", tool)
+	t.Fatalf("testenv: %s is not installed: run `make deps` (deploy/devfiles/deps.sh)", tool)
 	return ""
 }
 

@@ -6,7 +6,7 @@
 # Python binding of librdkafka: `make chaos` runs a hostile producer written
 # with it, internal/chaos/testdata/hostile.py, under /usr/bin/python3, never
 # a pip or pyenv install), and Prometheus (promtool checks the
-# rules in deploy/prometheus, and deploy/deploytest runs a real Prometheus that
+# rules in deploy/promrules, and deploy/deploytest runs a real Prometheus that
 # scrapes askonce; the Debian package's system service is never left running:
 # the tests start their own process on a free port), Chromium (the clerk
 # console's browser tests drive Debian's /usr/bin/chromium with Playwright;

@@ -1,4 +1,4 @@
-package materialize
+package wiring
 
 import (
 	"context"
@@ -6,41 +6,40 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
-	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/watermark"
 	"github.com/askonce/askonce/schemas"
 )
 
-// Run is `askonce materialize`: it migrates the store, joins the consumer
-// group and applies batches until ctx ends. Readiness checks go on opsSrv,
-// metrics on reg.
-func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, opsSrv *ops.Server, log *slog.Logger) error {
-	pool, err := store.Open(ctx, cfg.Postgres)
+// RunMaterializer is `askonce materialize`: it migrates the store, joins the
+// consumer group and applies batches until ctx ends. Readiness checks go on
+// opsSrv, metrics on reg.
+func RunMaterializer(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, opsSrv *ops.Server, log *slog.Logger) error {
+	pool, err := OpenPostgres(ctx, cfg.Postgres)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := Migrate(ctx, pool, log); err != nil {
+	if err := materialize.Migrate(ctx, pool, log); err != nil {
 		return err
 	}
 	opsSrv.AddCheck("postgres", pool.Ping)
-	rc, err := registry.NewClient(cfg.Registry)
+	rc, err := registry.NewClient(RegistryClient(cfg.Registry))
 	if err != nil {
 		return err
 	}
 	opsSrv.AddCheck("registry", rc.Ping)
-	conn, err := bus.Open(ctx, cfg, rc.Bus(), log)
+	conn, err := OpenBus(ctx, cfg, rc.Bus(), log)
 	if err != nil {
 		return err
 	}
 	defer conn.Client.Close()
 	opsSrv.AddCheck("kafka", conn.Client.Ping)
 	rules := schemas.Rules{AllowSynthetic: cfg.Rules.AllowSynthetic, AllowPendingWilayas: cfg.Rules.AllowPendingWilayas}
-	m := New(cfg.Materialize, conn, pool, rules, reg, log)
+	m := materialize.New(Materialize(cfg.Materialize), conn, pool, rules, reg, log)
 	defer m.Close()
 	opsSrv.AddCheck("consumer", m.Healthy)
 	wm := watermark.NewReader(pool)

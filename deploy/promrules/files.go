@@ -1,11 +1,11 @@
-// Package prometheus embeds askonce's Prometheus rules, so that the
+// Package promrules embeds askonce's Prometheus rules, so that the
 // Kubernetes PrometheusRule (deploy/deploygen) and the tests use the same file.
 // The rules watch every stage of the data flow through its metrics.
-package prometheus
+package promrules
 
 import _ "embed"
 
-// Rules is deploy/prometheus/askonce.rules.yml.
+// Rules is deploy/promrules/askonce.rules.yml.
 //
 //go:embed askonce.rules.yml
 var Rules []byte
