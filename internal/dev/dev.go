@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -367,9 +366,6 @@ func lagging(reps []reconcile.Report, n int, keys bool) string {
 	return strings.Join(parts, ", ")
 }
 
-// nins are the NINs in an outside producer's source keys.
-var nins = regexp.MustCompile(`[0-9]{18}`)
-
 // outsideOf sums the extra records of the reports.
 func outsideOf(reps []reconcile.Report) outside {
 	var o outside
@@ -382,7 +378,7 @@ func outsideOf(reps []reconcile.Report) outside {
 		for _, k := range r.ExtraKeys {
 			if len(o.keys) < 5 {
 				// An outside producer's key may hold a NIN: never in the logs.
-				o.keys = append(o.keys, r.DataCenter+" "+nins.ReplaceAllString(k, "<NIN>"))
+				o.keys = append(o.keys, r.DataCenter+" "+schemas.MaskNINs(k, "<NIN>"))
 			}
 		}
 	}

@@ -3,10 +3,10 @@ package lookup
 import (
 	"net/http"
 	"regexp"
-)
 
-// DocAttestation is the document type of attestation reads in the audit log.
-const DocAttestation = "attestation"
+	"github.com/askonce/askonce/internal/audit"
+	"github.com/askonce/askonce/schemas"
+)
 
 // attestationIDRe is the form of the ids issue gives: anything else is
 // unknown without asking the store (a NUL byte or invalid UTF-8 would make
@@ -22,10 +22,10 @@ func (s *Service) refuseUnauthenticated(w http.ResponseWriter, r *http.Request, 
 		s.rateLimited(w, r, rq)
 		return
 	}
-	if _, err := ParseNIN(req.NIN); err != nil {
+	if !schemas.ValidNIN(req.NIN) {
 		req.NIN = ""
 	}
-	if s.record(r.Context(), rq, req, OutcomeUnauthenticated, "", "") != nil {
+	if s.record(r.Context(), rq, req, audit.OutcomeUnauthenticated, "", "") != nil {
 		s.auditFailed(w, r, rq)
 		return
 	}

@@ -24,9 +24,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/askonce/askonce/internal/audit"
+	"github.com/askonce/askonce/internal/clip"
 	"github.com/askonce/askonce/internal/portfolio"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/watermark"
+	"github.com/askonce/askonce/schemas"
 )
 
 //go:embed migrations/*.sql
@@ -85,16 +88,6 @@ type Auditor interface {
 	Append(ctx context.Context, e AuditEntry) error
 	ForCitizen(ctx context.Context, nin string, limit int) ([]AuditEntry, error)
 }
-
-// Outcomes of a request, as audited and counted.
-const (
-	OutcomeIssued          = "issued"
-	OutcomeNotHeld         = "not_held"
-	OutcomeDenied          = "denied"
-	OutcomeInvalid         = "invalid"
-	OutcomeUnauthenticated = "unauthenticated"
-	OutcomeRateLimited     = "rate_limited"
-)
 
 // Options configure the API.
 type Options struct {
@@ -326,13 +319,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func (s *Service) unauthenticated(w http.ResponseWriter, r *http.Request, rq *request) {
 	s.problem(w, r, rq, Problem{Type: problemBase + "unauthenticated", title: tr("title.unauthenticated"), Status: http.StatusUnauthorized,
-		detail: tr("detail.unauthenticated"), Outcome: OutcomeUnauthenticated})
+		detail: tr("detail.unauthenticated"), Outcome: audit.OutcomeUnauthenticated})
 }
 
 func (s *Service) rateLimited(w http.ResponseWriter, r *http.Request, rq *request) {
 	w.Header().Set("Retry-After", "1")
 	s.problem(w, r, rq, Problem{Type: problemBase + "rate-limited", title: tr("title.rate_limited"), Status: http.StatusTooManyRequests,
-		detail: tr("detail.rate_limited"), Outcome: OutcomeRateLimited})
+		detail: tr("detail.rate_limited"), Outcome: audit.OutcomeRateLimited})
 }
 
 func (s *Service) documentTypes(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -354,20 +347,6 @@ type DocumentRequest struct {
 	Purpose      string `json:"purpose"`
 	ClerkID      string `json:"clerk_id"`
 }
-
-// ninRe is the NIN format: 18 digits. The control key is unpublished, so a
-// real-looking NIN is never refused on a guessed checksum.
-var ninRe = regexp.MustCompile(`^[0-9]{18}$`)
-
-// ParseNIN checks a NIN's format.
-func ParseNIN(s string) (string, error) {
-	if !ninRe.MatchString(s) {
-		return "", errNINFormat
-	}
-	return s, nil
-}
-
-var errNINFormat = errors.New(tr("field.nin.format").in(DefaultLanguage))
 
 var clerkRe = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,64}$`)
 
@@ -409,11 +388,11 @@ func whyNotJSON(err error) msg {
 	case errors.As(err, &typ) && typ.Field == "":
 		return tr("body.not_object")
 	case errors.As(err, &typ):
-		return tr("body.field_type", "field", quoted(clip(typ.Field)))
+		return tr("body.field_type", "field", quoted(clip.Field(typ.Field)))
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		if field, uerr := strconv.Unquote(name); uerr == nil {
-			return tr("body.unknown_field", "field", quoted(clip(field)))
+			return tr("body.unknown_field", "field", quoted(clip.Field(field)))
 		}
 	}
 	return tr("body.unreadable")
@@ -444,26 +423,19 @@ func DecodeRequest(body io.Reader, max int64) (DocumentRequest, error) {
 // Validate checks the fields of a request against the catalog.
 func (req DocumentRequest) Validate() []FieldError {
 	var errs []FieldError
-	if _, err := ParseNIN(req.NIN); err != nil {
+	if !schemas.ValidNIN(req.NIN) {
 		errs = append(errs, fieldError("nin", "nin.format", tr("field.nin.format")))
 	}
 	if _, ok := DocumentByType(req.DocumentType); !ok {
-		errs = append(errs, fieldError("document_type", "document_type.unknown", tr("field.document_type.unknown", "value", quoted(clip(req.DocumentType)))))
+		errs = append(errs, fieldError("document_type", "document_type.unknown", tr("field.document_type.unknown", "value", quoted(clip.Field(req.DocumentType)))))
 	}
 	if _, ok := PurposeByCode(req.Purpose); !ok {
-		errs = append(errs, fieldError("purpose", "purpose.unknown", tr("field.purpose.unknown", "value", quoted(clip(req.Purpose)))))
+		errs = append(errs, fieldError("purpose", "purpose.unknown", tr("field.purpose.unknown", "value", quoted(clip.Field(req.Purpose)))))
 	}
 	if !clerkRe.MatchString(req.ClerkID) {
 		errs = append(errs, fieldError("clerk_id", "clerk_id.format", tr("field.clerk_id.format")))
 	}
 	return errs
-}
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }
 
 func (s *Service) record(ctx context.Context, rq *request, req DocumentRequest, outcome, reason, docID string) error {
@@ -476,8 +448,8 @@ func (s *Service) recordWith(ctx context.Context, rq *request, req DocumentReque
 		clientID = rq.client.ID
 	}
 	start := s.now()
-	err := s.audit.Append(ctx, AuditEntry{At: start, RequestID: rq.id, Client: clientID, ClerkID: clip(req.ClerkID), NIN: clip(req.NIN),
-		DocumentType: clip(req.DocumentType), Purpose: clip(req.Purpose), Outcome: outcome, Reason: reason, DocumentID: docID, Attestation: att})
+	err := s.audit.Append(ctx, AuditEntry{At: start, RequestID: rq.id, Client: clientID, ClerkID: clip.Field(req.ClerkID), NIN: clip.Field(req.NIN),
+		DocumentType: clip.Field(req.DocumentType), Purpose: clip.Field(req.Purpose), Outcome: outcome, Reason: reason, DocumentID: docID, Attestation: att})
 	s.m.auditSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.log.Error("audit append failed: request refused", "request_id", rq.id, "err", err)
@@ -506,7 +478,7 @@ func (s *Service) malformedBody(w http.ResponseWriter, r *http.Request, rq *requ
 	if re.err != nil {
 		s.log.Info("malformed request body", "request_id", rq.id, "path", r.URL.Path, "err", re.err)
 	}
-	s.problem(w, r, rq, Problem{Type: problemBase + "malformed-request", title: tr("title.malformed"), Status: status, detail: re.text, Outcome: OutcomeInvalid})
+	s.problem(w, r, rq, Problem{Type: problemBase + "malformed-request", title: tr("title.malformed"), Status: status, detail: re.text, Outcome: audit.OutcomeInvalid})
 }
 
 func (s *Service) count(doc, outcome string) {
@@ -519,30 +491,30 @@ func (s *Service) count(doc, outcome string) {
 func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *request) {
 	ctx := r.Context()
 	if !s.allow(rq.client) {
-		s.count("unknown", OutcomeRateLimited)
+		s.count("unknown", audit.OutcomeRateLimited)
 		s.rateLimited(w, r, rq)
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		s.count("unknown", OutcomeInvalid)
+		s.count("unknown", audit.OutcomeInvalid)
 		s.problem(w, r, rq, Problem{Type: problemBase + "malformed-request", title: tr("title.malformed"), Status: http.StatusUnsupportedMediaType,
-			detail: tr("detail.content_type_json"), Outcome: OutcomeInvalid})
+			detail: tr("detail.content_type_json"), Outcome: audit.OutcomeInvalid})
 		return
 	}
 	req, err := DecodeRequest(http.MaxBytesReader(w, r.Body, s.opt.MaxBodyBytes), s.opt.MaxBodyBytes)
 	if err != nil {
-		s.count("unknown", OutcomeInvalid)
+		s.count("unknown", audit.OutcomeInvalid)
 		s.malformedBody(w, r, rq, err)
 		return
 	}
 	if rq.client == nil {
 		// Someone without credentials asked about a citizen: the citizen
 		// may want to know, so it is audited too (the NIN only if well formed).
-		if _, err := ParseNIN(req.NIN); err != nil {
+		if !schemas.ValidNIN(req.NIN) {
 			req.NIN = ""
 		}
-		s.count(req.DocumentType, OutcomeUnauthenticated)
-		if s.record(ctx, rq, req, OutcomeUnauthenticated, "", "") != nil {
+		s.count(req.DocumentType, audit.OutcomeUnauthenticated)
+		if s.record(ctx, rq, req, audit.OutcomeUnauthenticated, "", "") != nil {
 			s.auditFailed(w, r, rq)
 			return
 		}
@@ -550,25 +522,25 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 		return
 	}
 	if errs := req.Validate(); len(errs) > 0 {
-		s.count(req.DocumentType, OutcomeInvalid)
-		if s.record(ctx, rq, req, OutcomeInvalid, errs[0].Code, "") != nil {
+		s.count(req.DocumentType, audit.OutcomeInvalid)
+		if s.record(ctx, rq, req, audit.OutcomeInvalid, errs[0].Code, "") != nil {
 			s.auditFailed(w, r, rq)
 			return
 		}
 		s.problem(w, r, rq, Problem{Type: problemBase + "invalid-request", title: tr("title.invalid"), Status: http.StatusUnprocessableEntity,
-			detail: errs[0].text, Outcome: OutcomeInvalid, Errors: errs})
+			detail: errs[0].text, Outcome: audit.OutcomeInvalid, Errors: errs})
 		return
 	}
 	doc, _ := DocumentByType(req.DocumentType)
 	if !rq.client.Allowed(req.Purpose, req.DocumentType) {
-		s.count(req.DocumentType, OutcomeDenied)
-		if s.record(ctx, rq, req, OutcomeDenied, "policy", "") != nil {
+		s.count(req.DocumentType, audit.OutcomeDenied)
+		if s.record(ctx, rq, req, audit.OutcomeDenied, "policy", "") != nil {
 			s.auditFailed(w, r, rq)
 			return
 		}
 		s.problem(w, r, rq, Problem{Type: problemBase + "denied", title: tr("title.denied"), Status: http.StatusForbidden,
 			detail:  tr("detail.denied_document", "client", rq.client.ID, "document_type", req.DocumentType, "purpose", req.Purpose),
-			Outcome: OutcomeDenied, DocumentType: req.DocumentType})
+			Outcome: audit.OutcomeDenied, DocumentType: req.DocumentType})
 		return
 	}
 	now := s.now().UTC().Truncate(time.Second)
@@ -583,20 +555,20 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 		return
 	}
 	if d.reason == ReasonSourceStale {
-		s.count(req.DocumentType, OutcomeNotHeld)
+		s.count(req.DocumentType, audit.OutcomeNotHeld)
 		s.m.stale.WithLabelValues(req.DocumentType).Inc()
-		if s.record(ctx, rq, req, OutcomeNotHeld, d.reason, "") != nil {
+		if s.record(ctx, rq, req, audit.OutcomeNotHeld, d.reason, "") != nil {
 			s.auditFailed(w, r, rq)
 			return
 		}
 		s.problem(w, r, rq, Problem{Type: problemBase + "source-stale", title: tr("title.source_stale"), Status: http.StatusServiceUnavailable,
-			detail: d.detail, Outcome: OutcomeNotHeld, Reason: d.reason, DocumentType: req.DocumentType, Paper: doc.Paper,
+			detail: d.detail, Outcome: audit.OutcomeNotHeld, Reason: d.reason, DocumentType: req.DocumentType, Paper: doc.Paper,
 			StaleSources: d.stale(), Stale: d.fresh.Lagging, RetryAfter: staleRetryAfter})
 		return
 	}
 	if !d.issued {
-		s.count(req.DocumentType, OutcomeNotHeld)
-		if s.record(ctx, rq, req, OutcomeNotHeld, d.reason, "") != nil {
+		s.count(req.DocumentType, audit.OutcomeNotHeld)
+		if s.record(ctx, rq, req, audit.OutcomeNotHeld, d.reason, "") != nil {
 			s.auditFailed(w, r, rq)
 			return
 		}
@@ -605,7 +577,7 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 			title = tr("title.condition_not_met")
 		}
 		s.problem(w, r, rq, Problem{Type: problemBase + "not-held", title: title, Status: http.StatusNotFound, detail: d.detail,
-			Outcome: OutcomeNotHeld, Reason: d.reason, DocumentType: req.DocumentType, Paper: doc.Paper, AsOf: d.fresh.AsOf.Format(time.RFC3339)})
+			Outcome: audit.OutcomeNotHeld, Reason: d.reason, DocumentType: req.DocumentType, Paper: doc.Paper, AsOf: d.fresh.AsOf.Format(time.RFC3339)})
 		return
 	}
 	signed, att, err := s.issue(rq, req, doc, d, now)
@@ -617,11 +589,11 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 	}
 	// The document is stored with the audit entry of its issue, in one
 	// transaction: never a document handed out without its entry.
-	if s.recordWith(ctx, rq, req, OutcomeIssued, "", att.ID, att) != nil {
+	if s.recordWith(ctx, rq, req, audit.OutcomeIssued, "", att.ID, att) != nil {
 		s.auditFailed(w, r, rq)
 		return
 	}
-	s.count(req.DocumentType, OutcomeIssued)
+	s.count(req.DocumentType, audit.OutcomeIssued)
 	s.m.asksAvoided.WithLabelValues(req.DocumentType, rq.client.ID).Inc()
 	w.Header().Set("Location", "/v1/attestations/"+att.ID)
 	// The signed bytes as they are (canonical JSON): no re-encoding.
@@ -733,7 +705,7 @@ func minimize(fields map[string]any, allowed []string) map[string]any {
 func (s *Service) attestation(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")
 	if rq.client == nil {
-		s.refuseUnauthenticated(w, r, rq, DocumentRequest{DocumentType: DocAttestation})
+		s.refuseUnauthenticated(w, r, rq, DocumentRequest{DocumentType: audit.DocAttestation})
 		return
 	}
 	if !s.allow(rq.client) {
@@ -751,7 +723,7 @@ func (s *Service) attestation(w http.ResponseWriter, r *http.Request, rq *reques
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Another client's document is as absent as a missing one; the
 		// attempt is audited with the id asked for.
-		if s.record(r.Context(), rq, DocumentRequest{DocumentType: DocAttestation}, OutcomeDenied, "attestation.unknown", clip(id)) != nil {
+		if s.record(r.Context(), rq, DocumentRequest{DocumentType: audit.DocAttestation}, audit.OutcomeDenied, "attestation.unknown", clip.Field(id)) != nil {
 			s.auditFailed(w, r, rq)
 			return
 		}
@@ -764,7 +736,7 @@ func (s *Service) attestation(w http.ResponseWriter, r *http.Request, rq *reques
 		return
 	}
 	// Reading an issued document again discloses the citizen's data again.
-	if s.record(r.Context(), rq, DocumentRequest{NIN: nin, DocumentType: DocAttestation}, OutcomeIssued, "attestation.read", id) != nil {
+	if s.record(r.Context(), rq, DocumentRequest{NIN: nin, DocumentType: audit.DocAttestation}, audit.OutcomeIssued, "attestation.read", id) != nil {
 		s.auditFailed(w, r, rq)
 		return
 	}
@@ -805,22 +777,22 @@ func (s *Service) accessLog(w http.ResponseWriter, r *http.Request, rq *request)
 		s.rateLimited(w, r, rq)
 		return
 	}
-	if _, err := ParseNIN(req.NIN); err != nil {
-		if s.record(ctx, rq, req, OutcomeInvalid, "nin.format", "") != nil {
+	if !schemas.ValidNIN(req.NIN) {
+		if s.record(ctx, rq, req, audit.OutcomeInvalid, "nin.format", "") != nil {
 			s.auditFailed(w, r, rq)
 			return
 		}
 		s.problem(w, r, rq, Problem{Type: problemBase + "invalid-request", title: tr("title.invalid"), Status: http.StatusUnprocessableEntity,
-			detail: tr("field.nin.format"), Outcome: OutcomeInvalid, Errors: []FieldError{fieldError("nin", "nin.format", tr("field.nin.format"))}})
+			detail: tr("field.nin.format"), Outcome: audit.OutcomeInvalid, Errors: []FieldError{fieldError("nin", "nin.format", tr("field.nin.format"))}})
 		return
 	}
 	if _, ok := rq.client.grants["citizen-access-log"]; !ok {
-		if s.record(ctx, rq, req, OutcomeDenied, "policy", "") != nil {
+		if s.record(ctx, rq, req, audit.OutcomeDenied, "policy", "") != nil {
 			s.auditFailed(w, r, rq)
 			return
 		}
 		s.problem(w, r, rq, Problem{Type: problemBase + "denied", title: tr("title.denied"), Status: http.StatusForbidden,
-			detail: tr("detail.denied_access_log", "client", rq.client.ID), Outcome: OutcomeDenied})
+			detail: tr("detail.denied_access_log", "client", rq.client.ID), Outcome: audit.OutcomeDenied})
 		return
 	}
 	entries, err := s.audit.ForCitizen(ctx, req.NIN, 500)
@@ -829,7 +801,7 @@ func (s *Service) accessLog(w http.ResponseWriter, r *http.Request, rq *request)
 			detail: tr("detail.audit_unreadable")})
 		return
 	}
-	if s.record(ctx, rq, req, OutcomeIssued, "", "") != nil {
+	if s.record(ctx, rq, req, audit.OutcomeIssued, "", "") != nil {
 		s.auditFailed(w, r, rq)
 		return
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/askonce/askonce/internal/audit"
 	"github.com/askonce/askonce/internal/bus"
+	"github.com/askonce/askonce/internal/clip"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/poison"
@@ -30,12 +31,6 @@ import (
 // Source is the DLQ source name of the router's rejects (portfolio changes
 // that cannot apply).
 const Source = "notify"
-
-// Audit values of notification entries.
-const (
-	DocNotification = "notification"
-	OutcomeNotified = "notified"
-)
 
 // Auditor appends entries to the hash-chained audit log (*audit.Log).
 type Auditor interface {
@@ -388,7 +383,7 @@ func (rt *Router) process(ctx context.Context, msgs []kafka.Message) error {
 		}
 		emitted = append(emitted, [2]string{n.Agency, n.Kind})
 		entries = append(entries, audit.Entry{At: now, RequestID: id, Client: n.Agency, ClerkID: Source, NIN: n.NIN,
-			DocumentType: DocNotification, Purpose: n.Purpose, Outcome: OutcomeNotified, Reason: reason, DocumentID: id})
+			DocumentType: audit.DocNotification, Purpose: n.Purpose, Outcome: audit.OutcomeNotified, Reason: reason, DocumentID: id})
 	}
 
 	// Durable in this order: rejects and notifications on Kafka (acks=all),
@@ -499,7 +494,7 @@ func (rt *Router) applyPortfolio(ctx context.Context, tx pgx.Tx, pcs []portfolio
 		m := portfolio.Member{Agency: pc.Agency, NIN: pc.NIN, Kinds: pc.Kinds, Purpose: pc.Purpose}
 		client := policy.Client(pc.Agency)
 		if client == nil {
-			reject("portfolio.agency", fmt.Sprintf("agency %q is not a client of the lookup policy", clip(pc.Agency)))
+			reject("portfolio.agency", fmt.Sprintf("agency %q is not a client of the lookup policy", clip.To(pc.Agency, 64)))
 			continue
 		}
 		var applied bool
@@ -518,8 +513,8 @@ func (rt *Router) applyPortfolio(ctx context.Context, tx pgx.Tx, pcs []portfolio
 			}
 			if !client.MayHold(m.Purpose) {
 				reject("portfolio.purpose", fmt.Sprintf("client %s may not hold citizens for purpose %s", pc.Agency, m.Purpose))
-				entries = append(entries, audit.Entry{At: now, RequestID: clip(pc.RequestID), Client: pc.Agency, ClerkID: "topic", NIN: pc.NIN,
-					DocumentType: lookup.DocPortfolio, Purpose: clip(pc.Purpose), Outcome: lookup.OutcomeDenied, Reason: "policy (askonce.portfolio.v1)"})
+				entries = append(entries, audit.Entry{At: now, RequestID: clip.To(pc.RequestID, 64), Client: pc.Agency, ClerkID: "topic", NIN: pc.NIN,
+					DocumentType: audit.DocPortfolio, Purpose: clip.To(pc.Purpose, 64), Outcome: audit.OutcomeDenied, Reason: "policy (askonce.portfolio.v1)"})
 				continue
 			}
 			_, applied, err = portfolio.Put(ctx, tx, m, pc.RequestedAt, "topic:"+pos)
@@ -532,18 +527,11 @@ func (rt *Router) applyPortfolio(ctx context.Context, tx pgx.Tx, pcs []portfolio
 			continue
 		}
 		rt.m.portfolioChanges.WithLabelValues("applied").Inc()
-		entries = append(entries, audit.Entry{At: now, RequestID: clip(pc.RequestID), Client: pc.Agency, ClerkID: "topic", NIN: pc.NIN,
-			DocumentType: lookup.DocPortfolio, Purpose: m.Purpose, Outcome: lookup.OutcomeIssued,
+		entries = append(entries, audit.Entry{At: now, RequestID: clip.To(pc.RequestID, 64), Client: pc.Agency, ClerkID: "topic", NIN: pc.NIN,
+			DocumentType: audit.DocPortfolio, Purpose: m.Purpose, Outcome: audit.OutcomeIssued,
 			Reason: "portfolio " + strings.ToLower(pc.Op) + " (askonce.portfolio.v1) " + strings.Join(m.Kinds, ",")})
 	}
 	return entries, rejects, nil
-}
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64]
-	}
-	return s
 }
 
 // appendAudit appends entries concurrently, so that the audit log's group
