@@ -222,15 +222,6 @@ func (rt *Router) fetch(ctx context.Context) ([]kafka.Message, error) {
 	return msgs, ctx.Err()
 }
 
-// sentKey identifies what notify_sent remembers.
-type sentKey struct{ agency, dc, sourceKey, kind, nin string }
-
-type sent struct {
-	version int64
-	facts   string
-	id      string
-}
-
 type portfolioMsg struct {
 	msg kafka.Message
 	pc  schemas.PortfolioChange
@@ -299,23 +290,12 @@ func (rt *Router) process(ctx context.Context, msgs []kafka.Message) error {
 	}
 	slices.Sort(nins)
 	nins = slices.Compact(nins)
-	holders := map[string][]portfolio.Member{}
-	if len(nins) > 0 {
-		rows, err := tx.Query(ctx, `SELECT agency, nin, kinds, purpose FROM portfolio_members WHERE nin = ANY($1) AND NOT deleted`, nins)
-		if err != nil {
-			return fmt.Errorf("store: portfolios: %w", err)
-		}
-		var m portfolio.Member
-		_, err = pgx.ForEachRow(rows, []any{&m.Agency, &m.NIN, &m.Kinds, &m.Purpose}, func() error {
-			holders[m.NIN] = append(holders[m.NIN], m)
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("store: portfolios: %w", err)
-		}
+	holders, err := portfolio.Holders(ctx, tx, nins)
+	if err != nil {
+		return err
 	}
 	type candidate struct {
-		key    sentKey
+		key    portfolio.SentKey
 		c      change
 		member portfolio.Member
 	}
@@ -329,46 +309,46 @@ func (rt *Router) process(ctx context.Context, msgs []kafka.Message) error {
 				rt.m.unroutable.WithLabelValues(m.Agency).Inc()
 				continue
 			}
-			cands = append(cands, candidate{sentKey{m.Agency, c.prov.DataCenter, c.prov.SourceKey, c.kind, c.nin}, c, m})
+			cands = append(cands, candidate{portfolio.SentKey{Agency: m.Agency, DataCenter: c.prov.DataCenter, SourceKey: c.prov.SourceKey, Kind: c.kind, NIN: c.nin}, c, m})
 		}
 	}
-	keys := make([]sentKey, len(cands))
+	keys := make([]portfolio.SentKey, len(cands))
 	for i, cd := range cands {
 		keys[i] = cd.key
 	}
-	known, err := rt.loadSent(ctx, tx, keys)
+	known, err := portfolio.LoadSent(ctx, tx, keys)
 	if err != nil {
 		return err
 	}
 	var out []kafka.Message
 	var entries []audit.Entry
 	var emitted [][2]string // agency, kind
-	updates := map[sentKey]sent{}
-	var order []sentKey
+	updates := map[portfolio.SentKey]portfolio.Sent{}
+	var order []portfolio.SentKey
 	for _, cd := range cands {
 		prev, had := known[cd.key]
 		v := cd.c.prov.SourceVersion
 		facts := cd.c.facts()
-		if had && prev.version >= v {
+		if had && prev.Version >= v {
 			rt.m.suppressed.Inc()
 			rt.suppressed.Add(1)
 			continue
 		}
-		id := NotificationID(cd.key.agency, cd.key.dc, cd.key.sourceKey, v, cd.key.kind, cd.key.nin)
-		next := sent{version: v, facts: facts, id: id}
+		id := NotificationID(cd.key.Agency, cd.key.DataCenter, cd.key.SourceKey, v, cd.key.Kind, cd.key.NIN)
+		next := portfolio.Sent{Version: v, Facts: facts, NotificationID: id}
 		if _, seen := updates[cd.key]; !seen {
 			order = append(order, cd.key)
 		}
 		updates[cd.key] = next
 		known[cd.key] = next
-		if had && prev.facts == facts {
+		if had && prev.Facts == facts {
 			// A newer version with nothing new to tell (e.g. an end date
 			// added to an employment already notified as started).
 			continue
 		}
-		n := schemas.Notification{ID: id, Agency: cd.key.agency, NIN: cd.key.nin, Kind: cd.key.kind, OccurredOn: dateOnly(cd.c.occurred),
+		n := schemas.Notification{ID: id, Agency: cd.key.Agency, NIN: cd.key.NIN, Kind: cd.key.Kind, OccurredOn: dateOnly(cd.c.occurred),
 			Correction: had, Purpose: cd.member.Purpose, Provenance: cd.c.prov, Details: cd.c.details, NotifiedAt: now.UTC().Truncate(time.Microsecond)}
-		topic := rt.topics.Notify(cd.key.agency)
+		topic := rt.topics.Notify(cd.key.Agency)
 		b, err := rt.conn.Codec.Encode(topic, n)
 		if err != nil {
 			// The schema is registered (Use at start): what cannot be
@@ -403,20 +383,8 @@ func (rt *Router) process(ctx context.Context, msgs []kafka.Message) error {
 	if err := rt.appendAudit(ctx, append(pcEntries, entries...)); err != nil {
 		return err
 	}
-	if len(order) > 0 {
-		b := &pgx.Batch{}
-		for _, k := range order {
-			s := updates[k]
-			b.Queue(`INSERT INTO notify_sent (agency, data_center, source_key, kind, nin, version, facts, notification_id, sent_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-				ON CONFLICT (agency, data_center, source_key, kind, nin) DO UPDATE
-				SET version = excluded.version, facts = excluded.facts, notification_id = excluded.notification_id, sent_at = excluded.sent_at
-				WHERE notify_sent.version < excluded.version`,
-				k.agency, k.dc, k.sourceKey, k.kind, k.nin, s.version, s.facts, s.id, now)
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("store: notify_sent: %w", err)
-		}
+	if err := portfolio.SaveSent(ctx, tx, order, updates, now); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
@@ -437,42 +405,6 @@ func (rt *Router) process(ctx context.Context, msgs []kafka.Message) error {
 func dateOnly(t time.Time) time.Time {
 	y, m, d := t.Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-// loadSent reads, and locks for this transaction, the notify_sent rows of
-// n keys (another instance routing the same source record after a
-// rebalance waits for this batch).
-func (rt *Router) loadSent(ctx context.Context, tx pgx.Tx, keys []sentKey) (map[sentKey]sent, error) {
-	out := map[sentKey]sent{}
-	if len(keys) == 0 {
-		return out, nil
-	}
-	cols := make([][]string, 5)
-	for _, k := range keys {
-		cols[0] = append(cols[0], k.agency)
-		cols[1] = append(cols[1], k.dc)
-		cols[2] = append(cols[2], k.sourceKey)
-		cols[3] = append(cols[3], k.kind)
-		cols[4] = append(cols[4], k.nin)
-	}
-	rows, err := tx.Query(ctx, `SELECT s.agency, s.data_center, s.source_key, s.kind, s.nin, s.version, s.facts, s.notification_id
-		FROM notify_sent s
-		JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(agency, data_center, source_key, kind, nin)
-		  USING (agency, data_center, source_key, kind, nin)
-		FOR UPDATE OF s`, cols[0], cols[1], cols[2], cols[3], cols[4])
-	if err != nil {
-		return nil, fmt.Errorf("store: notify_sent: %w", err)
-	}
-	var k sentKey
-	var s sent
-	_, err = pgx.ForEachRow(rows, []any{&k.agency, &k.dc, &k.sourceKey, &k.kind, &k.nin, &s.version, &s.facts, &s.id}, func() error {
-		out[k] = s
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: notify_sent: %w", err)
-	}
-	return out, nil
 }
 
 // applyPortfolio applies the portfolio changes of a batch in tx, in order.
