@@ -11,6 +11,7 @@ import (
 	"github.com/askonce/askonce/internal/notify"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 const defaultNotifyOps = "127.0.0.1:9104"
@@ -46,7 +47,7 @@ Ops (/metrics, /healthz, /readyz) on ` + defaultNotifyOps + ` unless --ops-liste
 			srv := ops.NewServer(reg, log)
 			g, gctx := errgroup.WithContext(cmd.Context())
 			g.Go(func() error { return srv.Serve(gctx, ops.DefaultListen(cfg.Ops.Listen, defaultNotifyOps), nil) })
-			g.Go(func() error { return notify.Run(gctx, cfg, reg, srv, log) })
+			g.Go(func() error { return wiring.Notify(gctx, cfg, reg, srv, log, nil) })
 			return g.Wait()
 		},
 	}

@@ -28,15 +28,14 @@ import (
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/devbroker"
 	"github.com/askonce/askonce/internal/devpg"
-	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/materialize"
-	"github.com/askonce/askonce/internal/notify"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/portfolio"
 	"github.com/askonce/askonce/internal/reconcile"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/synth"
+	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -139,6 +138,12 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 		}
 	}
 
+	// One policy for the API and the router: the router's look at the file
+	// every 30 seconds reloads it for both.
+	pol, err := wiring.Policy(cfg, log)
+	if err != nil {
+		return err
+	}
 	reg := ops.NewRegistry()
 	opsSrv := ops.NewServer(reg, log)
 	g, gctx := errgroup.WithContext(ctx)
@@ -158,10 +163,10 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	}
 	g.Go(func() error { return connectors.Run(gctx, cfg, reg, opsSrv, log.With("component", "connect")) })
 	g.Go(func() error { return materialize.Run(gctx, cfg, reg, opsSrv, log.With("component", "materialize")) })
-	g.Go(func() error { return notify.Run(gctx, cfg, reg, opsSrv, log.With("component", "notify")) })
+	g.Go(func() error { return wiring.Notify(gctx, cfg, reg, opsSrv, log.With("component", "notify"), pol) })
 	apiAddr := make(chan string, 1)
 	g.Go(func() error {
-		return lookup.Run(gctx, cfg, reg, opsSrv, log.With("component", "lookup"), nil, func(a string) { apiAddr <- a })
+		return wiring.Serve(gctx, cfg, reg, opsSrv, log.With("component", "lookup"), pol, nil, func(a string) { apiAddr <- a })
 	})
 	g.Go(func() error {
 		var api string

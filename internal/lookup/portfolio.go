@@ -31,16 +31,6 @@ const (
 	BulkMaxBytes   = 4 << 20
 )
 
-// MayHold says whether the client may hold citizens in its portfolio under
-// purpose: the policy grants it the purpose.
-func (c *Client) MayHold(purpose string) bool {
-	_, ok := c.grants[purpose]
-	return ok
-}
-
-// Client returns the client with id, nil when the policy has none.
-func (p *Policy) Client(id string) *Client { return p.clients[id] }
-
 type portfolioAPI struct {
 	s     *Service
 	store *portfolio.Store

@@ -2,16 +2,10 @@ package lookup
 
 import (
 	"net/http"
-	"regexp"
 
 	"github.com/askonce/askonce/internal/audit"
 	"github.com/askonce/askonce/schemas"
 )
-
-// attestationIDRe is the form of the ids issue gives: anything else is
-// unknown without asking the store (a NUL byte or invalid UTF-8 would make
-// PostgreSQL fail the query, answering 503 to a malformed id).
-var attestationIDRe = regexp.MustCompile(`^doc_[0-9a-f]{24}$`)
 
 // refuseUnauthenticated answers 401 to a request without a known
 // credential on an endpoint about a citizen, audited first (the NIN only

@@ -21,9 +21,8 @@ import (
 	"github.com/askonce/askonce/internal/audit"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/clip"
-	"github.com/askonce/askonce/internal/config"
-	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/poison"
+	"github.com/askonce/askonce/internal/policy"
 	"github.com/askonce/askonce/internal/portfolio"
 	"github.com/askonce/askonce/schemas"
 )
@@ -37,11 +36,24 @@ type Auditor interface {
 	Append(ctx context.Context, e audit.Entry) (audit.Entry, error)
 }
 
+// Config configures the router (notify.* of the configuration).
+type Config struct {
+	// GroupID is the router's own Kafka consumer group on the record and
+	// portfolio topics; instances with the same group share the partitions.
+	GroupID string
+	// BatchSize is the most messages routed in one PostgreSQL transaction.
+	BatchSize int
+	// BatchWait is how long a batch waits to fill after its first message.
+	BatchWait time.Duration
+	// MaxBackoff caps the backoff while PostgreSQL, Kafka or the registry is down.
+	MaxBackoff time.Duration
+}
+
 // Options are the router's dependencies besides configuration.
 type Options struct {
 	// Policy returns the lookup policy in force: portfolio changes from the
 	// topic are checked against it.
-	Policy func() *lookup.Policy
+	Policy func() *policy.Policy
 	// Audit records notifications and portfolio changes.
 	Audit Auditor
 	// Rules are the validation rules records must pass (as the materializer's).
@@ -52,7 +64,7 @@ type Options struct {
 
 // Router consumes the record and portfolio topics and emits notifications.
 type Router struct {
-	cfg      config.Notify
+	cfg      Config
 	opt      Options
 	conn     *bus.Conn
 	pool     *pgxpool.Pool
@@ -73,7 +85,7 @@ type Router struct {
 // New returns a router over conn (the codec knows the record, portfolio
 // and notification topics: see UseNotificationSchemas) and pool (migrated
 // with portfolio.Migrate). agencies are those with a notification topic.
-func New(cfg config.Notify, conn *bus.Conn, pool *pgxpool.Pool, agencies []string, opt Options, reg prometheus.Registerer, log *slog.Logger) *Router {
+func New(cfg Config, conn *bus.Conn, pool *pgxpool.Pool, agencies []string, opt Options, reg prometheus.Registerer, log *slog.Logger) *Router {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
