@@ -34,13 +34,11 @@ import (
 // re-reads the policy and the signing keys (SIGHUP). bound, when not nil,
 // is told the address listened on.
 func Serve(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, opsSrv *ops.Server, log *slog.Logger, pol *policy.Watcher, reload <-chan os.Signal, bound func(string)) error {
-	if pol == nil {
-		var err error
-		if pol, err = Policy(cfg, log); err != nil {
-			return err
-		}
+	pol, err := policyOr(pol, cfg, log)
+	if err != nil {
+		return err
 	}
-	pool, err := openStore(ctx, cfg, opsSrv, log, lookup.Migrate, audit.Migrate)
+	pool, err := OpenStore(ctx, cfg, opsSrv, log, lookup.Migrate, audit.Migrate)
 	if err != nil {
 		return err
 	}
