@@ -67,8 +67,8 @@ type Invalid struct {
 // normalized: sorted, without duplicates.
 func (m *Member) Check() []Invalid {
 	var out []Invalid
-	if !schemas.ValidNIN(m.NIN) {
-		out = append(out, Invalid{"nin", "nin.format", "a NIN is 18 digits"})
+	if _, err := schemas.ParseNIN(m.NIN); err != nil {
+		out = append(out, Invalid{"nin", schemas.CodeNINFormat, err.Error()})
 	}
 	allowed, ok := PurposeKinds[m.Purpose]
 	if !ok {
