@@ -39,9 +39,6 @@ func NewWatcher(path string, devMode bool, cat Catalog, log *slog.Logger) (*Watc
 // Current is the policy in force. It is never nil.
 func (w *Watcher) Current() *Policy { return w.cur.Load() }
 
-// Path is the policy file.
-func (w *Watcher) Path() string { return w.path }
-
 // Reload re-reads the policy file; on error the policy in force stays.
 func (w *Watcher) Reload() error {
 	w.mu.Lock()
