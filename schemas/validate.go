@@ -95,7 +95,6 @@ type Rules struct {
 const SyntheticWilaya = "99"
 
 var (
-	digits18   = regexp.MustCompile(`^[0-9]{18}$`)
 	nssRe      = regexp.MustCompile(`^[0-9]{10,12}$`)
 	communeRe  = regexp.MustCompile(`^[0-9]{4}$`)
 	periodRe   = regexp.MustCompile(`^([0-9]{4})-(0[1-9]|1[0-2])$`)
@@ -361,7 +360,7 @@ func (c *checker) nin(field, v string) {
 	if !c.required(field, v) {
 		return
 	}
-	if !digits18.MatchString(v) {
+	if !ValidNIN(v) {
 		c.add(CodeNINFormat, field, "must be 18 digits, got %d characters", len(v))
 		return
 	}
@@ -606,7 +605,7 @@ func (r Rules) CivilStatus(rec *CivilStatusRecord) Violations {
 		if p := rec.Person; p != nil && !p.BirthDate.IsZero() && !b.RegisteredOn.IsZero() && b.RegisteredOn.Before(p.BirthDate) {
 			c.add(CodeDateOrder, "birth.registered_on", "registered %s before the birth %s", b.RegisteredOn.Format(time.DateOnly), p.BirthDate.Format(time.DateOnly))
 		}
-		if digits18.MatchString(rec.NIN) {
+		if ValidNIN(rec.NIN) {
 			// NIN positions 3-5: register year (last 3 digits); 6-9: commune;
 			// 10-14: act number.
 			if got, want := rec.NIN[2:5], fmt.Sprintf("%03d", b.ActYear%1000); got != want {

@@ -46,7 +46,7 @@ Ops (/metrics, /healthz, /readyz) on ` + defaultNotifyOps + ` unless --ops-liste
 			srv := ops.NewServer(reg, log)
 			g, gctx := errgroup.WithContext(cmd.Context())
 			g.Go(func() error { return srv.Serve(gctx, ops.DefaultListen(cfg.Ops.Listen, defaultNotifyOps), nil) })
-			g.Go(func() error { return notify.Run(gctx, cfg, reg, srv, log) })
+			g.Go(func() error { return wiring.Notify(gctx, cfg, reg, srv, log, nil) })
 			return g.Wait()
 		},
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/askonce/askonce/internal/lookup"
+	"github.com/askonce/askonce/internal/policy"
 )
 
 func (a *app) policyCmd() *cobra.Command {
@@ -26,7 +27,7 @@ func (a *app) policyCmd() *cobra.Command {
 		Short: "Validate a policy file and list what each client may ask",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			p, err := lookup.LoadPolicy(args[0], dev)
+			p, err := policy.Load(args[0], dev, lookup.PolicyCatalog)
 			if err != nil {
 				return err
 			}
@@ -56,7 +57,7 @@ never stores it) and its hash (put it in the client's api_keys in the policy fil
 				return err
 			}
 			key := "ak_" + base64.RawURLEncoding.EncodeToString(b)
-			fmt.Fprintf(a.stdout, "key:  %s\nhash: %s\n", key, lookup.HashKey(key))
+			fmt.Fprintf(a.stdout, "key:  %s\nhash: %s\n", key, policy.HashKey(key))
 			return nil
 		},
 	}
@@ -73,7 +74,7 @@ never stores it) and its hash (put it in the client's api_keys in the policy fil
 				}
 				return errors.New("policy hash-key: empty key")
 			}
-			fmt.Fprintln(a.stdout, lookup.HashKey(key))
+			fmt.Fprintln(a.stdout, policy.HashKey(key))
 			return nil
 		},
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/askonce/askonce/internal/config"
-	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/ops"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -51,7 +51,7 @@ signing key when there is none.`,
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
 			reg := ops.NewRegistry()
-			return lookup.Run(cmd.Context(), cfg, reg, ops.NewServer(reg, log), log, hup, nil)
+			return wiring.Serve(cmd.Context(), cfg, reg, ops.NewServer(reg, log), log, nil, hup, nil)
 		},
 	}
 	def := config.Default()

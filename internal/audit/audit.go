@@ -63,6 +63,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/askonce/askonce/internal/attest"
+	"github.com/askonce/askonce/internal/clip"
 	"github.com/askonce/askonce/internal/store"
 )
 
@@ -75,8 +76,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	return err
 }
 
-// Outcomes of a request. Entry.Outcome is not limited to them, but metrics
-// count other values as "other".
+// Outcomes of a request: the one set the lookup API, the clerk console
+// and the notification router write and read. Entry.Outcome is not limited
+// to them, but metrics count values other than the API's six as "other".
 const (
 	OutcomeIssued          = "issued"
 	OutcomeNotHeld         = "not_held"
@@ -84,6 +86,18 @@ const (
 	OutcomeInvalid         = "invalid"
 	OutcomeUnauthenticated = "unauthenticated"
 	OutcomeRateLimited     = "rate_limited"
+	// OutcomeNotified: the router emitted a notification.
+	OutcomeNotified = "notified"
+)
+
+// Document types of entries that are not a document of the catalog.
+const (
+	// DocAttestation: a read of an issued attestation (GET /v1/attestations/{id}).
+	DocAttestation = "attestation"
+	// DocPortfolio: a portfolio call, over the API or askonce.portfolio.v1.
+	DocPortfolio = "portfolio"
+	// DocNotification: a notification the router emitted.
+	DocNotification = "notification"
 )
 
 // GenesisHash is the prev_hash of entry 1.
@@ -170,11 +184,7 @@ func cleanText(s string) string {
 		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
 	}
 	if len(s) > maxField {
-		cut := maxField - len("…")
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
+		s = clip.To(s, maxField-len("…")) + "…"
 	}
 	return s
 }

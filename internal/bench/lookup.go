@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/askonce/askonce/internal/lookup"
+	"github.com/askonce/askonce/internal/policy"
 	"github.com/askonce/askonce/internal/store"
 )
 
@@ -115,8 +116,8 @@ func (e *env) lookupBench(ctx context.Context) (*LookupResult, error) {
 
 	// The API as its own process, with a policy of hashed random keys.
 	key := "bench-" + randomHex(16)
-	policy := filepath.Join(e.dir, "bench-policy.yaml")
-	if err := os.WriteFile(policy, benchPolicy(lookup.HashKey(key)), 0o600); err != nil {
+	policyFile := filepath.Join(e.dir, "bench-policy.yaml")
+	if err := os.WriteFile(policyFile, benchPolicy(policy.HashKey(key)), 0o600); err != nil {
 		return nil, err
 	}
 	addr, err := freeAddr()
@@ -132,7 +133,7 @@ func (e *env) lookupBench(ctx context.Context) (*LookupResult, error) {
 		return nil, err
 	}
 	env = append(env, pprofEnv...)
-	srv, err := startProc(e.opt.Binary, e.dir, "serve", env, "serve", "--listen", addr, "--policy", policy)
+	srv, err := startProc(e.opt.Binary, e.dir, "serve", env, "serve", "--listen", addr, "--policy", policyFile)
 	if err != nil {
 		return nil, err
 	}

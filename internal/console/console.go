@@ -3,7 +3,6 @@ package console
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -13,15 +12,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/askonce/askonce/internal/attest"
+	"github.com/askonce/askonce/internal/audit"
+	"github.com/askonce/askonce/internal/lookup"
 )
 
 //go:embed templates/*.html
@@ -75,7 +74,7 @@ func (o *Options) defaults() {
 type Console struct {
 	opt      Options
 	api      http.Handler
-	pool     *pgxpool.Pool
+	atts     *lookup.Attestations
 	keys     func() attest.KeySet
 	log      *slog.Logger
 	m        *metrics
@@ -90,11 +89,11 @@ type Console struct {
 // New builds the console over api, the lookup API's handler: every
 // document request of a clerk is a POST /v1/document-requests served by
 // it, with the clerk's agency key, so authentication, policy, rate limits,
-// audit and signing are the API's. pool is the lookup store (the
-// attestations /verify checks), keys the issuer's public keys.
-func New(opt Options, api http.Handler, pool *pgxpool.Pool, keys func() attest.KeySet, reg prometheus.Registerer, log *slog.Logger) (*Console, error) {
+// audit and signing are the API's. atts are the documents the API
+// issued (what /verify checks), keys the issuer's public keys.
+func New(opt Options, api http.Handler, atts *lookup.Attestations, keys func() attest.KeySet, reg prometheus.Registerer, log *slog.Logger) (*Console, error) {
 	opt.defaults()
-	c := &Console{opt: opt, api: api, pool: pool, keys: keys, log: log, m: newMetrics(reg),
+	c := &Console{opt: opt, api: api, atts: atts, keys: keys, log: log, m: newMetrics(reg),
 		sessions: newSessions(opt.SessionTTL, opt.IdleTimeout, opt.MaxSessions),
 		verifyRL: newIPLimiter(opt.VerifyRate, opt.VerifyBurst, 10000),
 		signinRL: newIPLimiter(opt.VerifyRate, opt.VerifyBurst, 10000),
@@ -308,8 +307,6 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 	c.render(w, "console", http.StatusOK, p)
 }
 
-var clerkRe = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,64}$`)
-
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	if !c.parseForm(w, r) {
 		return
@@ -334,7 +331,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	key := strings.TrimSpace(r.PostFormValue("api_key"))
 	clerk := strings.TrimSpace(r.PostFormValue("clerk_id"))
-	if !clerkRe.MatchString(clerk) {
+	if !lookup.ValidClerkID(clerk) {
 		c.m.signIns.WithLabelValues("invalid").Inc()
 		fail(http.StatusUnprocessableEntity, "signin.badclerk")
 		return
@@ -443,19 +440,7 @@ func (c *Console) call(r *http.Request, method, path, key string, body []byte) *
 }
 
 // catalog is GET /v1/document-types.
-type catalog struct {
-	DocumentTypes []struct {
-		Type   string `json:"type"`
-		Paper  string `json:"paper"`
-		Fields []struct {
-			Name string `json:"name"`
-		} `json:"fields"`
-	} `json:"document_types"`
-	Purposes []struct {
-		Code string `json:"code"`
-	} `json:"purposes"`
-	Allowed map[string][]string `json:"allowed"`
-}
+type catalog lookup.DocumentTypes
 
 func (ct catalog) paper(docType string) string {
 	for _, d := range ct.DocumentTypes {
@@ -464,43 +449,6 @@ func (ct catalog) paper(docType string) string {
 		}
 	}
 	return ""
-}
-
-// problem is the API's problem+json.
-type problem struct {
-	Title        string   `json:"title"`
-	Status       int      `json:"status"`
-	Detail       string   `json:"detail"`
-	RequestID    string   `json:"request_id"`
-	Outcome      string   `json:"outcome"`
-	Reason       string   `json:"reason"`
-	DocumentType string   `json:"document_type"`
-	Paper        string   `json:"paper"`
-	StaleSources []string `json:"stale_sources"`
-	// Stale, for source_stale (HTTP 503): each data center the answer
-	// depends on whose watermark is older than the document type's
-	// freshness bound, or that has none.
-	Stale []staleSource `json:"stale"`
-	// RetryAfter (seconds) also comes as the Retry-After header.
-	RetryAfter int `json:"retry_after"`
-	// AsOf, for not_held: the absence holds as of this instant.
-	AsOf   string `json:"as_of"`
-	Errors []struct {
-		Field   string `json:"field"`
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"errors"`
-}
-
-// staleSource is one entry of a source_stale problem's "stale" list.
-type staleSource struct {
-	// DataCenter is "<agencies>-*" when no data center of the agency
-	// group has a watermark at all.
-	DataCenter string `json:"data_center"`
-	Agency     string `json:"agency"`
-	// Watermark (RFC 3339) is empty when the store has none for it.
-	Watermark  string `json:"watermark"`
-	AgeSeconds int64  `json:"age_seconds"`
 }
 
 // answer is the API's answer to one form submission, kept in the session
@@ -513,7 +461,7 @@ type answer struct {
 	outcome   string
 	requestID string
 	signed    attest.Signed
-	problem   problem
+	problem   lookup.Problem
 	// lang is the language of the problem's texts (the API's
 	// Content-Language): the clerk's when the answer came, which the page
 	// may no longer be in.
@@ -535,27 +483,18 @@ func problemLang(h http.Header) string {
 // 503, outcome not_held, reason source_stale). Nothing is known to be
 // missing: the clerk retries, the citizen is not sent away.
 func (a *answer) sourceStale() bool {
-	return a.outcome == outNotHeld && a.problem.Reason == reasonSourceStale
+	return a.outcome == audit.OutcomeNotHeld && a.problem.Reason == lookup.ReasonSourceStale
 }
-
-// reasonSourceStale is the API's reason for an answer the store is not
-// fresh enough to give.
-const reasonSourceStale = "source_stale"
 
 type formView struct {
 	NIN, DocumentType, Purpose, Clerk string
 	Errors                            map[string]string // field -> message, in the page's language
 }
 
-// Outcomes the console tells apart (the API's, plus unavailable).
-const (
-	outIssued      = "issued"
-	outNotHeld     = "not_held"
-	outDenied      = "denied"
-	outInvalid     = "invalid"
-	outRateLimited = "rate_limited"
-	outUnavailable = "unavailable"
-)
+// outUnavailable is the console's outcome for an answer the API could
+// not give (HTTP 5xx) or that could not be read; the others are the API's
+// (audit.Outcome*).
+const outUnavailable = "unavailable"
 
 func (c *Console) request(w http.ResponseWriter, r *http.Request) {
 	if !c.parseForm(w, r) {
@@ -580,8 +519,8 @@ func (c *Console) request(w http.ResponseWriter, r *http.Request) {
 			Outcome string `json:"outcome"`
 			attest.Signed
 		}
-		if err := json.Unmarshal(res.body, &ok); err == nil && ok.Outcome == outIssued {
-			a.outcome, a.signed = outIssued, ok.Signed
+		if err := json.Unmarshal(res.body, &ok); err == nil && ok.Outcome == audit.OutcomeIssued {
+			a.outcome, a.signed = audit.OutcomeIssued, ok.Signed
 		} else {
 			a.outcome, a.status = outUnavailable, http.StatusBadGateway
 		}
@@ -600,12 +539,12 @@ func (c *Console) request(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/console?m=expired", http.StatusSeeOther)
 			return
 		case res.status == http.StatusTooManyRequests:
-			a.outcome = outRateLimited
-		case a.outcome == outNotHeld || a.outcome == outDenied || a.outcome == outInvalid:
+			a.outcome = audit.OutcomeRateLimited
+		case a.outcome == audit.OutcomeNotHeld || a.outcome == audit.OutcomeDenied || a.outcome == audit.OutcomeInvalid:
 		case res.status >= 500:
 			a.outcome = outUnavailable
 		default:
-			a.outcome = outInvalid
+			a.outcome = audit.OutcomeInvalid
 		}
 	}
 	counted := a.outcome
@@ -701,7 +640,7 @@ func ltr(s string) string { return `<bdi dir="ltr">` + template.HTMLEscapeString
 
 // staleViews lays out a source_stale problem's data centers; when the
 // problem has no "stale" list (an older API), its stale_sources names.
-func staleViews(p problem, l *Lang) []staleView {
+func staleViews(p lookup.Problem, l *Lang) []staleView {
 	var out []staleView
 	for _, s := range p.Stale {
 		v := staleView{DataCenter: s.DataCenter}
@@ -746,7 +685,7 @@ func (c *Console) showAnswer(w http.ResponseWriter, r *http.Request) {
 		av.DetailDir = "rtl"
 	}
 	switch a.outcome {
-	case outIssued:
+	case audit.OutcomeIssued:
 		d, err := parseDocument(a.signed.Document)
 		if err != nil {
 			c.log.Error("console: issued document", "request_id", a.requestID, "err", err)
@@ -767,7 +706,7 @@ func (c *Console) showAnswer(w http.ResponseWriter, r *http.Request) {
 			c.log.Error("console: QR code", "err", err)
 		}
 		p.Title = av.Doc.Paper
-	case outNotHeld:
+	case audit.OutcomeNotHeld:
 		av.Paper = p.L.Paper(a.req.DocumentType, a.problem.Paper)
 		av.Reason = "reason." + a.problem.Reason
 		if !p.L.HasMessage(av.Reason) {
@@ -783,7 +722,7 @@ func (c *Console) showAnswer(w http.ResponseWriter, r *http.Request) {
 		} else if t, err := time.Parse(time.RFC3339, a.problem.AsOf); err == nil && t.Year() >= 2000 {
 			av.AsOf = formatTime(t)
 		}
-	case outInvalid:
+	case audit.OutcomeInvalid:
 		// The API's message, in the clerk's language; the console's own
 		// when the page is now in another language or the API said none.
 		p.Form.Errors = map[string]string{}
@@ -821,18 +760,3 @@ func (c *Console) isSecure(r *http.Request) bool {
 }
 
 var errNotAuthentic = errors.New("not authentic")
-
-// lookupAttestation reads a stored document by id.
-func (c *Console) lookupAttestation(ctx context.Context, id string) ([]byte, attest.Signature, error) {
-	var doc string
-	var sigJSON []byte
-	err := c.pool.QueryRow(ctx, `SELECT document, signature FROM attestations WHERE id = $1`, id).Scan(&doc, &sigJSON)
-	if err != nil {
-		return nil, attest.Signature{}, err
-	}
-	var sig attest.Signature
-	if err := json.Unmarshal(sigJSON, &sig); err != nil {
-		return nil, sig, fmt.Errorf("console: stored signature of %s: %w", id, err)
-	}
-	return []byte(doc), sig, nil
-}

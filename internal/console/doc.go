@@ -1,5 +1,8 @@
 // Package console is the clerk console and the public verify page, served
-// by `askonce serve` beside the lookup API.
+// by `askonce serve` beside the lookup API (package wiring mounts both on
+// one server). The console depends on the API's exported wire types
+// (lookup.Problem, lookup.DocumentTypes) and reads issued documents
+// through lookup.Attestations; the API knows nothing of the console.
 //
 // Most connected sites will not integrate the API on day one: their clerks
 // sign in at /console with their agency's API key (kept in server memory,

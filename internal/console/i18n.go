@@ -1,10 +1,11 @@
 package console
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/askonce/askonce/internal/lookup"
 )
 
 // Lang is one language of the console: its messages, the names of the
@@ -21,56 +22,11 @@ type Lang struct {
 	purposes map[string]string // purpose code -> label
 	fields   map[string]string // field or nested key -> label
 	yes, no  string
-	// units names hours, minutes and seconds for Duration.
-	units func(n int, unit byte) string
-	and   string // joins the parts of a duration
 }
 
-// Duration says d (rounded down to the second) in this language: "12 min
-// 5 s", "12 دقيقة و5 ثوان"; hours past an hour, seconds only under ten
-// minutes (a clerk needs the order of magnitude, not the tick).
-func (l *Lang) Duration(d time.Duration) string {
-	s := int(d / time.Second)
-	if s < 0 {
-		s = 0
-	}
-	h, m, sec := s/3600, s%3600/60, s%60
-	var parts []string
-	if h > 0 {
-		parts = append(parts, l.units(h, 'h'))
-	}
-	if m > 0 {
-		parts = append(parts, l.units(m, 'm'))
-	}
-	if sec > 0 && h == 0 && m < 10 || s == 0 {
-		parts = append(parts, l.units(sec, 's'))
-	}
-	return strings.Join(parts, l.and)
-}
-
-// frenchUnits: "1 h", "12 min", "5 s".
-func frenchUnits(n int, unit byte) string {
-	return fmt.Sprintf("%d %s", n, map[byte]string{'h': "h", 'm': "min", 's': "s"}[unit])
-}
-
-// arabicUnits follows the agreement of the counted noun: one and two have
-// their own forms, three to ten the plural, eleven and more the singular.
-func arabicUnits(n int, unit byte) string {
-	forms := map[byte][4]string{ // one, two (genitive: after "بعد" and "بتأخر"), 3-10 (plural), 11+ and 0 (singular)
-		'h': {"ساعة واحدة", "ساعتين", "ساعات", "ساعة"},
-		'm': {"دقيقة واحدة", "دقيقتين", "دقائق", "دقيقة"},
-		's': {"ثانية واحدة", "ثانيتين", "ثوان", "ثانية"},
-	}[unit]
-	switch {
-	case n == 1:
-		return forms[0]
-	case n == 2:
-		return forms[1]
-	case n%100 >= 3 && n%100 <= 10:
-		return fmt.Sprintf("%d %s", n, forms[2])
-	}
-	return fmt.Sprintf("%d %s", n, forms[3])
-}
+// Duration says d (rounded down to the second) in this language, as the
+// API says it in its problems: "12 min 5 s", "12 دقيقة و5 ثوان".
+func (l *Lang) Duration(d time.Duration) string { return lookup.SpellDuration(d, l.Code) }
 
 // T is the message key in this language; the key itself when missing (a
 // test checks that every key the templates use exists in both).
@@ -172,7 +128,7 @@ func clerkLang(r *http.Request, langs []*Lang) *Lang {
 }
 
 func french() *Lang {
-	return &Lang{Code: "fr", Dir: "ltr", Name: "Français", yes: "Oui", no: "Non", units: frenchUnits, and: " ",
+	return &Lang{Code: "fr", Dir: "ltr", Name: "Français", yes: "Oui", no: "Non",
 		papers: map[string]string{},
 		msg: map[string]string{
 			"app":               "Console des guichets askonce",
@@ -334,7 +290,7 @@ func french() *Lang {
 }
 
 func arabic() *Lang {
-	return &Lang{Code: "ar", Dir: "rtl", Name: "العربية", yes: "نعم", no: "لا", units: arabicUnits, and: " و",
+	return &Lang{Code: "ar", Dir: "rtl", Name: "العربية", yes: "نعم", no: "لا",
 		papers: map[string]string{
 			"birth-certificate":           "مستخرج عقد الميلاد رقم 12",
 			"family-record":               "البطاقة العائلية للحالة المدنية",

@@ -18,25 +18,27 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/askonce/askonce/deploy/devfiles"
+	"github.com/askonce/askonce/internal/audit"
 	"github.com/askonce/askonce/internal/console"
 	"github.com/askonce/askonce/internal/lookup"
+	"github.com/askonce/askonce/internal/policy"
 )
 
 // memAudit is an audit log in memory: the refusals below are audited
 // before they are answered, and need no database.
 type memAudit struct {
 	mu      sync.Mutex
-	entries []lookup.AuditEntry
+	entries []audit.Entry
 }
 
-func (m *memAudit) Append(_ context.Context, e lookup.AuditEntry) error {
+func (m *memAudit) Append(_ context.Context, e audit.Entry, _ *lookup.StoredAttestation) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.entries = append(m.entries, e)
 	return nil
 }
 
-func (m *memAudit) ForCitizen(context.Context, string, int) ([]lookup.AuditEntry, error) {
+func (m *memAudit) ForCitizen(context.Context, string, int) ([]audit.Entry, error) {
 	return nil, nil
 }
 
@@ -48,12 +50,16 @@ func (m *memAudit) ForCitizen(context.Context, string, int) ([]lookup.AuditEntry
 // the API's detail in the language it came in (marked so), and the
 // console's own message for the field.
 func TestProblemLanguage(t *testing.T) {
-	policy := filepath.Join(t.TempDir(), "policy.yaml")
-	if err := os.WriteFile(policy, devfiles.Policy, 0o600); err != nil {
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policyFile, devfiles.Policy, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	svc, err := lookup.NewService(lookup.Options{MaxBodyBytes: 16 << 10, RequestTimeout: 10 * time.Second, PolicyFile: policy, DevMode: true},
+	pol, err := policy.NewWatcher(policyFile, true, lookup.PolicyCatalog, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := lookup.NewService(lookup.Options{MaxBodyBytes: 16 << 10, RequestTimeout: 10 * time.Second, Policy: pol.Current},
 		nil, nil, nil, &memAudit{}, prometheus.NewRegistry(), log)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/askonce/askonce/internal/audit"
 	"github.com/askonce/askonce/internal/console"
 	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/watermark"
@@ -41,7 +42,7 @@ func staleAPI(t *testing.T, stale []watermark.Lagging) http.Handler {
 				names[i] = s.DataCenter
 			}
 			p := lookup.Problem{Type: "https://askonce.dz/problems/source-stale", Title: "Sources not followed closely enough to answer",
-				Status: http.StatusServiceUnavailable, RequestID: "req_stale", Outcome: lookup.OutcomeNotHeld, Reason: lookup.ReasonSourceStale,
+				Status: http.StatusServiceUnavailable, RequestID: "req_stale", Outcome: audit.OutcomeNotHeld, Reason: lookup.ReasonSourceStale,
 				DocumentType: req.DocumentType, Paper: "Certificat de vie (pensions CNR)", StaleSources: names, Stale: stale, RetryAfter: 30,
 				Detail: "the store does not hold these data centers' records as of the last 5m0s (this document's freshness bound); retry later"}
 			w.Header().Set("Content-Type", "application/problem+json")

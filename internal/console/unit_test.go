@@ -18,6 +18,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/askonce/askonce/internal/lookup"
+	"github.com/askonce/askonce/internal/watermark"
 )
 
 func TestVerificationCode(t *testing.T) {
@@ -351,7 +354,7 @@ func TestDuration(t *testing.T) {
 // escaped (the sentence is HTML so that times read left to right in
 // Arabic, never so that a value could add markup).
 func TestStaleViewsEscape(t *testing.T) {
-	p := problem{Stale: []staleSource{
+	p := lookup.Problem{Stale: []watermark.Lagging{
 		{DataCenter: `a<b>-*`, Agency: `a<b>`},
 		{DataCenter: "x", Watermark: `<img src=x>`, AgeSeconds: 400},
 	}}
@@ -363,7 +366,7 @@ func TestStaleViewsEscape(t *testing.T) {
 		}
 	}
 	// An older API without the "stale" list: the names alone.
-	if v := staleViews(problem{StaleSources: []string{"etatcivil-dc01"}}, french()); len(v) != 1 || v[0].DataCenter != "etatcivil-dc01" || v[0].Text != "" {
+	if v := staleViews(lookup.Problem{StaleSources: []string{"etatcivil-dc01"}}, french()); len(v) != 1 || v[0].DataCenter != "etatcivil-dc01" || v[0].Text != "" {
 		t.Errorf("stale_sources only: %+v", v)
 	}
 }

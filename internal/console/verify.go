@@ -4,12 +4,10 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/askonce/askonce/internal/attest"
+	"github.com/askonce/askonce/internal/lookup"
 )
 
 // verifyView is the verify page: the form, or a result.
@@ -30,8 +28,6 @@ const (
 	resMalformed    = "malformed"
 	resRateLimited  = "rate_limited"
 )
-
-var docIDRe = regexp.MustCompile(`^doc_[0-9a-f]{24}$`)
 
 func (c *Console) verifyPage(w http.ResponseWriter, r *http.Request) *page {
 	p := c.newPage(w, r, "verify.title")
@@ -100,16 +96,14 @@ func (c *Console) verifyID(w http.ResponseWriter, r *http.Request) {
 // canonical bytes and its signature against the issuer's keys (so that a
 // row changed in the store is not authentic either).
 func (c *Console) checkCode(r *http.Request, id, code string) (document, error) {
-	if !docIDRe.MatchString(id) {
-		return document{}, errNotAuthentic
-	}
-	canon, sig, err := c.lookupAttestation(r.Context(), id)
-	if errors.Is(err, pgx.ErrNoRows) {
+	doc, err := c.atts.Get(r.Context(), id, "")
+	if errors.Is(err, lookup.ErrNoAttestation) {
 		return document{}, errNotAuthentic
 	}
 	if err != nil {
 		return document{}, err
 	}
+	canon, sig := []byte(doc.Document), doc.Signature
 	if !codeMatches(canon, code) {
 		return document{}, errNotAuthentic
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/askonce/askonce/internal/lookup"
 )
 
 // item is one labelled value of a document, as the templates lay it out:
@@ -46,27 +48,8 @@ type docView struct {
 
 type provView struct{ Agency, DataCenter, SourceKey, Version, EventTime string }
 
-// document is the signed document body, as lookup.Service.issue writes it.
-type document struct {
-	ID          string         `json:"id"`
-	Type        string         `json:"type"`
-	Paper       string         `json:"paper"`
-	NIN         string         `json:"nin"`
-	Purpose     string         `json:"purpose"`
-	RequestedBy map[string]any `json:"requested_by"`
-	IssuedAt    string         `json:"issued_at"`
-	AsOf        string         `json:"as_of"`
-	ValidUntil  *string        `json:"valid_until"`
-	Fields      map[string]any `json:"fields"`
-	Provenance  []struct {
-		Agency        string      `json:"agency"`
-		DataCenter    string      `json:"data_center"`
-		SourceKey     string      `json:"source_key"`
-		SourceVersion json.Number `json:"source_version"`
-		EventTime     string      `json:"event_time"`
-	} `json:"provenance"`
-	Issuer string `json:"issuer"`
-}
+// document is the signed document body (the API's lookup.Document).
+type document lookup.Document
 
 func parseDocument(b []byte) (document, error) {
 	var d document

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -27,9 +26,7 @@ import (
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/devbroker"
 	"github.com/askonce/askonce/internal/devpg"
-	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/materialize"
-	"github.com/askonce/askonce/internal/notify"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/portfolio"
 	"github.com/askonce/askonce/internal/reconcile"
@@ -140,6 +137,12 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 		}
 	}
 
+	// One policy for the API and the router: the router's look at the file
+	// every 30 seconds reloads it for both.
+	pol, err := wiring.Policy(cfg, log)
+	if err != nil {
+		return err
+	}
 	reg := ops.NewRegistry()
 	opsSrv := ops.NewServer(reg, log)
 	g, gctx := errgroup.WithContext(ctx)
@@ -161,10 +164,10 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	g.Go(func() error {
 		return wiring.RunMaterializer(gctx, cfg, reg, opsSrv, log.With("component", "materialize"))
 	})
-	g.Go(func() error { return notify.Run(gctx, cfg, reg, opsSrv, log.With("component", "notify")) })
+	g.Go(func() error { return wiring.Notify(gctx, cfg, reg, opsSrv, log.With("component", "notify"), pol) })
 	apiAddr := make(chan string, 1)
 	g.Go(func() error {
-		return lookup.Run(gctx, cfg, reg, opsSrv, log.With("component", "lookup"), nil, func(a string) { apiAddr <- a })
+		return wiring.Serve(gctx, cfg, reg, opsSrv, log.With("component", "lookup"), pol, nil, func(a string) { apiAddr <- a })
 	})
 	g.Go(func() error {
 		var api string
@@ -369,9 +372,6 @@ func lagging(reps []reconcile.Report, n int, keys bool) string {
 	return strings.Join(parts, ", ")
 }
 
-// nins are the NINs in an outside producer's source keys.
-var nins = regexp.MustCompile(`[0-9]{18}`)
-
 // outsideOf sums the extra records of the reports.
 func outsideOf(reps []reconcile.Report) outside {
 	var o outside
@@ -384,7 +384,7 @@ func outsideOf(reps []reconcile.Report) outside {
 		for _, k := range r.ExtraKeys {
 			if len(o.keys) < 5 {
 				// An outside producer's key may hold a NIN: never in the logs.
-				o.keys = append(o.keys, r.DataCenter+" "+nins.ReplaceAllString(k, "<NIN>"))
+				o.keys = append(o.keys, r.DataCenter+" "+schemas.MaskNINs(k, "<NIN>"))
 			}
 		}
 	}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/askonce/askonce/internal/portfolio"
 )
 
 // seedPensionerPortfolio puts the synthetic pensioners -- living persons
@@ -14,21 +17,26 @@ import (
 // askonce.notify.cnr. Idempotent: members already there are kept. It
 // returns the portfolio's size.
 func seedPensionerPortfolio(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
-	_, err := pool.Exec(ctx, `
-INSERT INTO portfolio_members (agency, nin, kinds, purpose, deleted, added_at, changed_at, changed_by)
-SELECT DISTINCT 'cnr', p.nin, '{DEATH,DIVORCE,MARRIAGE}'::text[], 'pension-death-watch', false, now(), now(), 'dev-seed'
+	rows, err := pool.Query(ctx, `
+SELECT DISTINCT p.nin
 FROM persons p
 WHERE NOT p.deleted AND p.birth_date <= current_date - interval '60 years'
   AND EXISTS (SELECT 1 FROM employment_periods e WHERE e.nin = p.nin AND NOT e.deleted)
-  AND NOT EXISTS (SELECT 1 FROM deaths d WHERE d.nin = p.nin AND NOT d.deleted)
-ON CONFLICT (agency, nin) DO NOTHING`)
+  AND NOT EXISTS (SELECT 1 FROM deaths d WHERE d.nin = p.nin AND NOT d.deleted)`)
 	if err != nil {
 		return 0, fmt.Errorf("dev: seed CNR portfolio: %w", err)
 	}
-	var n int64
-	err = pool.QueryRow(ctx, `SELECT count(*) FROM portfolio_members WHERE agency = 'cnr' AND NOT deleted`).Scan(&n)
+	nins, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, fmt.Errorf("dev: seed CNR portfolio: %w", err)
+	}
+	st := portfolio.NewStore(pool)
+	if _, err := st.AddMissing(ctx, "cnr", nins, []string{"DEATH", "DIVORCE", "MARRIAGE"}, "pension-death-watch", "dev-seed"); err != nil {
+		return 0, fmt.Errorf("dev: seed CNR portfolio: %w", err)
+	}
+	sizes, err := st.Sizes(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("dev: CNR portfolio size: %w", err)
 	}
-	return n, nil
+	return sizes["cnr"], nil
 }

@@ -24,11 +24,12 @@ import (
 	"time"
 
 	"github.com/askonce/askonce/internal/config"
-	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/ops"
+	"github.com/askonce/askonce/internal/policy"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 type pki struct {
@@ -85,8 +86,8 @@ func newPKI(t *testing.T) pki {
 func TestAuthTLSRateLimitAndReload(t *testing.T) {
 	ctx := testenv.Ctx(t, 2*time.Minute)
 	p := newPKI(t)
-	policy := filepath.Join(t.TempDir(), "policy.yaml")
-	write := func(body string) { testenv.Must(t, os.WriteFile(policy, []byte(body), 0o600), "policy") }
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	write := func(body string) { testenv.Must(t, os.WriteFile(policyFile, []byte(body), 0o600), "policy") }
 	const tmpl = `clients:
   - id: cnr
     certificates: ["%s"]
@@ -98,14 +99,14 @@ func TestAuthTLSRateLimitAndReload(t *testing.T) {
     burst: 2
     allow: [{purpose: benefit-eligibility, documents: [contribution-status]}]
 `
-	write(fmt.Sprintf(tmpl, p.clientFP, lookup.HashKey("cnas-secret-1")))
+	write(fmt.Sprintf(tmpl, p.clientFP, policy.HashKey("cnas-secret-1")))
 
 	cfg := config.Default()
 	cfg.Postgres.URL = testenv.Postgres(t)
 	cfg.Kafka.Brokers = []string{"127.0.0.1:1"} // no Kafka: the audit mirror is off, the API still serves
 	cfg.Registry.URL = "http://127.0.0.1:1"
 	cfg.Lookup.Listen = "127.0.0.1:0"
-	cfg.Lookup.PolicyFile = policy
+	cfg.Lookup.PolicyFile = policyFile
 	cfg.Lookup.SigningKeysDir = t.TempDir()
 	cfg.Lookup.CreateSigningKey = true
 	cfg.Lookup.TLSCertFile, cfg.Lookup.TLSKeyFile, cfg.Lookup.ClientCAFile = p.serverCert, p.serverKey, p.caPEM
@@ -122,12 +123,12 @@ func TestAuthTLSRateLimitAndReload(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		reg := ops.NewRegistry()
-		done <- lookup.Run(runCtx, &cfg, reg, ops.NewServer(reg, log), log, reload, func(a string) { addr <- a })
+		done <- wiring.Serve(runCtx, &cfg, reg, ops.NewServer(reg, log), log, nil, reload, func(a string) { addr <- a })
 	}()
 	defer func() {
 		stop()
 		if err := <-done; err != nil {
-			t.Errorf("lookup.Run: %v", err)
+			t.Errorf("wiring.Serve: %v", err)
 		}
 	}()
 	var base string
@@ -135,7 +136,7 @@ func TestAuthTLSRateLimitAndReload(t *testing.T) {
 	case a := <-addr:
 		base = "https://" + a
 	case err := <-done:
-		t.Fatalf("lookup.Run: %v", err)
+		t.Fatalf("wiring.Serve: %v", err)
 	}
 	caPEM, _ := os.ReadFile(p.caPEM)
 	roots := x509.NewCertPool()
@@ -175,7 +176,7 @@ func TestAuthTLSRateLimitAndReload(t *testing.T) {
 	}
 
 	// SIGHUP: the key is rotated; the old one is refused, the new one accepted.
-	write(fmt.Sprintf(tmpl, p.clientFP, lookup.HashKey("cnas-secret-2")))
+	write(fmt.Sprintf(tmpl, p.clientFP, policy.HashKey("cnas-secret-2")))
 	reload <- syscall.SIGHUP
 	waitStatus := func(key string, want int) {
 		t.Helper()

@@ -1,7 +1,9 @@
-// Package lookup is the lookup API: the document catalog, the policy that
-// says which client may ask which document for which purpose, the
-// decision rules over the lookup store, and the HTTP API that answers with
-// a signed document or a clear "not held".
+// Package lookup is the lookup API: the document catalog, the decision
+// rules over the lookup store, and the HTTP API that answers with a signed
+// document or a clear "not held". Which client may ask which document for
+// which purpose is package policy's, checked against this catalog
+// (PolicyCatalog). The API owns the attestations table (the documents it
+// issued); package wiring builds it and mounts the clerk console beside it.
 //
 // It sits at the end of the data flow: it reads only the lookup store that
 // the materializer writes, takes a document's as_of from the data centers'
@@ -12,6 +14,8 @@ package lookup
 import (
 	"slices"
 	"time"
+
+	"github.com/askonce/askonce/internal/policy"
 )
 
 // Field is one field of a document.
@@ -263,4 +267,29 @@ func (d DocumentType) validUntil(t time.Time) *time.Time {
 	}
 	v := t.AddDate(0, d.ValidMonths, 0)
 	return &v
+}
+
+// PolicyCatalog is the catalog as policy.Load checks a policy's grants
+// against it.
+var PolicyCatalog policy.Catalog = policyCatalog{}
+
+type policyCatalog struct{}
+
+func (policyCatalog) IsPurpose(code string) bool {
+	_, ok := PurposeByCode(code)
+	return ok
+}
+
+func (policyCatalog) IsDocument(docType string) bool {
+	_, ok := DocumentByType(docType)
+	return ok
+}
+
+func (policyCatalog) Covers(purpose, docType string) bool {
+	p, ok := PurposeByCode(purpose)
+	if !ok {
+		return false
+	}
+	_, ok = p.Fields[docType]
+	return ok
 }

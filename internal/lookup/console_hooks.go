@@ -5,7 +5,7 @@ package lookup
 // signed in (through GET /v1/document-types, like any API call). ok is
 // false for an unknown key.
 func (s *Service) ClientByAPIKey(key string) (id, name string, ok bool) {
-	c := s.policy.Load().ByAPIKey(key)
+	c := s.policy().ByAPIKey(key)
 	if c == nil {
 		return "", "", false
 	}

@@ -38,7 +38,7 @@ type apiCase struct {
 }
 
 // TestAPICorpus sends every file of testdata/api to the real server
-// (lookup.Run on the private PostgreSQL): bodies with their content type,
+// (wiring.Serve on the private PostgreSQL): bodies with their content type,
 // .http files as raw bytes on a TCP connection. Each gets the manifest's
 // status and problem type, no injected header, the audit entry it should
 // have, and the server answers normally afterwards.

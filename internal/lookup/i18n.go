@@ -110,7 +110,7 @@ func argText(v any, lang string) string {
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case time.Duration:
-		return spellDuration(x, lang)
+		return SpellDuration(x, lang)
 	case msg:
 		return x.in(lang)
 	case list:
@@ -133,10 +133,12 @@ func joinIn(ms []msg, lang string, seps map[string]string, def string) string {
 	return strings.Join(parts, sep)
 }
 
-// spellDuration says d in lang: Go's form in English ("5m0s", as the
-// detail always said), "2 h 3 min" in French, "ساعتين و3 دقائق" in
-// Arabic; seconds only under ten minutes.
-func spellDuration(d time.Duration, lang string) string {
+// SpellDuration says d (rounded down to the second) in lang: Go's form in
+// English ("5m0s", as the detail always said), "2 h 3 min" in French,
+// "ساعتين و3 دقائق" in Arabic; hours past an hour, seconds only under ten
+// minutes (a reader needs the order of magnitude, not the tick). The
+// clerk console says durations with it too.
+func SpellDuration(d time.Duration, lang string) string {
 	if lang == LangEnglish {
 		return d.String()
 	}

@@ -254,10 +254,10 @@ func TestTexts(t *testing.T) {
 		{3*time.Hour + 1*time.Second, "3 h", "3 ساعات"},
 		{15 * time.Minute, "15 min", "15 دقيقة"},
 	} {
-		if got := spellDuration(c.d, "fr"); got != c.fr {
+		if got := SpellDuration(c.d, "fr"); got != c.fr {
 			t.Errorf("%s in French: %q, want %q", c.d, got, c.fr)
 		}
-		if got := spellDuration(c.d, "ar"); got != c.ar {
+		if got := SpellDuration(c.d, "ar"); got != c.ar {
 			t.Errorf("%s in Arabic: %q, want %q", c.d, got, c.ar)
 		}
 	}

@@ -153,7 +153,7 @@ func memNow() (heap uint64, rss uint64) {
 	return ms.HeapInuse, rss
 }
 
-// TestLoad: 1,000 concurrent clients ask the real API (lookup.Run: its
+// TestLoad: 1,000 concurrent clients ask the real API (wiring.Serve: its
 // HTTP server, policy, rate limits, store, signing and audit on the private
 // PostgreSQL) for every kind of answer for 60 s. Every answer is issued
 // (200), not held (404) or rate limited (429): never a 5xx, a timeout or a

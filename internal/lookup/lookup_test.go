@@ -101,7 +101,7 @@ func setup(t *testing.T) *harness {
 	addr := make(chan string, 1)
 	go func() {
 		reg := ops.NewRegistry()
-		apiDone <- lookup.Run(runCtx, &cfg, reg, ops.NewServer(reg, log), log, nil, func(a string) { addr <- a })
+		apiDone <- wiring.Serve(runCtx, &cfg, reg, ops.NewServer(reg, log), log, nil, nil, func(a string) { addr <- a })
 	}()
 	t.Cleanup(func() {
 		stop()
@@ -115,7 +115,7 @@ func setup(t *testing.T) *harness {
 	case a := <-addr:
 		h.base = "http://" + a
 	case err := <-apiDone:
-		t.Fatalf("lookup.Run: %v", err)
+		t.Fatalf("wiring.Serve: %v", err)
 	}
 	return h
 }

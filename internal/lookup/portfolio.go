@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/askonce/askonce/internal/audit"
+	"github.com/askonce/askonce/internal/clip"
 	"github.com/askonce/askonce/internal/portfolio"
 	"github.com/askonce/askonce/schemas"
 )
@@ -23,24 +25,11 @@ import (
 // its policy grants; every call is audited like a document request, with
 // document_type "portfolio".
 
-// DocPortfolio is the document type of portfolio calls in the audit log.
-const DocPortfolio = "portfolio"
-
 // Bounds of a bulk upload: past them the whole upload is refused (413).
 const (
 	BulkMaxMembers = 10_000
 	BulkMaxBytes   = 4 << 20
 )
-
-// MayHold says whether the client may hold citizens in its portfolio under
-// purpose: the policy grants it the purpose.
-func (c *Client) MayHold(purpose string) bool {
-	_, ok := c.grants[purpose]
-	return ok
-}
-
-// Client returns the client with id, nil when the policy has none.
-func (p *Policy) Client(id string) *Client { return p.clients[id] }
 
 type portfolioAPI struct {
 	s     *Service
@@ -66,7 +55,7 @@ type MemberRequest struct {
 }
 
 func (p *portfolioAPI) audit(ctx context.Context, rq *request, nin, purpose, outcome, reason string) error {
-	return p.s.record(ctx, rq, DocumentRequest{NIN: nin, DocumentType: DocPortfolio, Purpose: purpose}, outcome, reason, "")
+	return p.s.record(ctx, rq, DocumentRequest{NIN: nin, DocumentType: audit.DocPortfolio, Purpose: purpose}, outcome, reason, "")
 }
 
 // gate authenticates, rate-limits and checks that the client manages the
@@ -74,7 +63,7 @@ func (p *portfolioAPI) audit(ctx context.Context, rq *request, nin, purpose, out
 func (p *portfolioAPI) gate(w http.ResponseWriter, r *http.Request, rq *request, nin string) (string, bool) {
 	s := p.s
 	if rq.client == nil {
-		s.refuseUnauthenticated(w, r, rq, DocumentRequest{NIN: nin, DocumentType: DocPortfolio})
+		s.refuseUnauthenticated(w, r, rq, DocumentRequest{NIN: nin, DocumentType: audit.DocPortfolio})
 		return "", false
 	}
 	if !s.allow(rq.client) {
@@ -83,12 +72,12 @@ func (p *portfolioAPI) gate(w http.ResponseWriter, r *http.Request, rq *request,
 	}
 	agency := r.PathValue("agency")
 	if agency != rq.client.ID {
-		if p.audit(r.Context(), rq, clip(nin), "", OutcomeDenied, "portfolio of another agency: "+clip(agency)) != nil {
+		if p.audit(r.Context(), rq, clip.Field(nin), "", audit.OutcomeDenied, "portfolio of another agency: "+clip.Field(agency)) != nil {
 			s.auditFailed(w, r, rq)
 			return "", false
 		}
 		s.problem(w, r, rq, Problem{Type: problemBase + "denied", title: tr("title.denied"), Status: http.StatusForbidden,
-			detail: tr("detail.denied_portfolio_agency", "client", rq.client.ID), Outcome: OutcomeDenied})
+			detail: tr("detail.denied_portfolio_agency", "client", rq.client.ID), Outcome: audit.OutcomeDenied})
 		return "", false
 	}
 	return agency, true
@@ -104,7 +93,7 @@ func memberErrors(errs []portfolio.Invalid, purpose string, kinds []string) []Fi
 	for _, k := range kinds {
 		switch {
 		case !slices.Contains(schemas.ChangeKinds, k):
-			kindTexts = append(kindTexts, tr("field.kinds.unknown", "value", quoted(clip(k))))
+			kindTexts = append(kindTexts, tr("field.kinds.unknown", "value", quoted(clip.Field(k))))
 		case known && !slices.Contains(allowed, k):
 			kindTexts = append(kindTexts, tr("field.kinds.purpose", "purpose", purpose, "kind", k))
 		}
@@ -117,7 +106,7 @@ func memberErrors(errs []portfolio.Invalid, purpose string, kinds []string) []Fi
 		case "nin.format":
 			text = tr("field.nin.format")
 		case "purpose.unknown":
-			text = tr("field.purpose.notify_unknown", "value", quoted(clip(purpose)))
+			text = tr("field.purpose.notify_unknown", "value", quoted(clip.Field(purpose)))
 		case "kinds.empty":
 			text = tr("field.kinds.empty")
 		case "op.unknown":
@@ -141,7 +130,7 @@ func (p *portfolioAPI) invalid(w http.ResponseWriter, r *http.Request, rq *reque
 	if nin == "" {
 		nin = r.URL.Query().Get("nin")
 	}
-	if p.audit(r.Context(), rq, clip(nin), "", OutcomeInvalid, errs[0].Code) != nil {
+	if p.audit(r.Context(), rq, clip.Field(nin), "", audit.OutcomeInvalid, errs[0].Code) != nil {
 		p.s.auditFailed(w, r, rq)
 		return
 	}
@@ -150,21 +139,21 @@ func (p *portfolioAPI) invalid(w http.ResponseWriter, r *http.Request, rq *reque
 		msgs[i] = tr("detail.field_error", "field", e.Field, "message", e.text)
 	}
 	p.s.problem(w, r, rq, Problem{Type: problemBase + "invalid-request", title: tr("title.invalid"), Status: http.StatusUnprocessableEntity,
-		detail: tr("detail.field_errors", "errors", msgs), Outcome: OutcomeInvalid, Errors: errs})
+		detail: tr("detail.field_errors", "errors", msgs), Outcome: audit.OutcomeInvalid, Errors: errs})
 }
 
 func (p *portfolioAPI) malformed(w http.ResponseWriter, r *http.Request, rq *request, status int, detail msg) {
 	p.s.problem(w, r, rq, Problem{Type: problemBase + "malformed-request", title: tr("title.malformed"), Status: status,
-		detail: detail, Outcome: OutcomeInvalid})
+		detail: detail, Outcome: audit.OutcomeInvalid})
 }
 
 func (p *portfolioAPI) denyPurpose(w http.ResponseWriter, r *http.Request, rq *request, m portfolio.Member) {
-	if p.audit(r.Context(), rq, m.NIN, clip(m.Purpose), OutcomeDenied, "policy") != nil {
+	if p.audit(r.Context(), rq, m.NIN, clip.Field(m.Purpose), audit.OutcomeDenied, "policy") != nil {
 		p.s.auditFailed(w, r, rq)
 		return
 	}
 	p.s.problem(w, r, rq, Problem{Type: problemBase + "denied", title: tr("title.denied"), Status: http.StatusForbidden,
-		detail: tr("detail.denied_portfolio_purpose", "client", rq.client.ID, "purpose", quoted(clip(m.Purpose))), Outcome: OutcomeDenied})
+		detail: tr("detail.denied_portfolio_purpose", "client", rq.client.ID, "purpose", quoted(clip.Field(m.Purpose))), Outcome: audit.OutcomeDenied})
 }
 
 func (p *portfolioAPI) unavailable(w http.ResponseWriter, r *http.Request, rq *request, err error) {
@@ -211,7 +200,7 @@ func (p *portfolioAPI) put(w http.ResponseWriter, r *http.Request, rq *request) 
 		return
 	}
 	// Audited first: a change that is not in the audit log is not made.
-	if p.audit(r.Context(), rq, m.NIN, m.Purpose, OutcomeIssued, "portfolio put "+strings.Join(m.Kinds, ",")) != nil {
+	if p.audit(r.Context(), rq, m.NIN, m.Purpose, audit.OutcomeIssued, "portfolio put "+strings.Join(m.Kinds, ",")) != nil {
 		p.s.auditFailed(w, r, rq)
 		return
 	}
@@ -239,7 +228,7 @@ func (p *portfolioAPI) remove(w http.ResponseWriter, r *http.Request, rq *reques
 		p.invalid(w, r, rq, memberErrors(errs[:1], "", nil))
 		return
 	}
-	if p.audit(r.Context(), rq, nin, "", OutcomeIssued, "portfolio delete") != nil {
+	if p.audit(r.Context(), rq, nin, "", audit.OutcomeIssued, "portfolio delete") != nil {
 		p.s.auditFailed(w, r, rq)
 		return
 	}
@@ -265,7 +254,7 @@ func (p *portfolioAPI) list(w http.ResponseWriter, r *http.Request, rq *request)
 	}
 	ctx := r.Context()
 	if nin != "" {
-		if _, err := ParseNIN(nin); err != nil {
+		if !schemas.ValidNIN(nin) {
 			p.invalid(w, r, rq, []FieldError{fieldError("nin", "nin.format", tr("field.nin.format"))})
 			return
 		}
@@ -274,7 +263,7 @@ func (p *portfolioAPI) list(w http.ResponseWriter, r *http.Request, rq *request)
 			p.unavailable(w, r, rq, err)
 			return
 		}
-		if p.audit(ctx, rq, nin, m.Purpose, OutcomeIssued, "portfolio read") != nil {
+		if p.audit(ctx, rq, nin, m.Purpose, audit.OutcomeIssued, "portfolio read") != nil {
 			p.s.auditFailed(w, r, rq)
 			return
 		}
@@ -300,7 +289,7 @@ func (p *portfolioAPI) list(w http.ResponseWriter, r *http.Request, rq *request)
 		p.unavailable(w, r, rq, err)
 		return
 	}
-	if p.audit(ctx, rq, "", "", OutcomeIssued, fmt.Sprintf("portfolio list: %d members", len(members))) != nil {
+	if p.audit(ctx, rq, "", "", audit.OutcomeIssued, fmt.Sprintf("portfolio list: %d members", len(members))) != nil {
 		p.s.auditFailed(w, r, rq)
 		return
 	}
@@ -339,7 +328,7 @@ func decodeBulk(body io.Reader, lines bool) ([]MemberRequest, []BulkResult, erro
 			reqs = append(reqs, MemberRequest{})
 			return
 		}
-		results = append(results, BulkResult{Line: n, NIN: clip(m.NIN)})
+		results = append(results, BulkResult{Line: n, NIN: clip.Field(m.NIN)})
 		reqs = append(reqs, m)
 	}
 	b, err := io.ReadAll(body)
@@ -425,13 +414,13 @@ func (p *portfolioAPI) bulk(w http.ResponseWriter, r *http.Request, rq *request)
 		}
 		switch {
 		case del:
-			jobs = append(jobs, job{i: i, m: m, del: true, outcome: OutcomeIssued, reason: "portfolio delete (bulk)"})
+			jobs = append(jobs, job{i: i, m: m, del: true, outcome: audit.OutcomeIssued, reason: "portfolio delete (bulk)"})
 		case !rq.client.MayHold(m.Purpose):
 			results[i].Status = http.StatusForbidden
 			results[i].Errors = []FieldError{fieldError("purpose", "purpose.denied", tr("detail.denied_portfolio_purpose", "client", rq.client.ID, "purpose", m.Purpose))}
-			jobs = append(jobs, job{i: i, m: m, outcome: OutcomeDenied, reason: "policy"})
+			jobs = append(jobs, job{i: i, m: m, outcome: audit.OutcomeDenied, reason: "policy"})
 		default:
-			jobs = append(jobs, job{i: i, m: m, outcome: OutcomeIssued, reason: "portfolio put (bulk) " + strings.Join(m.Kinds, ",")})
+			jobs = append(jobs, job{i: i, m: m, outcome: audit.OutcomeIssued, reason: "portfolio put (bulk) " + strings.Join(m.Kinds, ",")})
 		}
 	}
 	// Each line is audited (the audit log is read per citizen); appends
@@ -458,7 +447,7 @@ func (p *portfolioAPI) bulk(w http.ResponseWriter, r *http.Request, rq *request)
 	accepted, rejected := 0, 0
 	for _, j := range jobs {
 		switch {
-		case j.outcome != OutcomeIssued:
+		case j.outcome != audit.OutcomeIssued:
 		case j.del:
 			if _, err := p.store.Delete(ctx, agency, j.m.NIN, "api:"+rq.id); err != nil {
 				p.unavailable(w, r, rq, err)

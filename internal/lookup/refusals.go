@@ -2,16 +2,10 @@ package lookup
 
 import (
 	"net/http"
-	"regexp"
+
+	"github.com/askonce/askonce/internal/audit"
+	"github.com/askonce/askonce/schemas"
 )
-
-// DocAttestation is the document type of attestation reads in the audit log.
-const DocAttestation = "attestation"
-
-// attestationIDRe is the form of the ids issue gives: anything else is
-// unknown without asking the store (a NUL byte or invalid UTF-8 would make
-// PostgreSQL fail the query, answering 503 to a malformed id).
-var attestationIDRe = regexp.MustCompile(`^doc_[0-9a-f]{24}$`)
 
 // refuseUnauthenticated answers 401 to a request without a known
 // credential on an endpoint about a citizen, audited first (the NIN only
@@ -22,10 +16,10 @@ func (s *Service) refuseUnauthenticated(w http.ResponseWriter, r *http.Request, 
 		s.rateLimited(w, r, rq)
 		return
 	}
-	if _, err := ParseNIN(req.NIN); err != nil {
+	if !schemas.ValidNIN(req.NIN) {
 		req.NIN = ""
 	}
-	if s.record(r.Context(), rq, req, OutcomeUnauthenticated, "", "") != nil {
+	if s.record(r.Context(), rq, req, audit.OutcomeUnauthenticated, "", "") != nil {
 		s.auditFailed(w, r, rq)
 		return
 	}

@@ -25,8 +25,10 @@ import (
 	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/ops"
+	"github.com/askonce/askonce/internal/policy"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
+	"github.com/askonce/askonce/internal/wiring"
 )
 
 // syncBuffer collects a logger's output from many goroutines.
@@ -47,7 +49,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// secAPI is `askonce serve` (lookup.Run) on a production-like policy (not
+// secAPI is `askonce serve` (wiring.Serve) on a production-like policy (not
 // dev_only, hashed random keys), logging JSON at info level into logs.
 type secAPI struct {
 	t      *testing.T
@@ -102,7 +104,7 @@ func (a *secAPI) writePolicy() {
 	a.t.Helper()
 	hash := func(id string) string {
 		if k, ok := a.keys[id]; ok {
-			return lookup.HashKey(k)
+			return policy.HashKey(k)
 		}
 		return "sha256:" + strings.Repeat("0", 64) // a client whose key was revoked
 	}
@@ -142,19 +144,19 @@ func startSecAPI(t *testing.T) *secAPI {
 	done := make(chan error, 1)
 	go func() {
 		reg := ops.NewRegistry()
-		done <- lookup.Run(runCtx, &cfg, reg, ops.NewServer(reg, log), log, a.reload, func(s string) { addr <- s })
+		done <- wiring.Serve(runCtx, &cfg, reg, ops.NewServer(reg, log), log, nil, a.reload, func(s string) { addr <- s })
 	}()
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {
-			t.Errorf("lookup.Run: %v", err)
+			t.Errorf("wiring.Serve: %v", err)
 		}
 	})
 	select {
 	case s := <-addr:
 		a.base = "http://" + s
 	case err := <-done:
-		t.Fatalf("lookup.Run: %v", err)
+		t.Fatalf("wiring.Serve: %v", err)
 	}
 	return a
 }
@@ -268,7 +270,7 @@ func TestSecurityRefusals(t *testing.T) {
 	cases := []secCase{
 		{"no credentials", call{method: "POST", path: "/v1/document-requests", body: life}, 401, "unauthenticated", "unauthenticated", "-"},
 		{"wrong key", call{method: "POST", path: "/v1/document-requests", key: "sk_" + testenv.Random(20), body: life}, 401, "unauthenticated", "unauthenticated", "-"},
-		{"another client's key hash as key", call{method: "POST", path: "/v1/document-requests", key: lookup.HashKey(cnr), body: life}, 401, "unauthenticated", "unauthenticated", "-"},
+		{"another client's key hash as key", call{method: "POST", path: "/v1/document-requests", key: policy.HashKey(cnr), body: life}, 401, "unauthenticated", "unauthenticated", "-"},
 		{"key in X-API-Key, wrong", call{method: "POST", path: "/v1/document-requests", header: map[string]string{"X-Api-Key": "dev-cnr-key"}, body: life}, 401, "unauthenticated", "unauthenticated", "-"},
 		{"dev key on a production policy", call{method: "POST", path: "/v1/document-requests", key: "dev-cnr-key", body: life}, 401, "unauthenticated", "unauthenticated", "-"},
 		{"right key, wrong purpose", call{method: "POST", path: "/v1/document-requests", key: cnr, body: docBody(lookup.DocLife, n, "benefit-eligibility", "clerk-1")}, 403, "denied", "denied", "cnr"},
@@ -399,7 +401,7 @@ func assertNoSecrets(t *testing.T, logs string, secrets, nins []string) {
 
 // TestLimits: the API bounds what a client can make it hold: the body size
 // (413), the request time (the handler's context), and the rate (429 with
-// Retry-After); the HTTP server of lookup.Run bounds headers.
+// Retry-After); the HTTP server of wiring.Serve bounds headers.
 func TestLimits(t *testing.T) {
 	a := startSecAPI(t)
 	n := nin('1', 1958, 302)

@@ -16,17 +16,20 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/askonce/askonce/internal/attest"
+	"github.com/askonce/askonce/internal/audit"
+	"github.com/askonce/askonce/internal/clip"
+	"github.com/askonce/askonce/internal/policy"
 	"github.com/askonce/askonce/internal/portfolio"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/watermark"
+	"github.com/askonce/askonce/schemas"
 )
 
 //go:embed migrations/*.sql
@@ -40,115 +43,46 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	return portfolio.Migrate(ctx, pool, log)
 }
 
-// Signature is a detached signature over a canonical document.
-type Signature struct {
-	Alg   string `json:"alg"`
-	KID   string `json:"kid"`
-	Value string `json:"value"`
-}
-
-// Signer signs canonical documents and publishes its public keys.
-type Signer interface {
-	Canonical(v any) ([]byte, error)
-	Sign(payload []byte) Signature
-	PublicKeys() any
-}
-
-// AuditEntry is what the API appends to the audit log for every request.
-type AuditEntry struct {
-	At           time.Time `json:"at"`
-	RequestID    string    `json:"request_id"`
-	Client       string    `json:"client"`
-	ClerkID      string    `json:"clerk_id"`
-	NIN          string    `json:"nin"`
-	DocumentType string    `json:"document_type"`
-	Purpose      string    `json:"purpose"`
-	Outcome      string    `json:"outcome"`
-	Reason       string    `json:"reason"`
-	DocumentID   string    `json:"document_id"`
-	// Attestation is the issued document, stored in the same transaction
-	// as the entry (never one without the other).
-	Attestation *StoredAttestation `json:"-"`
-}
-
-// StoredAttestation is a row of the attestations table.
-type StoredAttestation struct {
-	ID, Client, DocumentType, NIN string
-	IssuedAt                      time.Time
-	Document                      string // the canonical JSON that was signed
-	Signature                     []byte // JSON {alg, kid, value}
-}
-
-// Auditor is the audit log: Append returns once the entry is durable, and
-// with it the entry's Attestation, if any.
-type Auditor interface {
-	Append(ctx context.Context, e AuditEntry) error
-	ForCitizen(ctx context.Context, nin string, limit int) ([]AuditEntry, error)
-}
-
-// Outcomes of a request, as audited and counted.
-const (
-	OutcomeIssued          = "issued"
-	OutcomeNotHeld         = "not_held"
-	OutcomeDenied          = "denied"
-	OutcomeInvalid         = "invalid"
-	OutcomeUnauthenticated = "unauthenticated"
-	OutcomeRateLimited     = "rate_limited"
-)
-
 // Options configure the API.
 type Options struct {
 	MaxBodyBytes   int64
 	RequestTimeout time.Duration
-	// PolicyFile and DevMode are re-read by ReloadPolicy.
-	PolicyFile string
-	DevMode    bool
+	// Policy is the policy in force (policy.Watcher.Current): read on
+	// every request, so that a reload applies to the next one.
+	Policy func() *policy.Policy
 }
 
 // Service is the lookup API.
 type Service struct {
-	opt      Options
-	pool     *pgxpool.Pool
-	store    *Store
-	fresh    *Freshness
-	signer   Signer
-	audit    Auditor
-	log      *slog.Logger
-	now      func() time.Time
-	policy   atomic.Pointer[Policy]
-	m        *metrics
-	mux      *http.ServeMux
-	openapi  []byte
-	limitMu  sync.Mutex
-	limiters map[string]*rate.Limiter
-	anon     *rate.Limiter
+	opt          Options
+	pool         *pgxpool.Pool
+	store        *Store
+	attestations *Attestations
+	fresh        *Freshness
+	signer       Signer
+	audit        Auditor
+	log          *slog.Logger
+	now          func() time.Time
+	policy       func() *policy.Policy
+	m            *metrics
+	mux          *http.ServeMux
+	openapi      []byte
+	limitMu      sync.Mutex
+	limitsOf     *policy.Policy // the policy the limiters follow
+	limiters     map[string]*rate.Limiter
+	anon         *rate.Limiter
 }
 
-// NewService builds the API over the store pool. The policy is loaded now
-// (an unreadable or invalid policy is an error: nothing would be allowed).
+// NewService builds the API over the store pool.
 func NewService(opt Options, pool *pgxpool.Pool, fresh *Freshness, signer Signer, audit Auditor, reg prometheus.Registerer, log *slog.Logger) (*Service, error) {
-	s := &Service{opt: opt, pool: pool, store: NewStore(pool), fresh: fresh, signer: signer, audit: audit, log: log,
-		now: time.Now, limiters: map[string]*rate.Limiter{}, anon: rate.NewLimiter(20, 40), openapi: openAPI}
-	if err := s.ReloadPolicy(); err != nil {
-		return nil, err
+	if opt.Policy == nil {
+		return nil, errors.New("lookup: no policy: nothing may be asked")
 	}
+	s := &Service{opt: opt, policy: opt.Policy, pool: pool, store: NewStore(pool), attestations: NewAttestations(pool), fresh: fresh, signer: signer, audit: audit, log: log,
+		now: time.Now, limiters: map[string]*rate.Limiter{}, anon: rate.NewLimiter(20, 40), openapi: openAPI}
 	s.m = newMetrics(reg)
 	s.routes()
 	return s, nil
-}
-
-// ReloadPolicy re-reads the policy file; on error the current policy stays.
-func (s *Service) ReloadPolicy() error {
-	p, err := LoadPolicy(s.opt.PolicyFile, s.opt.DevMode)
-	if err != nil {
-		return err
-	}
-	s.policy.Store(p)
-	s.limitMu.Lock()
-	s.limiters = map[string]*rate.Limiter{}
-	s.limitMu.Unlock()
-	s.log.Info("policy loaded", "file", s.opt.PolicyFile, "clients", len(p.clients), "dev_only", p.devOnly)
-	return nil
 }
 
 // Handler is the API, to be combined with the ops endpoints.
@@ -172,7 +106,7 @@ func (s *Service) routes() {
 // request is the per-request context the handlers share.
 type request struct {
 	id     string
-	client *Client
+	client *policy.Client
 	start  time.Time
 }
 
@@ -203,8 +137,8 @@ func (s *Service) wrap(endpoint string, h func(http.ResponseWriter, *http.Reques
 
 // authenticate finds the client of a request: a client certificate (mTLS)
 // or an API key (Authorization: Bearer, or X-API-Key). nil when none or unknown.
-func (s *Service) authenticate(r *http.Request) *Client {
-	p := s.policy.Load()
+func (s *Service) authenticate(r *http.Request) *policy.Client {
+	p := s.policy()
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		if c := p.ByCertificate(r.TLS.PeerCertificates[0].Raw); c != nil {
 			return c
@@ -217,11 +151,16 @@ func (s *Service) authenticate(r *http.Request) *Client {
 	return p.ByAPIKey(key)
 }
 
-func (s *Service) allow(c *Client) bool {
+func (s *Service) allow(c *policy.Client) bool {
 	if c == nil {
 		return s.anon.Allow()
 	}
 	s.limitMu.Lock()
+	if p := s.policy(); p != s.limitsOf {
+		// A reloaded policy starts every client's bucket afresh, at its
+		// new rate.
+		s.limiters, s.limitsOf = map[string]*rate.Limiter{}, p
+	}
 	l := s.limiters[c.ID]
 	if l == nil {
 		l = rate.NewLimiter(rate.Limit(c.Rate), c.Burst)
@@ -326,13 +265,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func (s *Service) unauthenticated(w http.ResponseWriter, r *http.Request, rq *request) {
 	s.problem(w, r, rq, Problem{Type: problemBase + "unauthenticated", title: tr("title.unauthenticated"), Status: http.StatusUnauthorized,
-		detail: tr("detail.unauthenticated"), Outcome: OutcomeUnauthenticated})
+		detail: tr("detail.unauthenticated"), Outcome: audit.OutcomeUnauthenticated})
 }
 
 func (s *Service) rateLimited(w http.ResponseWriter, r *http.Request, rq *request) {
 	w.Header().Set("Retry-After", "1")
 	s.problem(w, r, rq, Problem{Type: problemBase + "rate-limited", title: tr("title.rate_limited"), Status: http.StatusTooManyRequests,
-		detail: tr("detail.rate_limited"), Outcome: OutcomeRateLimited})
+		detail: tr("detail.rate_limited"), Outcome: audit.OutcomeRateLimited})
 }
 
 func (s *Service) documentTypes(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -344,7 +283,16 @@ func (s *Service) documentTypes(w http.ResponseWriter, r *http.Request, rq *requ
 		s.rateLimited(w, r, rq)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"document_types": Catalog, "purposes": Purposes, "allowed": rq.client.Purposes()})
+	writeJSON(w, http.StatusOK, DocumentTypes{Allowed: rq.client.Purposes(), DocumentTypes: Catalog, Purposes: Purposes})
+}
+
+// DocumentTypes is the answer of GET /v1/document-types: the catalog, the
+// purposes, and what the calling client may ask (purpose -> document
+// types).
+type DocumentTypes struct {
+	Allowed       map[string][]string `json:"allowed"`
+	DocumentTypes []DocumentType      `json:"document_types"`
+	Purposes      []Purpose           `json:"purposes"`
 }
 
 // DocumentRequest is the body of POST /v1/document-requests.
@@ -355,21 +303,11 @@ type DocumentRequest struct {
 	ClerkID      string `json:"clerk_id"`
 }
 
-// ninRe is the NIN format: 18 digits. The control key is unpublished, so a
-// real-looking NIN is never refused on a guessed checksum.
-var ninRe = regexp.MustCompile(`^[0-9]{18}$`)
-
-// ParseNIN checks a NIN's format.
-func ParseNIN(s string) (string, error) {
-	if !ninRe.MatchString(s) {
-		return "", errNINFormat
-	}
-	return s, nil
-}
-
-var errNINFormat = errors.New(tr("field.nin.format").in(DefaultLanguage))
-
 var clerkRe = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,64}$`)
+
+// ValidClerkID reports whether s is a clerk id the API accepts: 1 to 64
+// letters, digits and . _ @ : - (an agency's own staff identifier).
+func ValidClerkID(s string) bool { return clerkRe.MatchString(s) }
 
 // RequestError says why a body is not a request: Error in the default
 // language, the problem's detail in the caller's. It wraps the decoder's
@@ -409,11 +347,11 @@ func whyNotJSON(err error) msg {
 	case errors.As(err, &typ) && typ.Field == "":
 		return tr("body.not_object")
 	case errors.As(err, &typ):
-		return tr("body.field_type", "field", quoted(clip(typ.Field)))
+		return tr("body.field_type", "field", quoted(clip.Field(typ.Field)))
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		if field, uerr := strconv.Unquote(name); uerr == nil {
-			return tr("body.unknown_field", "field", quoted(clip(field)))
+			return tr("body.unknown_field", "field", quoted(clip.Field(field)))
 		}
 	}
 	return tr("body.unreadable")
@@ -444,26 +382,19 @@ func DecodeRequest(body io.Reader, max int64) (DocumentRequest, error) {
 // Validate checks the fields of a request against the catalog.
 func (req DocumentRequest) Validate() []FieldError {
 	var errs []FieldError
-	if _, err := ParseNIN(req.NIN); err != nil {
+	if !schemas.ValidNIN(req.NIN) {
 		errs = append(errs, fieldError("nin", "nin.format", tr("field.nin.format")))
 	}
 	if _, ok := DocumentByType(req.DocumentType); !ok {
-		errs = append(errs, fieldError("document_type", "document_type.unknown", tr("field.document_type.unknown", "value", quoted(clip(req.DocumentType)))))
+		errs = append(errs, fieldError("document_type", "document_type.unknown", tr("field.document_type.unknown", "value", quoted(clip.Field(req.DocumentType)))))
 	}
 	if _, ok := PurposeByCode(req.Purpose); !ok {
-		errs = append(errs, fieldError("purpose", "purpose.unknown", tr("field.purpose.unknown", "value", quoted(clip(req.Purpose)))))
+		errs = append(errs, fieldError("purpose", "purpose.unknown", tr("field.purpose.unknown", "value", quoted(clip.Field(req.Purpose)))))
 	}
-	if !clerkRe.MatchString(req.ClerkID) {
+	if !ValidClerkID(req.ClerkID) {
 		errs = append(errs, fieldError("clerk_id", "clerk_id.format", tr("field.clerk_id.format")))
 	}
 	return errs
-}
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }
 
 func (s *Service) record(ctx context.Context, rq *request, req DocumentRequest, outcome, reason, docID string) error {
@@ -476,8 +407,8 @@ func (s *Service) recordWith(ctx context.Context, rq *request, req DocumentReque
 		clientID = rq.client.ID
 	}
 	start := s.now()
-	err := s.audit.Append(ctx, AuditEntry{At: start, RequestID: rq.id, Client: clientID, ClerkID: clip(req.ClerkID), NIN: clip(req.NIN),
-		DocumentType: clip(req.DocumentType), Purpose: clip(req.Purpose), Outcome: outcome, Reason: reason, DocumentID: docID, Attestation: att})
+	err := s.audit.Append(ctx, audit.Entry{At: start, RequestID: rq.id, Client: clientID, ClerkID: clip.Field(req.ClerkID), NIN: clip.Field(req.NIN),
+		DocumentType: clip.Field(req.DocumentType), Purpose: clip.Field(req.Purpose), Outcome: outcome, Reason: reason, DocumentID: docID}, att)
 	s.m.auditSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.log.Error("audit append failed: request refused", "request_id", rq.id, "err", err)
@@ -506,7 +437,7 @@ func (s *Service) malformedBody(w http.ResponseWriter, r *http.Request, rq *requ
 	if re.err != nil {
 		s.log.Info("malformed request body", "request_id", rq.id, "path", r.URL.Path, "err", re.err)
 	}
-	s.problem(w, r, rq, Problem{Type: problemBase + "malformed-request", title: tr("title.malformed"), Status: status, detail: re.text, Outcome: OutcomeInvalid})
+	s.problem(w, r, rq, Problem{Type: problemBase + "malformed-request", title: tr("title.malformed"), Status: status, detail: re.text, Outcome: audit.OutcomeInvalid})
 }
 
 func (s *Service) count(doc, outcome string) {
@@ -519,30 +450,30 @@ func (s *Service) count(doc, outcome string) {
 func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *request) {
 	ctx := r.Context()
 	if !s.allow(rq.client) {
-		s.count("unknown", OutcomeRateLimited)
+		s.count("unknown", audit.OutcomeRateLimited)
 		s.rateLimited(w, r, rq)
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		s.count("unknown", OutcomeInvalid)
+		s.count("unknown", audit.OutcomeInvalid)
 		s.problem(w, r, rq, Problem{Type: problemBase + "malformed-request", title: tr("title.malformed"), Status: http.StatusUnsupportedMediaType,
-			detail: tr("detail.content_type_json"), Outcome: OutcomeInvalid})
+			detail: tr("detail.content_type_json"), Outcome: audit.OutcomeInvalid})
 		return
 	}
 	req, err := DecodeRequest(http.MaxBytesReader(w, r.Body, s.opt.MaxBodyBytes), s.opt.MaxBodyBytes)
 	if err != nil {
-		s.count("unknown", OutcomeInvalid)
+		s.count("unknown", audit.OutcomeInvalid)
 		s.malformedBody(w, r, rq, err)
 		return
 	}
 	if rq.client == nil {
 		// Someone without credentials asked about a citizen: the citizen
 		// may want to know, so it is audited too (the NIN only if well formed).
-		if _, err := ParseNIN(req.NIN); err != nil {
+		if !schemas.ValidNIN(req.NIN) {
 			req.NIN = ""
 		}
-		s.count(req.DocumentType, OutcomeUnauthenticated)
-		if s.record(ctx, rq, req, OutcomeUnauthenticated, "", "") != nil {
+		s.count(req.DocumentType, audit.OutcomeUnauthenticated)
+		if s.record(ctx, rq, req, audit.OutcomeUnauthenticated, "", "") != nil {
 			s.auditFailed(w, r, rq)
 			return
 		}
@@ -550,25 +481,25 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 		return
 	}
 	if errs := req.Validate(); len(errs) > 0 {
-		s.count(req.DocumentType, OutcomeInvalid)
-		if s.record(ctx, rq, req, OutcomeInvalid, errs[0].Code, "") != nil {
+		s.count(req.DocumentType, audit.OutcomeInvalid)
+		if s.record(ctx, rq, req, audit.OutcomeInvalid, errs[0].Code, "") != nil {
 			s.auditFailed(w, r, rq)
 			return
 		}
 		s.problem(w, r, rq, Problem{Type: problemBase + "invalid-request", title: tr("title.invalid"), Status: http.StatusUnprocessableEntity,
-			detail: errs[0].text, Outcome: OutcomeInvalid, Errors: errs})
+			detail: errs[0].text, Outcome: audit.OutcomeInvalid, Errors: errs})
 		return
 	}
 	doc, _ := DocumentByType(req.DocumentType)
 	if !rq.client.Allowed(req.Purpose, req.DocumentType) {
-		s.count(req.DocumentType, OutcomeDenied)
-		if s.record(ctx, rq, req, OutcomeDenied, "policy", "") != nil {
+		s.count(req.DocumentType, audit.OutcomeDenied)
+		if s.record(ctx, rq, req, audit.OutcomeDenied, "policy", "") != nil {
 			s.auditFailed(w, r, rq)
 			return
 		}
 		s.problem(w, r, rq, Problem{Type: problemBase + "denied", title: tr("title.denied"), Status: http.StatusForbidden,
 			detail:  tr("detail.denied_document", "client", rq.client.ID, "document_type", req.DocumentType, "purpose", req.Purpose),
-			Outcome: OutcomeDenied, DocumentType: req.DocumentType})
+			Outcome: audit.OutcomeDenied, DocumentType: req.DocumentType})
 		return
 	}
 	now := s.now().UTC().Truncate(time.Second)
@@ -583,20 +514,20 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 		return
 	}
 	if d.reason == ReasonSourceStale {
-		s.count(req.DocumentType, OutcomeNotHeld)
+		s.count(req.DocumentType, audit.OutcomeNotHeld)
 		s.m.stale.WithLabelValues(req.DocumentType).Inc()
-		if s.record(ctx, rq, req, OutcomeNotHeld, d.reason, "") != nil {
+		if s.record(ctx, rq, req, audit.OutcomeNotHeld, d.reason, "") != nil {
 			s.auditFailed(w, r, rq)
 			return
 		}
 		s.problem(w, r, rq, Problem{Type: problemBase + "source-stale", title: tr("title.source_stale"), Status: http.StatusServiceUnavailable,
-			detail: d.detail, Outcome: OutcomeNotHeld, Reason: d.reason, DocumentType: req.DocumentType, Paper: doc.Paper,
+			detail: d.detail, Outcome: audit.OutcomeNotHeld, Reason: d.reason, DocumentType: req.DocumentType, Paper: doc.Paper,
 			StaleSources: d.stale(), Stale: d.fresh.Lagging, RetryAfter: staleRetryAfter})
 		return
 	}
 	if !d.issued {
-		s.count(req.DocumentType, OutcomeNotHeld)
-		if s.record(ctx, rq, req, OutcomeNotHeld, d.reason, "") != nil {
+		s.count(req.DocumentType, audit.OutcomeNotHeld)
+		if s.record(ctx, rq, req, audit.OutcomeNotHeld, d.reason, "") != nil {
 			s.auditFailed(w, r, rq)
 			return
 		}
@@ -605,7 +536,7 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 			title = tr("title.condition_not_met")
 		}
 		s.problem(w, r, rq, Problem{Type: problemBase + "not-held", title: title, Status: http.StatusNotFound, detail: d.detail,
-			Outcome: OutcomeNotHeld, Reason: d.reason, DocumentType: req.DocumentType, Paper: doc.Paper, AsOf: d.fresh.AsOf.Format(time.RFC3339)})
+			Outcome: audit.OutcomeNotHeld, Reason: d.reason, DocumentType: req.DocumentType, Paper: doc.Paper, AsOf: d.fresh.AsOf.Format(time.RFC3339)})
 		return
 	}
 	signed, att, err := s.issue(rq, req, doc, d, now)
@@ -617,11 +548,11 @@ func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *re
 	}
 	// The document is stored with the audit entry of its issue, in one
 	// transaction: never a document handed out without its entry.
-	if s.recordWith(ctx, rq, req, OutcomeIssued, "", att.ID, att) != nil {
+	if s.recordWith(ctx, rq, req, audit.OutcomeIssued, "", att.ID, att) != nil {
 		s.auditFailed(w, r, rq)
 		return
 	}
-	s.count(req.DocumentType, OutcomeIssued)
+	s.count(req.DocumentType, audit.OutcomeIssued)
 	s.m.asksAvoided.WithLabelValues(req.DocumentType, rq.client.ID).Inc()
 	w.Header().Set("Location", "/v1/attestations/"+att.ID)
 	// The signed bytes as they are (canonical JSON): no re-encoding.
@@ -681,13 +612,7 @@ func (s *Service) checkFresh(ctx context.Context, doc DocumentType, d *decision,
 	return nil
 }
 
-// Signed is an issued document and its signature.
-type Signed struct {
-	Document  json.RawMessage `json:"document"`
-	Signature Signature       `json:"signature"`
-}
-
-func (s *Service) issue(rq *request, req DocumentRequest, doc DocumentType, d decision, now time.Time) (Signed, *StoredAttestation, error) {
+func (s *Service) issue(rq *request, req DocumentRequest, doc DocumentType, d decision, now time.Time) (attest.Signed, *StoredAttestation, error) {
 	id := newID("doc_")
 	pur, _ := PurposeByCode(req.Purpose)
 	fields := minimize(d.fields, pur.Fields[req.DocumentType])
@@ -708,11 +633,11 @@ func (s *Service) issue(rq *request, req DocumentRequest, doc DocumentType, d de
 	}
 	canon, err := s.signer.Canonical(body)
 	if err != nil {
-		return Signed{}, nil, fmt.Errorf("canonical form: %w", err)
+		return attest.Signed{}, nil, fmt.Errorf("canonical form: %w", err)
 	}
 	sig := s.signer.Sign(canon)
 	sigJSON, _ := json.Marshal(sig)
-	return Signed{Document: canon, Signature: sig}, &StoredAttestation{ID: id, Client: rq.client.ID, DocumentType: doc.Type, NIN: req.NIN,
+	return attest.Signed{Document: canon, Signature: sig}, &StoredAttestation{ID: id, Client: rq.client.ID, DocumentType: doc.Type, NIN: req.NIN,
 		IssuedAt: now, Document: string(canon), Signature: sigJSON}, nil
 }
 
@@ -733,25 +658,18 @@ func minimize(fields map[string]any, allowed []string) map[string]any {
 func (s *Service) attestation(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")
 	if rq.client == nil {
-		s.refuseUnauthenticated(w, r, rq, DocumentRequest{DocumentType: DocAttestation})
+		s.refuseUnauthenticated(w, r, rq, DocumentRequest{DocumentType: audit.DocAttestation})
 		return
 	}
 	if !s.allow(rq.client) {
 		s.rateLimited(w, r, rq)
 		return
 	}
-	var doc, nin string
-	var sig Signature
-	var sigJSON []byte
-	err := pgx.ErrNoRows
-	if attestationIDRe.MatchString(id) {
-		err = s.pool.QueryRow(r.Context(), `SELECT document, signature, nin FROM attestations WHERE id = $1 AND client = $2`,
-			id, rq.client.ID).Scan(&doc, &sigJSON, &nin)
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
+	doc, err := s.attestations.Get(r.Context(), id, rq.client.ID)
+	if errors.Is(err, ErrNoAttestation) {
 		// Another client's document is as absent as a missing one; the
 		// attempt is audited with the id asked for.
-		if s.record(r.Context(), rq, DocumentRequest{DocumentType: DocAttestation}, OutcomeDenied, "attestation.unknown", clip(id)) != nil {
+		if s.record(r.Context(), rq, DocumentRequest{DocumentType: audit.DocAttestation}, audit.OutcomeDenied, "attestation.unknown", clip.Field(id)) != nil {
 			s.auditFailed(w, r, rq)
 			return
 		}
@@ -764,12 +682,11 @@ func (s *Service) attestation(w http.ResponseWriter, r *http.Request, rq *reques
 		return
 	}
 	// Reading an issued document again discloses the citizen's data again.
-	if s.record(r.Context(), rq, DocumentRequest{NIN: nin, DocumentType: DocAttestation}, OutcomeIssued, "attestation.read", id) != nil {
+	if s.record(r.Context(), rq, DocumentRequest{NIN: doc.NIN, DocumentType: audit.DocAttestation}, audit.OutcomeIssued, "attestation.read", id) != nil {
 		s.auditFailed(w, r, rq)
 		return
 	}
-	json.Unmarshal(sigJSON, &sig) //nolint:errcheck // written by issue
-	writeJSON(w, http.StatusOK, Signed{Document: json.RawMessage(doc), Signature: sig})
+	writeJSON(w, http.StatusOK, doc.Signed)
 }
 
 func (s *Service) keys(w http.ResponseWriter, _ *http.Request, _ *request) {
@@ -805,22 +722,22 @@ func (s *Service) accessLog(w http.ResponseWriter, r *http.Request, rq *request)
 		s.rateLimited(w, r, rq)
 		return
 	}
-	if _, err := ParseNIN(req.NIN); err != nil {
-		if s.record(ctx, rq, req, OutcomeInvalid, "nin.format", "") != nil {
+	if !schemas.ValidNIN(req.NIN) {
+		if s.record(ctx, rq, req, audit.OutcomeInvalid, "nin.format", "") != nil {
 			s.auditFailed(w, r, rq)
 			return
 		}
 		s.problem(w, r, rq, Problem{Type: problemBase + "invalid-request", title: tr("title.invalid"), Status: http.StatusUnprocessableEntity,
-			detail: tr("field.nin.format"), Outcome: OutcomeInvalid, Errors: []FieldError{fieldError("nin", "nin.format", tr("field.nin.format"))}})
+			detail: tr("field.nin.format"), Outcome: audit.OutcomeInvalid, Errors: []FieldError{fieldError("nin", "nin.format", tr("field.nin.format"))}})
 		return
 	}
-	if _, ok := rq.client.grants["citizen-access-log"]; !ok {
-		if s.record(ctx, rq, req, OutcomeDenied, "policy", "") != nil {
+	if !rq.client.HasPurpose("citizen-access-log") {
+		if s.record(ctx, rq, req, audit.OutcomeDenied, "policy", "") != nil {
 			s.auditFailed(w, r, rq)
 			return
 		}
 		s.problem(w, r, rq, Problem{Type: problemBase + "denied", title: tr("title.denied"), Status: http.StatusForbidden,
-			detail: tr("detail.denied_access_log", "client", rq.client.ID), Outcome: OutcomeDenied})
+			detail: tr("detail.denied_access_log", "client", rq.client.ID), Outcome: audit.OutcomeDenied})
 		return
 	}
 	entries, err := s.audit.ForCitizen(ctx, req.NIN, 500)
@@ -829,12 +746,12 @@ func (s *Service) accessLog(w http.ResponseWriter, r *http.Request, rq *request)
 			detail: tr("detail.audit_unreadable")})
 		return
 	}
-	if s.record(ctx, rq, req, OutcomeIssued, "", "") != nil {
+	if s.record(ctx, rq, req, audit.OutcomeIssued, "", "") != nil {
 		s.auditFailed(w, r, rq)
 		return
 	}
 	names := map[string]string{}
-	for _, c := range s.policy.Load().Clients() {
+	for _, c := range s.policy().Clients() {
 		names[c.ID] = c.Name
 	}
 	out := []map[string]any{}

@@ -5,7 +5,7 @@
 // The router (askonce notify) is its own consumer group on the three
 // record topics and on askonce.portfolio.v1. It decodes and validates each
 // record as the materializer does, looks up the portfolios (PostgreSQL,
-// package portfolio) of the citizen concerned, and emits one Avro
+// package portfolio, which owns those tables) of the citizen concerned, and emits one Avro
 // notification per subscribed agency on askonce.notify.<agency>, keyed by
 // NIN, with an id derived from (agency, data center, source key, source
 // version, kind, citizen): a replay produces the same id. The table
@@ -15,6 +15,9 @@
 // correction. Offsets are committed after the notifications are
 // acknowledged by every in-sync replica, audited, and notify_sent is
 // committed: at least once on the wire, exactly once in effect.
+//
+// Portfolio changes from the topic are checked against the lookup policy
+// in force (package policy), read through the Watcher the process shares.
 //
 // Consume is the reference consumer (askonce consume) that back-office
 // teams can copy.

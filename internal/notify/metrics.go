@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,8 +49,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-// watchPortfolios refreshes the portfolio size gauge until ctx ends.
-func (rt *Router) watchPortfolios(ctx context.Context, every time.Duration) {
+// WatchPortfolios refreshes the portfolio size gauge until ctx ends.
+func (rt *Router) WatchPortfolios(ctx context.Context, every time.Duration) {
 	st := portfolio.NewStore(rt.pool)
 	for {
 		sizes, err := st.Sizes(ctx)
@@ -67,27 +66,6 @@ func (rt *Router) watchPortfolios(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-time.After(every):
-		}
-	}
-}
-
-// lenient registers collectors on reg, keeping the collectors already
-// registered under the same names: in `askonce dev` the lookup API and the
-// router each run an audit.Log in one process with one registry.
-type lenient struct{ prometheus.Registerer }
-
-func (l lenient) Register(c prometheus.Collector) error {
-	var are prometheus.AlreadyRegisteredError
-	if err := l.Registerer.Register(c); err != nil && !errors.As(err, &are) {
-		return err
-	}
-	return nil
-}
-
-func (l lenient) MustRegister(cs ...prometheus.Collector) {
-	for _, c := range cs {
-		if err := l.Register(c); err != nil {
-			panic(err)
 		}
 	}
 }

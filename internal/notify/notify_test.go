@@ -22,6 +22,7 @@ import (
 	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/notify"
 	"github.com/askonce/askonce/internal/ops"
+	"github.com/askonce/askonce/internal/policy"
 	"github.com/askonce/askonce/internal/portfolio"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
@@ -42,7 +43,7 @@ type harness struct {
 	pool   *pgxpool.Pool
 	broker *testenv.Broker
 	api    string
-	policy *lookup.Policy
+	policy *policy.Policy
 	alog   *audit.Log
 }
 
@@ -74,7 +75,7 @@ func setup(t *testing.T) *harness {
 	t.Cleanup(h.pool.Close)
 	testenv.Must(t, portfolio.Migrate(ctx, h.pool, log), "migrate")
 	testenv.Must(t, audit.Migrate(ctx, h.pool, log), "migrate audit")
-	h.policy, err = lookup.LoadPolicy(cfg.Lookup.PolicyFile, true)
+	h.policy, err = policy.Load(cfg.Lookup.PolicyFile, true, lookup.PolicyCatalog)
 	testenv.Must(t, err, "policy")
 
 	h.alog = audit.New(h.pool, audit.Options{}, nil, log)
@@ -87,12 +88,12 @@ func setup(t *testing.T) *harness {
 	addr := make(chan string, 1)
 	go func() {
 		reg := ops.NewRegistry()
-		apiDone <- lookup.Run(runCtx, &cfg, reg, ops.NewServer(reg, log), log, nil, func(a string) { addr <- a })
+		apiDone <- wiring.Serve(runCtx, &cfg, reg, ops.NewServer(reg, log), log, nil, nil, func(a string) { addr <- a })
 	}()
 	t.Cleanup(func() {
 		stop()
 		if err := <-apiDone; err != nil {
-			t.Errorf("lookup.Run: %v", err)
+			t.Errorf("wiring.Serve: %v", err)
 		}
 		stopAudit()
 		<-auditDone
@@ -101,7 +102,7 @@ func setup(t *testing.T) *harness {
 	case a := <-addr:
 		h.api = "http://" + a
 	case err := <-apiDone:
-		t.Fatalf("lookup.Run: %v", err)
+		t.Fatalf("wiring.Serve: %v", err)
 	}
 	return h
 }
@@ -131,7 +132,7 @@ func (h *harness) startRouter(group string, delay time.Duration) running {
 	cfg := h.cfg.Notify
 	cfg.GroupID = group
 	log := ops.NewLogger(io.Discard, "error", "json")
-	rt := notify.New(cfg, h.conn, h.pool, h.cfg.Kafka.Topics.Agencies, notify.Options{Policy: func() *lookup.Policy { return h.policy },
+	rt := notify.New(notify.Config(cfg), h.conn, h.pool, h.cfg.Kafka.Topics.Agencies, notify.Options{Policy: func() *policy.Policy { return h.policy },
 		Audit: slowAudit{h.alog, delay}, Rules: schemas.Rules{AllowSynthetic: true}}, ops.NewRegistry(), log)
 	ctx, cancel := context.WithCancel(h.ctx)
 	done := make(chan error, 1)

@@ -20,9 +20,9 @@ import (
 
 	"github.com/askonce/askonce/internal/audit"
 	"github.com/askonce/askonce/internal/bus"
-	"github.com/askonce/askonce/internal/config"
-	"github.com/askonce/askonce/internal/lookup"
+	"github.com/askonce/askonce/internal/clip"
 	"github.com/askonce/askonce/internal/poison"
+	"github.com/askonce/askonce/internal/policy"
 	"github.com/askonce/askonce/internal/portfolio"
 	"github.com/askonce/askonce/schemas"
 )
@@ -31,22 +31,29 @@ import (
 // that cannot apply).
 const Source = "notify"
 
-// Audit values of notification entries.
-const (
-	DocNotification = "notification"
-	OutcomeNotified = "notified"
-)
-
 // Auditor appends entries to the hash-chained audit log (*audit.Log).
 type Auditor interface {
 	Append(ctx context.Context, e audit.Entry) (audit.Entry, error)
+}
+
+// Config configures the router (notify.* of the configuration).
+type Config struct {
+	// GroupID is the router's own Kafka consumer group on the record and
+	// portfolio topics; instances with the same group share the partitions.
+	GroupID string
+	// BatchSize is the most messages routed in one PostgreSQL transaction.
+	BatchSize int
+	// BatchWait is how long a batch waits to fill after its first message.
+	BatchWait time.Duration
+	// MaxBackoff caps the backoff while PostgreSQL, Kafka or the registry is down.
+	MaxBackoff time.Duration
 }
 
 // Options are the router's dependencies besides configuration.
 type Options struct {
 	// Policy returns the lookup policy in force: portfolio changes from the
 	// topic are checked against it.
-	Policy func() *lookup.Policy
+	Policy func() *policy.Policy
 	// Audit records notifications and portfolio changes.
 	Audit Auditor
 	// Rules are the validation rules records must pass (as the materializer's).
@@ -57,7 +64,7 @@ type Options struct {
 
 // Router consumes the record and portfolio topics and emits notifications.
 type Router struct {
-	cfg      config.Notify
+	cfg      Config
 	opt      Options
 	conn     *bus.Conn
 	pool     *pgxpool.Pool
@@ -78,7 +85,7 @@ type Router struct {
 // New returns a router over conn (the codec knows the record, portfolio
 // and notification topics: see UseNotificationSchemas) and pool (migrated
 // with portfolio.Migrate). agencies are those with a notification topic.
-func New(cfg config.Notify, conn *bus.Conn, pool *pgxpool.Pool, agencies []string, opt Options, reg prometheus.Registerer, log *slog.Logger) *Router {
+func New(cfg Config, conn *bus.Conn, pool *pgxpool.Pool, agencies []string, opt Options, reg prometheus.Registerer, log *slog.Logger) *Router {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -227,15 +234,6 @@ func (rt *Router) fetch(ctx context.Context) ([]kafka.Message, error) {
 	return msgs, ctx.Err()
 }
 
-// sentKey identifies what notify_sent remembers.
-type sentKey struct{ agency, dc, sourceKey, kind, nin string }
-
-type sent struct {
-	version int64
-	facts   string
-	id      string
-}
-
 type portfolioMsg struct {
 	msg kafka.Message
 	pc  schemas.PortfolioChange
@@ -304,23 +302,12 @@ func (rt *Router) process(ctx context.Context, msgs []kafka.Message) error {
 	}
 	slices.Sort(nins)
 	nins = slices.Compact(nins)
-	holders := map[string][]portfolio.Member{}
-	if len(nins) > 0 {
-		rows, err := tx.Query(ctx, `SELECT agency, nin, kinds, purpose FROM portfolio_members WHERE nin = ANY($1) AND NOT deleted`, nins)
-		if err != nil {
-			return fmt.Errorf("store: portfolios: %w", err)
-		}
-		var m portfolio.Member
-		_, err = pgx.ForEachRow(rows, []any{&m.Agency, &m.NIN, &m.Kinds, &m.Purpose}, func() error {
-			holders[m.NIN] = append(holders[m.NIN], m)
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("store: portfolios: %w", err)
-		}
+	holders, err := portfolio.Holders(ctx, tx, nins)
+	if err != nil {
+		return err
 	}
 	type candidate struct {
-		key    sentKey
+		key    portfolio.SentKey
 		c      change
 		member portfolio.Member
 	}
@@ -334,46 +321,46 @@ func (rt *Router) process(ctx context.Context, msgs []kafka.Message) error {
 				rt.m.unroutable.WithLabelValues(m.Agency).Inc()
 				continue
 			}
-			cands = append(cands, candidate{sentKey{m.Agency, c.prov.DataCenter, c.prov.SourceKey, c.kind, c.nin}, c, m})
+			cands = append(cands, candidate{portfolio.SentKey{Agency: m.Agency, DataCenter: c.prov.DataCenter, SourceKey: c.prov.SourceKey, Kind: c.kind, NIN: c.nin}, c, m})
 		}
 	}
-	keys := make([]sentKey, len(cands))
+	keys := make([]portfolio.SentKey, len(cands))
 	for i, cd := range cands {
 		keys[i] = cd.key
 	}
-	known, err := rt.loadSent(ctx, tx, keys)
+	known, err := portfolio.LoadSent(ctx, tx, keys)
 	if err != nil {
 		return err
 	}
 	var out []kafka.Message
 	var entries []audit.Entry
 	var emitted [][2]string // agency, kind
-	updates := map[sentKey]sent{}
-	var order []sentKey
+	updates := map[portfolio.SentKey]portfolio.Sent{}
+	var order []portfolio.SentKey
 	for _, cd := range cands {
 		prev, had := known[cd.key]
 		v := cd.c.prov.SourceVersion
 		facts := cd.c.facts()
-		if had && prev.version >= v {
+		if had && prev.Version >= v {
 			rt.m.suppressed.Inc()
 			rt.suppressed.Add(1)
 			continue
 		}
-		id := NotificationID(cd.key.agency, cd.key.dc, cd.key.sourceKey, v, cd.key.kind, cd.key.nin)
-		next := sent{version: v, facts: facts, id: id}
+		id := NotificationID(cd.key.Agency, cd.key.DataCenter, cd.key.SourceKey, v, cd.key.Kind, cd.key.NIN)
+		next := portfolio.Sent{Version: v, Facts: facts, NotificationID: id}
 		if _, seen := updates[cd.key]; !seen {
 			order = append(order, cd.key)
 		}
 		updates[cd.key] = next
 		known[cd.key] = next
-		if had && prev.facts == facts {
+		if had && prev.Facts == facts {
 			// A newer version with nothing new to tell (e.g. an end date
 			// added to an employment already notified as started).
 			continue
 		}
-		n := schemas.Notification{ID: id, Agency: cd.key.agency, NIN: cd.key.nin, Kind: cd.key.kind, OccurredOn: dateOnly(cd.c.occurred),
+		n := schemas.Notification{ID: id, Agency: cd.key.Agency, NIN: cd.key.NIN, Kind: cd.key.Kind, OccurredOn: dateOnly(cd.c.occurred),
 			Correction: had, Purpose: cd.member.Purpose, Provenance: cd.c.prov, Details: cd.c.details, NotifiedAt: now.UTC().Truncate(time.Microsecond)}
-		topic := rt.topics.Notify(cd.key.agency)
+		topic := rt.topics.Notify(cd.key.Agency)
 		b, err := rt.conn.Codec.Encode(topic, n)
 		if err != nil {
 			// The schema is registered (Use at start): what cannot be
@@ -388,7 +375,7 @@ func (rt *Router) process(ctx context.Context, msgs []kafka.Message) error {
 		}
 		emitted = append(emitted, [2]string{n.Agency, n.Kind})
 		entries = append(entries, audit.Entry{At: now, RequestID: id, Client: n.Agency, ClerkID: Source, NIN: n.NIN,
-			DocumentType: DocNotification, Purpose: n.Purpose, Outcome: OutcomeNotified, Reason: reason, DocumentID: id})
+			DocumentType: audit.DocNotification, Purpose: n.Purpose, Outcome: audit.OutcomeNotified, Reason: reason, DocumentID: id})
 	}
 
 	// Durable in this order: rejects and notifications on Kafka (acks=all),
@@ -408,20 +395,8 @@ func (rt *Router) process(ctx context.Context, msgs []kafka.Message) error {
 	if err := rt.appendAudit(ctx, append(pcEntries, entries...)); err != nil {
 		return err
 	}
-	if len(order) > 0 {
-		b := &pgx.Batch{}
-		for _, k := range order {
-			s := updates[k]
-			b.Queue(`INSERT INTO notify_sent (agency, data_center, source_key, kind, nin, version, facts, notification_id, sent_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-				ON CONFLICT (agency, data_center, source_key, kind, nin) DO UPDATE
-				SET version = excluded.version, facts = excluded.facts, notification_id = excluded.notification_id, sent_at = excluded.sent_at
-				WHERE notify_sent.version < excluded.version`,
-				k.agency, k.dc, k.sourceKey, k.kind, k.nin, s.version, s.facts, s.id, now)
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("store: notify_sent: %w", err)
-		}
+	if err := portfolio.SaveSent(ctx, tx, order, updates, now); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
@@ -444,42 +419,6 @@ func dateOnly(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-// loadSent reads, and locks for this transaction, the notify_sent rows of
-// n keys (another instance routing the same source record after a
-// rebalance waits for this batch).
-func (rt *Router) loadSent(ctx context.Context, tx pgx.Tx, keys []sentKey) (map[sentKey]sent, error) {
-	out := map[sentKey]sent{}
-	if len(keys) == 0 {
-		return out, nil
-	}
-	cols := make([][]string, 5)
-	for _, k := range keys {
-		cols[0] = append(cols[0], k.agency)
-		cols[1] = append(cols[1], k.dc)
-		cols[2] = append(cols[2], k.sourceKey)
-		cols[3] = append(cols[3], k.kind)
-		cols[4] = append(cols[4], k.nin)
-	}
-	rows, err := tx.Query(ctx, `SELECT s.agency, s.data_center, s.source_key, s.kind, s.nin, s.version, s.facts, s.notification_id
-		FROM notify_sent s
-		JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(agency, data_center, source_key, kind, nin)
-		  USING (agency, data_center, source_key, kind, nin)
-		FOR UPDATE OF s`, cols[0], cols[1], cols[2], cols[3], cols[4])
-	if err != nil {
-		return nil, fmt.Errorf("store: notify_sent: %w", err)
-	}
-	var k sentKey
-	var s sent
-	_, err = pgx.ForEachRow(rows, []any{&k.agency, &k.dc, &k.sourceKey, &k.kind, &k.nin, &s.version, &s.facts, &s.id}, func() error {
-		out[k] = s
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: notify_sent: %w", err)
-	}
-	return out, nil
-}
-
 // applyPortfolio applies the portfolio changes of a batch in tx, in order.
 // A change that cannot apply (bad NIN, kinds, unknown agency, purpose not
 // granted) goes to the DLQ with its reason. It returns the audit entries
@@ -499,7 +438,7 @@ func (rt *Router) applyPortfolio(ctx context.Context, tx pgx.Tx, pcs []portfolio
 		m := portfolio.Member{Agency: pc.Agency, NIN: pc.NIN, Kinds: pc.Kinds, Purpose: pc.Purpose}
 		client := policy.Client(pc.Agency)
 		if client == nil {
-			reject("portfolio.agency", fmt.Sprintf("agency %q is not a client of the lookup policy", clip(pc.Agency)))
+			reject("portfolio.agency", fmt.Sprintf("agency %q is not a client of the lookup policy", clip.To(pc.Agency, 64)))
 			continue
 		}
 		var applied bool
@@ -518,8 +457,8 @@ func (rt *Router) applyPortfolio(ctx context.Context, tx pgx.Tx, pcs []portfolio
 			}
 			if !client.MayHold(m.Purpose) {
 				reject("portfolio.purpose", fmt.Sprintf("client %s may not hold citizens for purpose %s", pc.Agency, m.Purpose))
-				entries = append(entries, audit.Entry{At: now, RequestID: clip(pc.RequestID), Client: pc.Agency, ClerkID: "topic", NIN: pc.NIN,
-					DocumentType: lookup.DocPortfolio, Purpose: clip(pc.Purpose), Outcome: lookup.OutcomeDenied, Reason: "policy (askonce.portfolio.v1)"})
+				entries = append(entries, audit.Entry{At: now, RequestID: clip.To(pc.RequestID, 64), Client: pc.Agency, ClerkID: "topic", NIN: pc.NIN,
+					DocumentType: audit.DocPortfolio, Purpose: clip.To(pc.Purpose, 64), Outcome: audit.OutcomeDenied, Reason: "policy (askonce.portfolio.v1)"})
 				continue
 			}
 			_, applied, err = portfolio.Put(ctx, tx, m, pc.RequestedAt, "topic:"+pos)
@@ -532,18 +471,11 @@ func (rt *Router) applyPortfolio(ctx context.Context, tx pgx.Tx, pcs []portfolio
 			continue
 		}
 		rt.m.portfolioChanges.WithLabelValues("applied").Inc()
-		entries = append(entries, audit.Entry{At: now, RequestID: clip(pc.RequestID), Client: pc.Agency, ClerkID: "topic", NIN: pc.NIN,
-			DocumentType: lookup.DocPortfolio, Purpose: m.Purpose, Outcome: lookup.OutcomeIssued,
+		entries = append(entries, audit.Entry{At: now, RequestID: clip.To(pc.RequestID, 64), Client: pc.Agency, ClerkID: "topic", NIN: pc.NIN,
+			DocumentType: audit.DocPortfolio, Purpose: m.Purpose, Outcome: audit.OutcomeIssued,
 			Reason: "portfolio " + strings.ToLower(pc.Op) + " (askonce.portfolio.v1) " + strings.Join(m.Kinds, ",")})
 	}
 	return entries, rejects, nil
-}
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64]
-	}
-	return s
 }
 
 // appendAudit appends entries concurrently, so that the audit log's group

@@ -13,13 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/askonce/askonce/internal/clip"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/schemas"
 )
@@ -62,19 +62,17 @@ type Invalid struct {
 	Message string `json:"message"`
 }
 
-var ninRe = regexp.MustCompile(`^[0-9]{18}$`)
-
 // Check validates a member's NIN, purpose and kinds (not whether the
 // agency may use the purpose: that is the policy's call). Kinds are
 // normalized: sorted, without duplicates.
 func (m *Member) Check() []Invalid {
 	var out []Invalid
-	if !ninRe.MatchString(m.NIN) {
-		out = append(out, Invalid{"nin", "nin.format", "a NIN is 18 digits"})
+	if _, err := schemas.ParseNIN(m.NIN); err != nil {
+		out = append(out, Invalid{"nin", schemas.CodeNINFormat, err.Error()})
 	}
 	allowed, ok := PurposeKinds[m.Purpose]
 	if !ok {
-		out = append(out, Invalid{"purpose", "purpose.unknown", fmt.Sprintf("%q is not a notification purpose (pension-death-watch, insured-events, unemployment-events)", clip(m.Purpose))})
+		out = append(out, Invalid{"purpose", "purpose.unknown", fmt.Sprintf("%q is not a notification purpose (pension-death-watch, insured-events, unemployment-events)", clip.Field(m.Purpose))})
 	}
 	if len(m.Kinds) == 0 {
 		out = append(out, Invalid{"kinds", "kinds.empty", "subscribe to at least one kind of change"})
@@ -82,20 +80,13 @@ func (m *Member) Check() []Invalid {
 	for _, k := range m.Kinds {
 		switch {
 		case !slices.Contains(schemas.ChangeKinds, k):
-			out = append(out, Invalid{"kinds", "kinds.unknown", fmt.Sprintf("%q is not a kind of change", clip(k))})
+			out = append(out, Invalid{"kinds", "kinds.unknown", fmt.Sprintf("%q is not a kind of change", clip.Field(k))})
 		case ok && !slices.Contains(allowed, k):
 			out = append(out, Invalid{"kinds", "kinds.purpose", fmt.Sprintf("purpose %s does not cover %s", m.Purpose, k)})
 		}
 	}
 	m.Kinds = slices.Compact(slices.Sorted(slices.Values(m.Kinds)))
 	return out
-}
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }
 
 // Store reads and writes portfolios.

@@ -1,9 +1,3 @@
-// Package wiring is askonce's composition root: it turns the configuration
-// (internal/config) into each component's own config struct and explicit
-// dependencies (a pool, a Kafka connection, a registry client, a logger, a
-// Prometheus registerer) and starts the components. cmd/askonce, internal/dev
-// and the integration tests build components through it; component packages
-// never import internal/config.
 package wiring
 
 import (

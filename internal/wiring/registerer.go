@@ -1,4 +1,4 @@
-package lookup
+package wiring
 
 import (
 	"errors"

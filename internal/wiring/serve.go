@@ -1,4 +1,4 @@
-package lookup
+package wiring
 
 import (
 	"context"
@@ -20,72 +20,34 @@ import (
 	"github.com/askonce/askonce/internal/audit"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/console"
+	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/ops"
+	"github.com/askonce/askonce/internal/policy"
 	"github.com/askonce/askonce/internal/registry"
-	"github.com/askonce/askonce/internal/wiring"
 )
 
-// keyringSigner signs with an attest.Keyring.
-type keyringSigner struct{ k *attest.Keyring }
-
-func (s keyringSigner) Canonical(v any) ([]byte, error) { return attest.Canonical(v) }
-func (s keyringSigner) PublicKeys() any                 { return s.k.KeySet() }
-func (s keyringSigner) Sign(p []byte) Signature {
-	sig := s.k.Sign(p)
-	return Signature{Alg: sig.Alg, KID: sig.KID, Value: sig.Value}
-}
-
-// auditLog appends to an audit.Log.
-type auditLog struct{ l *audit.Log }
-
-func (a auditLog) Append(ctx context.Context, e AuditEntry) error {
-	var with []audit.Row
-	if t := e.Attestation; t != nil {
-		with = append(with, audit.Row{Table: "attestations", Columns: attestationColumns,
-			Values: []any{t.ID, t.Client, t.DocumentType, t.NIN, t.IssuedAt, t.Document, string(t.Signature)}})
-	}
-	_, err := a.l.AppendWith(ctx, audit.Entry{At: e.At, RequestID: e.RequestID, Client: e.Client, ClerkID: e.ClerkID, NIN: e.NIN,
-		DocumentType: e.DocumentType, Purpose: e.Purpose, Outcome: e.Outcome, Reason: e.Reason, DocumentID: e.DocumentID}, with...)
-	return err
-}
-
-var attestationColumns = []string{"id", "client", "document_type", "nin", "issued_at", "document", "signature"}
-
-func (a auditLog) ForCitizen(ctx context.Context, nin string, limit int) ([]AuditEntry, error) {
-	es, err := a.l.ForCitizen(ctx, nin, limit)
+// Serve is `askonce serve`: the lookup API, the clerk console and public
+// /verify pages beside it, and the ops endpoints of opsSrv (/metrics,
+// /healthz, /readyz), on cfg.Lookup.Listen until ctx ends. pol is the
+// policy; nil loads it from lookup.policy_file. Each value on reload
+// re-reads the policy and the signing keys (SIGHUP). bound, when not nil,
+// is told the address listened on.
+func Serve(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, opsSrv *ops.Server, log *slog.Logger, pol *policy.Watcher, reload <-chan os.Signal, bound func(string)) error {
+	pol, err := policyOr(pol, cfg, log)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make([]AuditEntry, len(es))
-	for i, e := range es {
-		out[i] = AuditEntry{At: e.At, RequestID: e.RequestID, Client: e.Client, ClerkID: e.ClerkID, NIN: e.NIN,
-			DocumentType: e.DocumentType, Purpose: e.Purpose, Outcome: e.Outcome, Reason: e.Reason, DocumentID: e.DocumentID}
-	}
-	return out, nil
-}
-
-// Run is `askonce serve`: the lookup API and the ops endpoints of opsSrv
-// (/metrics, /healthz, /readyz) on cfg.Lookup.Listen, until ctx ends. Each value on reload re-reads the
-// policy (SIGHUP). bound, when not nil, is told the address listened on.
-func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, opsSrv *ops.Server, log *slog.Logger, reload <-chan os.Signal, bound func(string)) error {
-	pool, err := wiring.OpenPostgres(ctx, cfg.Postgres)
+	pool, err := OpenStore(ctx, cfg, opsSrv, log, lookup.Migrate, audit.Migrate)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := Migrate(ctx, pool, log); err != nil {
-		return err
-	}
-	if err := audit.Migrate(ctx, pool, log); err != nil {
-		return err
-	}
 	keys, err := attest.LoadKeyring(cfg.Lookup.SigningKeysDir, attest.KeyringOptions{Create: cfg.Lookup.CreateSigningKey})
 	if err != nil {
 		return err
 	}
-	opsSrv.AddCheck("postgres", pool.Ping)
 
-	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
+	rc, err := registry.NewClient(RegistryClient(cfg.Registry))
 	if err != nil {
 		return err
 	}
@@ -94,19 +56,19 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 	alog := audit.New(pool, audit.Options{}, sharedRegisterer{reg}, log)
 	opsSrv.AddCheck("audit", alog.Healthy)
 
-	fresh := NewFreshness(pool, cfg.Lookup.StaleAfter)
+	fresh := lookup.NewFreshness(pool, cfg.Lookup.StaleAfter)
 	if cfg.Lookup.FrozenAfter > 0 {
 		// Reported, not failed: every API instance reads the same store, and
 		// out of rotation they would hide their source_stale answers.
 		opsSrv.AddReport("watermarks", func(ctx context.Context) error { return fresh.Reader().Frozen(ctx, cfg.Lookup.FrozenAfter) })
 	}
-	svc, err := NewService(Options{MaxBodyBytes: cfg.Lookup.MaxBodyBytes, RequestTimeout: cfg.Lookup.RequestTimeout,
-		PolicyFile: cfg.Lookup.PolicyFile, DevMode: cfg.Lookup.DevMode},
-		pool, fresh, keyringSigner{keys}, auditLog{alog}, reg, log)
+	svc, err := lookup.NewService(lookup.Options{MaxBodyBytes: cfg.Lookup.MaxBodyBytes, RequestTimeout: cfg.Lookup.RequestTimeout,
+		Policy: pol.Current},
+		pool, fresh, lookup.KeyringSigner(keys), lookup.AuditLog(alog), reg, log)
 	if err != nil {
 		return err
 	}
-	if svc.policy.Load().DevOnly() {
+	if pol.Current().DevOnly() {
 		// Something to act on only where others can reach the server.
 		lvl := slog.LevelWarn
 		if loopbackOnly(cfg.Lookup.Listen) {
@@ -124,7 +86,7 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 			return fmt.Errorf("lookup.public_url: %w", err)
 		}
 	}
-	con, err := console.New(copt, svc.Handler(), pool, keys.KeySet, reg, log.With("component", "console"))
+	con, err := console.New(copt, svc.Handler(), lookup.NewAttestations(pool), keys.KeySet, reg, log.With("component", "console"))
 	if err != nil {
 		return err
 	}
@@ -157,7 +119,7 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return alog.Run(gctx) })
 	g.Go(func() error {
-		conn, err := wiring.OpenBus(gctx, cfg, rc.Bus(), log)
+		conn, err := OpenBus(gctx, cfg, rc.Bus(), log)
 		if err != nil {
 			if gctx.Err() != nil {
 				return nil
@@ -175,7 +137,7 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ops
 			case <-gctx.Done():
 				return nil
 			case <-reload:
-				if err := svc.ReloadPolicy(); err != nil {
+				if err := pol.Reload(); err != nil {
 					log.Error("policy reload failed; the previous policy stays in force", "err", err)
 				}
 				if err := keys.Reload(); err != nil {

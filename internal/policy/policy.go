@@ -1,4 +1,10 @@
-package lookup
+// Package policy is who may ask askonce what: the clients of the lookup
+// API (how each proves who it is, how fast it may ask) and, per purpose,
+// the document types each may ask for and the portfolios it may hold.
+// The lookup API authenticates and authorizes with it; the notification
+// router checks portfolio changes against it. A Watcher holds the policy
+// in force and is the one way to reload it.
+package policy
 
 import (
 	"crypto/sha256"
@@ -14,17 +20,17 @@ import (
 	"github.com/spf13/viper"
 )
 
-// PolicyFile is the YAML policy: which clients exist, how they prove who
+// File is the YAML policy: which clients exist, how they prove who
 // they are, how fast they may ask, and which document types each may ask
 // for which purposes. Anything not allowed is denied.
-type PolicyFile struct {
+type File struct {
 	// DevOnly marks a policy with well-known keys: refused unless dev mode.
-	DevOnly bool           `mapstructure:"dev_only"`
-	Clients []ClientPolicy `mapstructure:"clients"`
+	DevOnly bool         `mapstructure:"dev_only"`
+	Clients []ClientFile `mapstructure:"clients"`
 }
 
-// ClientPolicy is one agency client.
-type ClientPolicy struct {
+// ClientFile is one agency client in the policy file.
+type ClientFile struct {
 	ID   string `mapstructure:"id"`
 	Name string `mapstructure:"name"`
 	// APIKeys are "sha256:<hex>" hashes of the client's API keys; several
@@ -88,9 +94,20 @@ func HashKey(key string) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// LoadPolicy reads and validates a policy file (YAML, through viper, with
+// Catalog is what a policy's grants are checked against: the lookup API's
+// purposes and document types (lookup.PolicyCatalog).
+type Catalog interface {
+	// IsPurpose says whether code is a purpose.
+	IsPurpose(code string) bool
+	// IsDocument says whether docType is a document type.
+	IsDocument(docType string) bool
+	// Covers says whether purpose may see any field of docType.
+	Covers(purpose, docType string) bool
+}
+
+// Load reads and validates a policy file (YAML, through viper, with
 // unknown keys refused). A dev_only policy is refused unless devMode.
-func LoadPolicy(path string, devMode bool) (*Policy, error) {
+func Load(path string, devMode bool, cat Catalog) (*Policy, error) {
 	if path == "" {
 		return nil, errors.New("policy: lookup.policy_file is not set: without a policy nothing may be asked")
 	}
@@ -100,11 +117,11 @@ func LoadPolicy(path string, devMode bool) (*Policy, error) {
 	if err := v.ReadInConfig(); err != nil {
 		return nil, fmt.Errorf("policy: read %s: %w", path, err)
 	}
-	var f PolicyFile
+	var f File
 	if err := v.UnmarshalExact(&f, func(dc *mapstructure.DecoderConfig) { dc.WeaklyTypedInput = false }); err != nil {
 		return nil, fmt.Errorf("policy %s: %w", path, err)
 	}
-	p, err := NewPolicy(f)
+	p, err := New(f, cat)
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: %w", path, err)
 	}
@@ -114,8 +131,8 @@ func LoadPolicy(path string, devMode bool) (*Policy, error) {
 	return p, nil
 }
 
-// NewPolicy validates f and indexes it.
-func NewPolicy(f PolicyFile) (*Policy, error) {
+// New validates f against cat and indexes it.
+func New(f File, cat Catalog) (*Policy, error) {
 	p := &Policy{devOnly: f.DevOnly, clients: map[string]*Client{}, byKey: map[[32]byte]*Client{}, byCert: map[[32]byte]*Client{}}
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
@@ -162,8 +179,7 @@ func NewPolicy(f PolicyFile) (*Policy, error) {
 		index("api_keys", cp.APIKeys, p.byKey)
 		index("certificates", cp.Certificates, p.byCert)
 		for j, g := range cp.Allow {
-			pur, ok := PurposeByCode(g.Purpose)
-			if !ok {
+			if !cat.IsPurpose(g.Purpose) {
 				bad("%s: allow[%d]: unknown purpose %q", where, j, g.Purpose)
 				continue
 			}
@@ -180,11 +196,11 @@ func NewPolicy(f PolicyFile) (*Policy, error) {
 				bad("%s: allow[%d]: no documents", where, j)
 			}
 			for _, d := range g.Documents {
-				if _, ok := DocumentByType(d); !ok {
+				if !cat.IsDocument(d) {
 					bad("%s: allow[%d]: unknown document type %q", where, j, d)
 					continue
 				}
-				if _, ok := pur.Fields[d]; !ok {
+				if !cat.Covers(g.Purpose, d) {
 					bad("%s: allow[%d]: purpose %s does not cover %s (see GET /v1/document-types)", where, j, g.Purpose, d)
 					continue
 				}
@@ -232,3 +248,17 @@ func (p *Policy) Clients() []*Client {
 
 // DevOnly says whether the policy holds well-known dev keys.
 func (p *Policy) DevOnly() bool { return p.devOnly }
+
+// MayHold says whether the client may hold citizens in its portfolio under
+// purpose: the policy grants it the purpose.
+func (c *Client) MayHold(purpose string) bool { return c.HasPurpose(purpose) }
+
+// HasPurpose says whether the policy grants the client purpose (for some
+// document type, or citizen-access-log, which takes none).
+func (c *Client) HasPurpose(purpose string) bool {
+	_, ok := c.grants[purpose]
+	return ok
+}
+
+// Client returns the client with id, nil when the policy has none.
+func (p *Policy) Client(id string) *Client { return p.clients[id] }
