@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,9 +20,11 @@ import (
 	"github.com/askonce/askonce/internal/audit"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/clip"
+	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/poison"
 	"github.com/askonce/askonce/internal/policy"
 	"github.com/askonce/askonce/internal/portfolio"
+	"github.com/askonce/askonce/internal/retry"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -76,8 +77,7 @@ type Router struct {
 	log      *slog.Logger
 	m        *metrics
 
-	mu      sync.Mutex
-	lastErr error
+	health ops.Health // nil while batches route; the error being retried otherwise
 
 	records, notified, suppressed atomic.Int64
 }
@@ -120,17 +120,7 @@ func (rt *Router) Close() error {
 }
 
 // Healthy is nil while batches route; the error being retried otherwise.
-func (rt *Router) Healthy(context.Context) error {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	return rt.lastErr
-}
-
-func (rt *Router) status(err error) {
-	rt.mu.Lock()
-	rt.lastErr = err
-	rt.mu.Unlock()
-}
+func (rt *Router) Healthy(ctx context.Context) error { return rt.health.Check(ctx) }
 
 // Stats are counters since New: messages read, notifications emitted, and
 // notifications suppressed because notify_sent already had them.
@@ -146,16 +136,16 @@ func (rt *Router) Stats() Stats {
 // fully routed.
 func (rt *Router) Run(ctx context.Context) error {
 	rt.log.Info("notification router started", "group", rt.cfg.GroupID, "batch_size", rt.cfg.BatchSize)
-	attempt := 0
+	bo := retry.Backoff{Max: rt.cfg.MaxBackoff}
 	for ctx.Err() == nil {
 		msgs, err := rt.fetch(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			rt.status(fmt.Errorf("fetch: %w", err))
+			rt.health.Set(fmt.Errorf("fetch: %w", err))
 			rt.log.Warn("fetch failed, retrying", "err", err)
-			sleep(ctx, rt.backoff(&attempt))
+			retry.Sleep(ctx, bo.Next())
 			continue
 		}
 		if len(msgs) == 0 {
@@ -171,15 +161,15 @@ func (rt *Router) Run(ctx context.Context) error {
 				return nil
 			}
 			rt.m.batchErrors.Inc()
-			rt.status(err)
-			rt.log.Warn("batch failed, retrying", "err", err, "messages", len(msgs), "attempt", attempt+1)
-			sleep(ctx, rt.backoff(&attempt))
+			rt.health.Set(err)
+			rt.log.Warn("batch failed, retrying", "err", err, "messages", len(msgs), "attempt", bo.Attempts()+1)
+			retry.Sleep(ctx, bo.Next())
 		}
 		if err := rt.reader.CommitMessages(ctx, msgs...); err != nil && ctx.Err() == nil {
 			rt.log.Warn("offset commit failed; the batch will be replayed, without effect", "err", err)
 		}
-		attempt = 0
-		rt.status(nil)
+		bo.Reset()
+		rt.health.Set(nil)
 	}
 	rt.log.Info("notification router stopped")
 	return nil
@@ -532,22 +522,4 @@ func (rt *Router) validate(v any) schemas.Violations {
 		return rt.opt.Rules.Contribution(r)
 	}
 	return nil
-}
-
-func (rt *Router) backoff(attempt *int) time.Duration {
-	d := 100 * time.Millisecond << min(*attempt, 16)
-	if d > rt.cfg.MaxBackoff || d <= 0 {
-		d = rt.cfg.MaxBackoff
-	}
-	*attempt++
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
