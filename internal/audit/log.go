@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/askonce/askonce/internal/bus"
+	"github.com/askonce/askonce/internal/ops"
+	"github.com/askonce/askonce/internal/retry"
 )
 
 // Options configure a Log. Zero values take the defaults.
@@ -68,8 +70,7 @@ type Log struct {
 
 	entries, batches atomic.Int64
 
-	mu      sync.Mutex
-	lastErr error
+	health ops.Health // nil while entries commit; the error being retried otherwise
 }
 
 type request struct {
@@ -124,17 +125,7 @@ func (l *Log) Stats() Stats { return Stats{Entries: l.entries.Load(), Batches: l
 
 // Healthy is nil while entries commit, the error being retried otherwise
 // (a readiness check: an instance that cannot audit cannot answer).
-func (l *Log) Healthy(context.Context) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.lastErr
-}
-
-func (l *Log) setErr(err error) {
-	l.mu.Lock()
-	l.lastErr = err
-	l.mu.Unlock()
-}
+func (l *Log) Healthy(ctx context.Context) error { return l.health.Check(ctx) }
 
 // Run runs the writer, and the topic mirror when Options.Conn is set,
 // until ctx ends. Entries already handed over when ctx ends are still
@@ -226,7 +217,7 @@ func (l *Log) notCommitted(ctx context.Context) error {
 // writeLoop is the single writer: group commit with retries.
 func (l *Log) writeLoop(ctx context.Context) {
 	var pending []*request
-	attempt := 0
+	bo := retry.Backoff{Max: maxBackoff}
 	single := 0 // entries still to commit one per transaction
 	for {
 		if len(pending) == 0 {
@@ -250,7 +241,7 @@ func (l *Log) writeLoop(ctx context.Context) {
 		err := l.commitBatch(ctx, pending[:n])
 		if err == nil {
 			pending = pending[n:]
-			attempt = 0
+			bo.Reset()
 			continue
 		}
 		l.m.commitErrors.Inc()
@@ -266,20 +257,15 @@ func (l *Log) writeLoop(ctx context.Context) {
 			pending = pending[1:]
 			continue
 		}
-		l.setErr(err)
-		attempt++
+		l.health.Set(err)
 		lvl := slog.LevelWarn
-		if attempt > 3 {
+		if bo.Attempts() >= 3 {
 			lvl = slog.LevelError
 		}
-		l.log.Log(ctx, lvl, "audit commit failed, retrying", "err", err, "entries", n, "attempt", attempt)
-		t := time.NewTimer(backoff(attempt))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		l.log.Log(ctx, lvl, "audit commit failed, retrying", "err", err, "entries", n, "attempt", bo.Attempts()+1)
+		if !retry.Sleep(ctx, bo.Next()) {
 			l.shutdown(pending)
 			return
-		case <-t.C:
 		}
 	}
 }
@@ -335,10 +321,11 @@ func (l *Log) shutdown(pending []*request) {
 	close(l.closed)
 }
 
-func backoff(attempt int) time.Duration {
-	d := 50 * time.Millisecond << min(attempt, 6)
-	return min(d, 2*time.Second)
-}
+// maxBackoff caps the waits between retries of the writer and the topic
+// mirror. It is short because an Append waits for its commit only
+// Options.Timeout (5s by default): the writer retries several times within
+// it, and commits soon after the database is back.
+const maxBackoff = 2 * time.Second
 
 // commitBatch chains and writes batch in one transaction, then hands each
 // waiter its entry. The transaction is not cut short by ctx: once
@@ -379,7 +366,7 @@ func (l *Log) commitBatch(ctx context.Context, batch []*request) error {
 	if err != nil {
 		return fmt.Errorf("audit: commit %d entries: %w", len(batch), err)
 	}
-	l.setErr(nil)
+	l.health.Set(nil)
 	l.entries.Add(int64(len(batch)))
 	l.batches.Add(1)
 	l.m.batchSize.Observe(float64(len(batch)))

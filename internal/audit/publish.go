@@ -10,6 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/askonce/askonce/internal/bus"
+	"github.com/askonce/askonce/internal/retry"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -28,20 +29,19 @@ func (l *Log) publishLoop(ctx context.Context, conn *bus.Conn) {
 	tick := time.NewTicker(l.opts.PublishInterval)
 	defer tick.Stop()
 	l.log.Info("audit topic mirror started", "topic", topic)
-	attempt := 0
+	bo := retry.Backoff{Max: maxBackoff}
 	for ctx.Err() == nil {
 		n, err := l.publishOnce(ctx, w, topic, conn.Codec)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			attempt++
 			l.m.publishErrors.Inc()
-			l.log.Warn("audit topic mirror failed, retrying", "err", err, "attempt", attempt)
-			sleep(ctx, backoff(attempt))
+			l.log.Warn("audit topic mirror failed, retrying", "err", err, "attempt", bo.Attempts()+1)
+			retry.Sleep(ctx, bo.Next())
 			continue
 		}
-		attempt = 0
+		bo.Reset()
 		l.updateLag(ctx)
 		if n == l.opts.PublishBatch {
 			continue // more waiting
@@ -53,15 +53,6 @@ func (l *Log) publishLoop(ctx context.Context, conn *bus.Conn) {
 		}
 	}
 	l.log.Info("audit topic mirror stopped")
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 // publishOnce publishes one batch; it returns how many entries it sent.
