@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/retry"
 )
 
@@ -39,7 +40,7 @@ type Runner struct {
 	opt    Options
 	log    *slog.Logger
 	m      *Metrics
-	health *health
+	health *ops.Health
 	wm     *watermarker
 
 	// Owned by the goroutine of Run (the source calls the sink from it).
@@ -56,7 +57,7 @@ func NewRunner(inst Instance, src Source, pub *Publisher, cps *Checkpoints, opt 
 	}
 	log = log.With("connector", inst.Name(), "agency", inst.Agency)
 	return &Runner{inst: inst, src: src, pub: pub, cps: cps, opt: opt, m: m, log: log,
-		health: newHealth(inst, m), wm: newWatermarker(pub, inst, opt.WatermarkEvery, log),
+		health: newHealth(inst.Name(), m), wm: newWatermarker(pub, inst, opt.WatermarkEvery, log),
 		bo: retry.Backoff{Max: opt.MaxBackoff}}
 }
 
@@ -65,7 +66,22 @@ func (r *Runner) Instance() Instance { return r.inst }
 
 // Healthy is nil when the last attempt succeeded; otherwise the error it
 // keeps retrying on.
-func (r *Runner) Healthy() error { return r.health.healthy() }
+func (r *Runner) Healthy() error { return r.health.Err() }
+
+// newHealth is the readiness of the instance called name: "starting"
+// (down) until its first success, then the outcome of its last attempt,
+// mirrored in its up and last-success gauges.
+func newHealth(name string, m *Metrics) *ops.Health {
+	m.up.WithLabelValues(name).Set(0)
+	return &ops.Health{Name: name, Starting: true, Observe: func(err error, at time.Time) {
+		if err != nil {
+			m.up.WithLabelValues(name).Set(0)
+			return
+		}
+		m.lastSuccess.WithLabelValues(name).Set(float64(at.UnixNano()) / 1e9)
+		m.up.WithLabelValues(name).Set(1)
+	}}
+}
 
 // Run works until ctx ends. It never gives up on a failing source, broker
 // or checkpoint store: it backs off (exponentially, with jitter, capped by
@@ -110,7 +126,7 @@ func (r *Runner) Run(ctx context.Context) error {
 }
 
 func (r *Runner) fail(what string, err error) {
-	r.health.set(err)
+	r.health.Set(err)
 	lvl := slog.LevelWarn
 	if r.bo.Attempts() > 3 {
 		lvl = slog.LevelError
@@ -121,7 +137,7 @@ func (r *Runner) fail(what string, err error) {
 // ok records a successful attempt.
 func (r *Runner) ok() {
 	r.bo.Reset()
-	r.health.set(nil)
+	r.health.Set(nil)
 }
 
 // heard records the heartbeat, at most every heartbeatEvery.
