@@ -206,8 +206,8 @@ func TestChaos(t *testing.T) {
 	mat.start()
 	serve.start()
 	live.start()
-	// Clerks keep asking for documents while the faults happen, about
-	// persons the store holds.
+	// Clerks keep asking for documents while the faults happen and until
+	// the bus has caught up after them, about persons the store holds.
 	reqCtx, stopRequests := context.WithCancel(ctx)
 	asks := &asker{url: "http://" + apiAddr + "/v1/document-requests", db: db, statuses: map[string]int{}}
 	var askWG sync.WaitGroup
@@ -353,10 +353,13 @@ func TestChaos(t *testing.T) {
 	schedule = append(schedule, pause)
 	t.Log("chaos: " + pause)
 
-	// The sources stop changing; the bus catches up.
+	// The sources stop changing; the bus catches up. Clerks go on asking
+	// until it has: on a loaded machine the connectors of some data
+	// centers may not have caught up with the initial load while the
+	// faults lasted, so every answer during them may rightly be
+	// source_stale; the documents issued while the store catches up are
+	// checked the same way (audited, as_of against the watermarks).
 	live.stop(30 * time.Second)
-	stopRequests()
-	askWG.Wait()
 	hr := <-hostileDone
 	if hr.err != nil {
 		t.Fatalf("chaos: hostile producer (at %s): %v\n%s", hr.at.Round(100*time.Millisecond), hr.err, tailFile(logOf("hostile"), 20))
@@ -414,6 +417,8 @@ func TestChaos(t *testing.T) {
 	if recErr != nil || !strings.Contains(recOut, "zero difference over 33 data centers") {
 		t.Fatalf("chaos: reconcile after %s: %v\n%s", converged, recErr, recOut)
 	}
+	stopRequests()
+	askWG.Wait()
 	keysChecked := 0
 	if m := regexp.MustCompile(`(\d+) keys checked`).FindStringSubmatch(recOut); m != nil {
 		keysChecked, _ = strconv.Atoi(m[1])
