@@ -191,16 +191,11 @@ func (p *Publisher) partitions(ctx context.Context) (map[string]int, error) {
 }
 
 func (p *Publisher) validate(v any) schemas.Violations {
-	switch rec := v.(type) {
-	case *schemas.CivilStatusRecord:
-		return p.rules.CivilStatus(rec)
-	case *schemas.EmploymentRecord:
-		return p.rules.Employment(rec)
-	case *schemas.ContributionRecord:
-		return p.rules.Contribution(rec)
-	default:
+	rec, ok := v.(schemas.Record)
+	if !ok {
 		return schemas.Violations{{Code: CodeEntityUnknown, Field: "", Message: fmt.Sprintf("no rules for %T", v)}}
 	}
+	return p.rules.Check(rec)
 }
 
 // Metrics are the connectors' Prometheus metrics, labelled by instance.

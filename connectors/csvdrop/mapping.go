@@ -330,13 +330,8 @@ func (r *row) contribution(prov schemas.Provenance) *schemas.ContributionRecord 
 
 // provenanceOf is the provenance of a mapped record, nil for none.
 func provenanceOf(v any) *schemas.Provenance {
-	switch rec := v.(type) {
-	case *schemas.CivilStatusRecord:
-		return &rec.Provenance
-	case *schemas.EmploymentRecord:
-		return &rec.Provenance
-	case *schemas.ContributionRecord:
-		return &rec.Provenance
+	if rec, ok := v.(schemas.Record); ok {
+		return rec.Prov()
 	}
 	return nil
 }

@@ -212,22 +212,21 @@ func (c *Codec) writer(ctx context.Context, id int) (avro.Schema, error) {
 
 // DecodeRecord decodes a message of one of the record topics of topics into
 // its record type (*schemas.CivilStatusRecord, *schemas.EmploymentRecord,
-// *schemas.ContributionRecord) and returns it with its provenance. A topic
-// that is not a record topic is a *DecodeError (ReasonIncompatible).
-func (c *Codec) DecodeRecord(ctx context.Context, topics Topics, topic string, data []byte) (any, schemas.Provenance, error) {
+// *schemas.ContributionRecord). A topic that is not a record topic is a
+// *DecodeError (ReasonIncompatible) and a nil record; a record that does
+// not decode comes back with the error, as far as it was decoded.
+func (c *Codec) DecodeRecord(ctx context.Context, topics Topics, topic string, data []byte) (schemas.Record, error) {
+	var r schemas.Record
 	switch topic {
 	case topics.CivilStatus:
-		var r schemas.CivilStatusRecord
-		_, err := c.Decode(ctx, topic, data, &r)
-		return &r, r.Provenance, err
+		r = &schemas.CivilStatusRecord{}
 	case topics.Employment:
-		var r schemas.EmploymentRecord
-		_, err := c.Decode(ctx, topic, data, &r)
-		return &r, r.Provenance, err
+		r = &schemas.EmploymentRecord{}
 	case topics.Contribution:
-		var r schemas.ContributionRecord
-		_, err := c.Decode(ctx, topic, data, &r)
-		return &r, r.Provenance, err
+		r = &schemas.ContributionRecord{}
+	default:
+		return nil, &DecodeError{Reason: ReasonIncompatible, Err: fmt.Errorf("topic %s is not a record topic", topic)}
 	}
-	return nil, schemas.Provenance{}, &DecodeError{Reason: ReasonIncompatible, Err: fmt.Errorf("topic %s is not a record topic", topic)}
+	_, err := c.Decode(ctx, topic, data, r)
+	return r, err
 }

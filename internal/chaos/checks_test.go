@@ -237,8 +237,9 @@ func checkTopics(ctx context.Context, t *testing.T, brokerAddr string, reg confi
 				tc.Markers++
 				continue
 			}
-			_, p, err := codec.DecodeRecord(ctx, topics, topic, m.Value)
+			rec, err := codec.DecodeRecord(ctx, topics, topic, m.Value)
 			testenv.Must(t, err, "decode a message of %s", topic)
+			p := rec.Prov()
 			tc.Published++
 			id := recID{p.DataCenter, p.SourceKey, p.SourceVersion}
 			fp := append(append([]byte(nil), m.Key...), m.Value...)

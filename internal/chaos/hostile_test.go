@@ -138,7 +138,7 @@ func runHostile(ctx context.Context, py, brokers, registryURL string, log io.Wri
 // decode reason, or the first violation's code), with every violation's
 // code, or "" when it would apply it to the store. An error is transient.
 func verdict(ctx context.Context, codec *bus.Codec, topics bus.Topics, rules schemas.Rules, topic string, value []byte) (string, []string, error) {
-	v, _, err := codec.DecodeRecord(ctx, topics, topic, value)
+	v, err := codec.DecodeRecord(ctx, topics, topic, value)
 	var de *bus.DecodeError
 	if errors.As(err, &de) {
 		return de.Reason, []string{de.Reason}, nil
@@ -146,15 +146,7 @@ func verdict(ctx context.Context, codec *bus.Codec, topics bus.Topics, rules sch
 	if err != nil {
 		return "", nil, err
 	}
-	var vs schemas.Violations
-	switch r := v.(type) {
-	case *schemas.CivilStatusRecord:
-		vs = rules.CivilStatus(r)
-	case *schemas.EmploymentRecord:
-		vs = rules.Employment(r)
-	case *schemas.ContributionRecord:
-		vs = rules.Contribution(r)
-	}
+	vs := rules.Check(v)
 	if len(vs) == 0 {
 		return "", nil, nil
 	}

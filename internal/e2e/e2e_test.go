@@ -222,8 +222,9 @@ func TestPipelineSurvivesSIGKILL(t *testing.T) {
 		_, err = codec.Use(ctx, topic, text)
 		testenv.Must(t, err, "codec")
 		for _, m := range testenv.ReadTopic(t, ctx, broker.Addr, topic) {
-			_, p, err := codec.DecodeRecord(ctx, topics, topic, m.Value)
+			rec, err := codec.DecodeRecord(ctx, topics, topic, m.Value)
 			testenv.Must(t, err, "decode")
+			p := rec.Prov()
 			published++
 			k := id{p.DataCenter, p.SourceKey}
 			fp := fmt.Sprintf("%s|%d|%x", m.Key, p.SourceVersion, m.Value)

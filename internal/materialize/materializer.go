@@ -400,7 +400,7 @@ func (m *Materializer) prepare(ctx context.Context, msgs []kafka.Message) (*prep
 		case err != nil:
 			return nil, err // the registry is unreachable: retry the batch
 		}
-		if vs := m.validate(v); len(vs) > 0 {
+		if vs := m.rules.Check(v); len(vs) > 0 {
 			rejects = append(rejects, reject{msg: msg, code: vs[0].Code, text: vs.Error(), viol: vs, agency: prov.Agency, dc: prov.DataCenter})
 			continue
 		}
@@ -506,20 +506,12 @@ func (m *Materializer) deadLetter(ctx context.Context, rejects []reject) error {
 	return nil
 }
 
-func (m *Materializer) decode(ctx context.Context, msg kafka.Message) (any, schemas.Provenance, error) {
-	return m.conn.Codec.DecodeRecord(ctx, m.topics, msg.Topic, msg.Value)
-}
-
-func (m *Materializer) validate(v any) schemas.Violations {
-	switch r := v.(type) {
-	case *schemas.CivilStatusRecord:
-		return m.rules.CivilStatus(r)
-	case *schemas.EmploymentRecord:
-		return m.rules.Employment(r)
-	case *schemas.ContributionRecord:
-		return m.rules.Contribution(r)
+func (m *Materializer) decode(ctx context.Context, msg kafka.Message) (schemas.Record, schemas.Provenance, error) {
+	rec, err := m.conn.Codec.DecodeRecord(ctx, m.topics, msg.Topic, msg.Value)
+	if rec == nil {
+		return nil, schemas.Provenance{}, err
 	}
-	return nil
+	return rec, *rec.Prov(), err
 }
 
 type metrics struct {

@@ -266,7 +266,7 @@ func (rt *Router) process(ctx context.Context, msgs []kafka.Message) error {
 		case err != nil:
 			return err
 		}
-		if vs := rt.validate(v); len(vs) > 0 {
+		if vs := rt.opt.Rules.Check(v); len(vs) > 0 {
 			rt.m.skipped.WithLabelValues(msg.Topic).Inc()
 			continue
 		}
@@ -494,32 +494,6 @@ func (rt *Router) appendAudit(ctx context.Context, entries []audit.Entry) error 
 	return nil
 }
 
-func (rt *Router) decode(ctx context.Context, msg kafka.Message) (any, error) {
-	switch msg.Topic {
-	case rt.topics.CivilStatus:
-		var r schemas.CivilStatusRecord
-		_, err := rt.conn.Codec.Decode(ctx, msg.Topic, msg.Value, &r)
-		return &r, err
-	case rt.topics.Employment:
-		var r schemas.EmploymentRecord
-		_, err := rt.conn.Codec.Decode(ctx, msg.Topic, msg.Value, &r)
-		return &r, err
-	case rt.topics.Contribution:
-		var r schemas.ContributionRecord
-		_, err := rt.conn.Codec.Decode(ctx, msg.Topic, msg.Value, &r)
-		return &r, err
-	}
-	return nil, &bus.DecodeError{Reason: bus.ReasonIncompatible, Err: fmt.Errorf("topic %s is not a record topic", msg.Topic)}
-}
-
-func (rt *Router) validate(v any) schemas.Violations {
-	switch r := v.(type) {
-	case *schemas.CivilStatusRecord:
-		return rt.opt.Rules.CivilStatus(r)
-	case *schemas.EmploymentRecord:
-		return rt.opt.Rules.Employment(r)
-	case *schemas.ContributionRecord:
-		return rt.opt.Rules.Contribution(r)
-	}
-	return nil
+func (rt *Router) decode(ctx context.Context, msg kafka.Message) (schemas.Record, error) {
+	return rt.conn.Codec.DecodeRecord(ctx, rt.topics, msg.Topic, msg.Value)
 }

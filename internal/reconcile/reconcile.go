@@ -190,16 +190,10 @@ func sourceState(ctx context.Context, src Source, rules schemas.Rules, topics bu
 		rec := pgoutbox.Map(r, ps, topics)
 		s := state{deleted: r.Op == "delete"}
 		if rec.MapErr == nil {
-			var vs schemas.Violations
-			switch v := rec.Value.(type) {
-			case *schemas.CivilStatusRecord:
-				vs, s.version = rules.CivilStatus(v), v.Provenance.SourceVersion
-			case *schemas.EmploymentRecord:
-				vs, s.version = rules.Employment(v), v.Provenance.SourceVersion
-			case *schemas.ContributionRecord:
-				vs, s.version = rules.Contribution(v), v.Provenance.SourceVersion
+			if v, ok := rec.Value.(schemas.Record); ok {
+				s.version = v.Prov().SourceVersion
+				s.valid = len(rules.Check(v)) == 0
 			}
-			s.valid = len(vs) == 0
 		}
 		out[r.Key] = s
 	}
