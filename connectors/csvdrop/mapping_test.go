@@ -130,7 +130,7 @@ func TestMappingMatchesPGOutbox(t *testing.T) {
 			hdr, line := csvOf(k, vals)
 			got := mapLine(t, k, hdr, line, at)
 			want := pgoutbox.Map(pgoutbox.Row{Seq: 1, Entity: k.Name, Key: k.Name + "/" + vals["id"], Op: "upsert",
-				Payload: jsonOf(t, k, vals), CreatedAt: at}, pgoutbox.Source{Agency: "etatcivil", DataCenter: "etatcivil-dc07"}, topics)
+				Payload: jsonOf(t, k, vals), CreatedAt: at}, schemas.Origin{Agency: "etatcivil", DataCenter: "etatcivil-dc07"}, topics)
 			if got.MapErr != nil || want.MapErr != nil {
 				t.Fatalf("map errors: csv %v, outbox %v", got.MapErr, want.MapErr)
 			}
