@@ -69,7 +69,7 @@ func (e *env) run(t *testing.T, ctx context.Context, group string) (stop func(),
 		once = true
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("materialize.Run: %v", err)
+			t.Errorf("wiring.RunMaterializer: %v", err)
 		}
 	}, srv
 }
