@@ -107,7 +107,7 @@ func mapLine(t *testing.T, k *Kind, hdr, line []string, eventTime time.Time) con
 	if err != nil {
 		t.Fatalf("header: %v", err)
 	}
-	fi := &fileInfo{name: k.Name + "-test.csv", hdr: h, agency: "etatcivil", dc: "etatcivil-dc07",
+	fi := &fileInfo{name: k.Name + "-test.csv", hdr: h, origin: schemas.Origin{Agency: "etatcivil", DataCenter: "etatcivil-dc07"},
 		eventTime: eventTime, topics: bus.NewTopics(bus.TopicsConfig{})}
 	recs := readAll(t, strings.Join(hdr, ",")+"\n"+strings.Join(line, ",")+"\n")
 	if len(recs) != 2 {
