@@ -56,7 +56,7 @@ Exit status 0 when every data center matches, 1 otherwise.`,
 					p.Close()
 				}
 			}()
-			var srcs []reconcile.Source
+			var srcs []reconcile.Outbox
 			for _, s := range cfg.Connect.PGOutbox {
 				u := s.URL
 				if u == "" {
@@ -69,7 +69,7 @@ Exit status 0 when every data center matches, 1 otherwise.`,
 						return fmt.Errorf("reconcile: source %s: %w", s.DataCenter, err)
 					}
 				}
-				srcs = append(srcs, reconcile.Source{Agency: s.Agency, DataCenter: s.DataCenter, Pool: pools[u], Schema: s.Schema})
+				srcs = append(srcs, reconcile.Outbox{Origin: schemas.Origin{Agency: s.Agency, DataCenter: s.DataCenter}, Pool: pools[u], Schema: s.Schema})
 			}
 			rules := schemas.Rules{AllowSynthetic: cfg.Rules.AllowSynthetic, AllowPendingWilayas: cfg.Rules.AllowPendingWilayas}
 			topics := bus.NewTopics(wiring.Topics(cfg.Kafka.Topics))
@@ -104,7 +104,7 @@ Exit status 0 when every data center matches, 1 otherwise.`,
 	return cmd
 }
 
-func compareAll(ctx context.Context, srcs []reconcile.Source, pool *pgxpool.Pool, rules schemas.Rules, topics bus.Topics) ([]reconcile.Report, error) {
+func compareAll(ctx context.Context, srcs []reconcile.Outbox, pool *pgxpool.Pool, rules schemas.Rules, topics bus.Topics) ([]reconcile.Report, error) {
 	reps := make([]reconcile.Report, 0, len(srcs))
 	for _, s := range srcs {
 		r, err := reconcile.Compare(ctx, s, pool, rules, topics)

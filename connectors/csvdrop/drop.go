@@ -37,6 +37,7 @@ import (
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/retry"
 	"github.com/askonce/askonce/internal/store"
+	"github.com/askonce/askonce/schemas"
 )
 
 // Sub-directories of a drop directory.
@@ -469,7 +470,7 @@ func (d *Drop) process(ctx context.Context, sink connector.Sink, name string, of
 	}
 	defer j.close()
 
-	fi := &fileInfo{name: name, hdr: hdr, agency: d.cfg.Agency, dc: d.cfg.DataCenter,
+	fi := &fileInfo{name: name, hdr: hdr, origin: schemas.Origin{Agency: d.cfg.Agency, DataCenter: d.cfg.DataCenter},
 		eventTime: of.mtime.UTC().Truncate(time.Millisecond), topics: d.topics}
 	total := max(of.lines-1, 0)
 	batch := make([]connector.Record, 0, d.cfg.BatchSize)

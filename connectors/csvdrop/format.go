@@ -29,10 +29,6 @@ const (
 	tNotes                // marginal notes, separated by '|'
 )
 
-func (t colType) String() string {
-	return [...]string{"text", "integer", "integer", "boolean", "date YYYY-MM-DD", "time HH:MM[:SS]", "list a|b|c"}[t]
-}
-
 // Column is one column of a kind's format.
 type Column struct {
 	Name     string

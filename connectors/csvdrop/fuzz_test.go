@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/askonce/askonce/connectors/connector"
+	"github.com/askonce/askonce/schemas"
 )
 
 // corpusSeeds adds every file of testdata/csv (the bad-input corpus) as a seed.
@@ -82,7 +83,7 @@ func FuzzCSVLine(f *testing.F) {
 		if err != nil {
 			t.Fatalf("header of its own names: %v", err)
 		}
-		fi := &fileInfo{name: "fuzz.csv", hdr: hdr, agency: "etatcivil", dc: "etatcivil-dc07"}
+		fi := &fileInfo{name: "fuzz.csv", hdr: hdr, origin: schemas.Origin{Agency: "etatcivil", DataCenter: "etatcivil-dc07"}}
 		rec := parseRecord(2, line)
 		out := fi.toRecord(rec)
 		if out.MapErr == nil && out.Value == nil {

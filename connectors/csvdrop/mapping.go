@@ -15,8 +15,7 @@ import (
 type fileInfo struct {
 	name      string
 	hdr       *header
-	agency    string
-	dc        string
+	origin    schemas.Origin
 	eventTime time.Time
 	topics    bus.Topics
 }
@@ -229,7 +228,7 @@ func (r *row) mapKind(fi *fileInfo, id string) (any, string, *connector.MapError
 	}
 	k := fi.hdr.kind
 	prov := schemas.Provenance{
-		Agency: fi.agency, DataCenter: fi.dc, SourceKey: k.Name + "/" + id,
+		Agency: fi.origin.Agency, DataCenter: fi.origin.DataCenter, SourceKey: k.Name + "/" + id,
 		SourceVersion: r.int64("version"), EventTime: fi.eventTime, Operation: r.op(),
 	}
 	var v any

@@ -107,7 +107,7 @@ func mapLine(t *testing.T, k *Kind, hdr, line []string, eventTime time.Time) con
 	if err != nil {
 		t.Fatalf("header: %v", err)
 	}
-	fi := &fileInfo{name: k.Name + "-test.csv", hdr: h, agency: "etatcivil", dc: "etatcivil-dc07",
+	fi := &fileInfo{name: k.Name + "-test.csv", hdr: h, origin: schemas.Origin{Agency: "etatcivil", DataCenter: "etatcivil-dc07"},
 		eventTime: eventTime, topics: bus.NewTopics(bus.TopicsConfig{})}
 	recs := readAll(t, strings.Join(hdr, ",")+"\n"+strings.Join(line, ",")+"\n")
 	if len(recs) != 2 {
@@ -130,7 +130,7 @@ func TestMappingMatchesPGOutbox(t *testing.T) {
 			hdr, line := csvOf(k, vals)
 			got := mapLine(t, k, hdr, line, at)
 			want := pgoutbox.Map(pgoutbox.Row{Seq: 1, Entity: k.Name, Key: k.Name + "/" + vals["id"], Op: "upsert",
-				Payload: jsonOf(t, k, vals), CreatedAt: at}, pgoutbox.Source{Agency: "etatcivil", DataCenter: "etatcivil-dc07"}, topics)
+				Payload: jsonOf(t, k, vals), CreatedAt: at}, schemas.Origin{Agency: "etatcivil", DataCenter: "etatcivil-dc07"}, topics)
 			if got.MapErr != nil || want.MapErr != nil {
 				t.Fatalf("map errors: csv %v, outbox %v", got.MapErr, want.MapErr)
 			}

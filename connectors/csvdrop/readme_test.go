@@ -56,7 +56,7 @@ func TestReadmeExamples(t *testing.T) {
 		if k.Base != bus.BaseCivilStatus {
 			agency = "cnas"
 		}
-		fi := &fileInfo{name: k.Name + "-example.csv", hdr: h, agency: agency, dc: agency + "-dc01",
+		fi := &fileInfo{name: k.Name + "-example.csv", hdr: h, origin: schemas.Origin{Agency: agency, DataCenter: agency + "-dc01"},
 			eventTime: time.Now().Add(-time.Minute).UTC().Truncate(time.Millisecond), topics: topics}
 		for _, rec := range recs[1:] {
 			r := fi.toRecord(rec)

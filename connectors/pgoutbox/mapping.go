@@ -35,17 +35,11 @@ type Row struct {
 	CreatedAt time.Time
 }
 
-// Source identifies who published a row, for its provenance.
-type Source struct {
-	Agency     string
-	DataCenter string
-}
-
 // Map turns an outbox row into the record for its topic (topics names the
 // topics, prefix included). A row that cannot be mapped comes back with
 // MapErr set, to be dead-lettered with its payload; it never stops the
 // connector.
-func Map(row Row, src Source, topics bus.Topics) connector.Record {
+func Map(row Row, origin schemas.Origin, topics bus.Topics) connector.Record {
 	rec := connector.Record{Raw: row.Payload, Position: fmt.Sprintf("seq %d", row.Seq), Key: []byte(row.Key)}
 	base, ok := Entities[row.Entity]
 	switch base {
@@ -79,7 +73,7 @@ func Map(row Row, src Source, topics bus.Topics) connector.Record {
 		return rec
 	}
 	prov := schemas.Provenance{
-		Agency: src.Agency, DataCenter: src.DataCenter, SourceKey: row.Key,
+		Agency: origin.Agency, DataCenter: origin.DataCenter, SourceKey: row.Key,
 		SourceVersion: p.Version, EventTime: row.CreatedAt.UTC().Truncate(time.Millisecond), Operation: op,
 	}
 	var err error

@@ -6,6 +6,7 @@ import (
 
 	"github.com/askonce/askonce/connectors/pgoutbox"
 	"github.com/askonce/askonce/internal/bus"
+	"github.com/askonce/askonce/schemas"
 )
 
 // BenchmarkMap is the connector's per-row mapping (JSON payload to the
@@ -19,7 +20,7 @@ func BenchmarkMap(b *testing.B) {
 			`"mother_first_names_latin": "Fatima", "mother_surname_arabic": "حداد", "mother_first_names_arabic": "فاطمة", ` +
 			`"father_nin": null, "mother_nin": null, "act_number": 1234, "act_year": 1991, "act_commune": "1601", ` +
 			`"registered_on": "1991-04-20", "birth_time": "08:30:00", "marginal_notes": []}`)}
-	src := pgoutbox.Source{Agency: "etatcivil", DataCenter: "etatcivil-dc01"}
+	src := schemas.Origin{Agency: "etatcivil", DataCenter: "etatcivil-dc01"}
 	topics := bus.NewTopics(bus.TopicsConfig{})
 	b.ReportAllocs()
 	for b.Loop() {

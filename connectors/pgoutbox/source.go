@@ -14,6 +14,7 @@ import (
 	"github.com/askonce/askonce/connectors/connector"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/retry"
+	"github.com/askonce/askonce/schemas"
 )
 
 // Config is one outbox connector instance.
@@ -58,7 +59,7 @@ type Outbox struct {
 	pool   *pgxpool.Pool
 	table  string // schema-qualified, quoted
 	cfg    Config
-	src    Source
+	origin schemas.Origin
 	topics bus.Topics
 	log    *slog.Logger
 
@@ -80,7 +81,7 @@ func NewOutbox(pool *pgxpool.Pool, cfg Config, topics bus.Topics, log *slog.Logg
 		cfg.PollInterval = 250 * time.Millisecond
 	}
 	return &Outbox{pool: pool, table: pgx.Identifier{schema, "askonce_outbox"}.Sanitize(), cfg: cfg,
-		src: Source{Agency: cfg.Agency, DataCenter: cfg.DataCenter}, topics: topics,
+		origin: schemas.Origin{Agency: cfg.Agency, DataCenter: cfg.DataCenter}, topics: topics,
 		log: log.With("connector", "pgoutbox:"+cfg.DataCenter, "agency", cfg.Agency)}
 }
 
@@ -210,7 +211,7 @@ func (o *Outbox) Read(ctx context.Context, after int64, max int) (Batch, error) 
 			o.gapSeq = 0 // passed: rolled back for good
 		}
 		r.Payload = []byte(payload)
-		b.Records = append(b.Records, Map(r, o.src, o.topics))
+		b.Records = append(b.Records, Map(r, o.origin, o.topics))
 		b.Last = r.Seq
 		next = r.Seq + 1
 	}

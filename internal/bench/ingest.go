@@ -245,7 +245,7 @@ func (e *env) reconcile(ctx context.Context, srcURL string, busPool *pgxpool.Poo
 	topics := bus.NewTopics(bus.TopicsConfig{Prefix: prefix})
 	rules := schemas.Rules{AllowSynthetic: true}
 	for _, s := range cfg.Connect.PGOutbox {
-		rep, err := reconcile.Compare(ctx, reconcile.Source{Agency: s.Agency, DataCenter: s.DataCenter, Pool: src, Schema: s.Schema}, busPool, rules, topics)
+		rep, err := reconcile.Compare(ctx, reconcile.Outbox{Origin: schemas.Origin{Agency: s.Agency, DataCenter: s.DataCenter}, Pool: src, Schema: s.Schema}, busPool, rules, topics)
 		if err != nil {
 			return 0, err
 		}

@@ -188,7 +188,7 @@ func checkTopics(ctx context.Context, t *testing.T, brokerAddr string, reg confi
 		rows, err := src.Query(ctx, `SELECT seq, entity, key, op, payload::text, created_at FROM `+
 			pgx.Identifier{s.Schema, "askonce_outbox"}.Sanitize()+` ORDER BY seq`)
 		testenv.Must(t, err, "outbox of %s", s.DataCenter)
-		ps := pgoutbox.Source{Agency: s.Agency, DataCenter: s.DataCenter}
+		ps := schemas.Origin{Agency: s.Agency, DataCenter: s.DataCenter}
 		for rows.Next() {
 			var r pgoutbox.Row
 			var payload string
@@ -283,7 +283,7 @@ func checkTopics(ctx context.Context, t *testing.T, brokerAddr string, reg confi
 		if bus.Header(m, bus.HeaderDLQCode) == "" {
 			t.Errorf("chaos: DLQ record without a reason: %v", m.Headers)
 		}
-		if bus.Header(m, bus.HeaderDLQSource) == materialize.Source {
+		if bus.Header(m, bus.HeaderDLQSource) == materialize.DLQSource {
 			if isHostile(m.Key) {
 				tc.DLQHostile++
 			} else {

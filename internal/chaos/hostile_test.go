@@ -339,7 +339,7 @@ func checkHostile(ctx context.Context, t *testing.T, brokerAddr string, topics b
 					bad = "code " + c
 				}
 			}
-			if s.dlqFrom[m.Case] != materialize.Source {
+			if s.dlqFrom[m.Case] != materialize.DLQSource {
 				bad += " (dead-lettered by " + s.dlqFrom[m.Case] + ")"
 			}
 			distinct := slices.Compact(slices.Sorted(slices.Values(codes)))

@@ -208,13 +208,13 @@ type Connect struct {
 	// (needs DELETE on askonce_outbox); 0 never prunes.
 	PruneAfter time.Duration `mapstructure:"prune_after"`
 	// PGOutbox lists the transactional-outbox sources (set in the YAML file).
-	PGOutbox []PGOutboxSource `mapstructure:"pgoutbox"`
+	PGOutbox []PGOutbox `mapstructure:"pgoutbox"`
 	// CSVDrop lists the directories watched for legacy CSV exports.
-	CSVDrop []CSVDropSource `mapstructure:"csvdrop"`
+	CSVDrop []CSVDrop `mapstructure:"csvdrop"`
 }
 
-// PGOutboxSource is one agency data center's database with an askonce_outbox.
-type PGOutboxSource struct {
+// PGOutbox is one agency data center's database with an askonce_outbox.
+type PGOutbox struct {
 	Agency     string `mapstructure:"agency" yaml:"agency"`
 	DataCenter string `mapstructure:"data_center" yaml:"data_center"`
 	// URL of the agency database; empty means connect.sources_url.
@@ -223,8 +223,8 @@ type PGOutboxSource struct {
 	Schema string `mapstructure:"schema" yaml:"schema"`
 }
 
-// CSVDropSource is one directory where a legacy system drops CSV exports.
-type CSVDropSource struct {
+// CSVDrop is one directory where a legacy system drops CSV exports.
+type CSVDrop struct {
 	Agency     string `mapstructure:"agency" yaml:"agency"`
 	DataCenter string `mapstructure:"data_center" yaml:"data_center"`
 	// Dir is watched for *.csv files; done/ and rejected/ are created in it.

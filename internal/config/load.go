@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -208,6 +207,3 @@ func Keys() []string {
 	walk("", reflect.ValueOf(Default()), func(f field) { keys = append(keys, f.key) })
 	return keys
 }
-
-// Environ is os.Environ, named so that callers document where environment comes from.
-func Environ() []string { return os.Environ() }

@@ -226,9 +226,9 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 func waitCaughtUp(ctx context.Context, cfg *config.Config, pool, src *pgxpool.Pool, api string, log *slog.Logger) (outside, error) {
 	rules := schemas.Rules{AllowSynthetic: true, AllowPendingWilayas: cfg.Rules.AllowPendingWilayas}
 	topics := bus.NewTopics(wiring.Topics(cfg.Kafka.Topics))
-	var srcs []reconcile.Source
+	var srcs []reconcile.Outbox
 	for _, s := range cfg.Connect.PGOutbox {
-		srcs = append(srcs, reconcile.Source{Agency: s.Agency, DataCenter: s.DataCenter, Pool: src, Schema: s.Schema})
+		srcs = append(srcs, reconcile.Outbox{Origin: schemas.Origin{Agency: s.Agency, DataCenter: s.DataCenter}, Pool: src, Schema: s.Schema})
 	}
 	compare := func(ctx context.Context) ([]reconcile.Report, error) {
 		reps := make([]reconcile.Report, 0, len(srcs))

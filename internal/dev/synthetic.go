@@ -16,7 +16,7 @@ func AddSynthetic(cfg *config.Config) {
 	}
 	for _, dc := range synth.DataCenters(cfg.Seed.DataCenters) {
 		if !have[dc.Name] {
-			cfg.Connect.PGOutbox = append(cfg.Connect.PGOutbox, config.PGOutboxSource{Agency: dc.Agency, DataCenter: dc.Name, Schema: dc.Schema})
+			cfg.Connect.PGOutbox = append(cfg.Connect.PGOutbox, config.PGOutbox{Agency: dc.Agency, DataCenter: dc.Name, Schema: dc.Schema})
 		}
 	}
 	cfg.Rules.AllowSynthetic = true

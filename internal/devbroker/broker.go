@@ -132,20 +132,6 @@ func (b *Broker) Close() {
 	b.log.Info("embedded Kafka broker stopped", "addr", b.addr)
 }
 
-// Run starts a broker and serves until ctx ends.
-func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr string)) error {
-	b, err := Start(cfg, log)
-	if err != nil {
-		return err
-	}
-	if ready != nil {
-		ready(b.addr)
-	}
-	<-ctx.Done()
-	b.Close()
-	return nil
-}
-
 // lockDir takes an exclusive advisory lock on dir, so that a second broker
 // can not corrupt the first one's files.
 func lockDir(dir string) (*os.File, error) {

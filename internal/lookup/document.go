@@ -18,13 +18,14 @@ type Document struct {
 	AsOf        string         `json:"as_of"`     // RFC 3339: the store held every record read as of then
 	ValidUntil  *string        `json:"valid_until"`
 	// Fields are the document's fields the purpose may see.
-	Fields     map[string]any   `json:"fields"`
-	Provenance []DocumentSource `json:"provenance"`
-	Issuer     string           `json:"issuer"`
+	Fields     map[string]any `json:"fields"`
+	Provenance []Provenance   `json:"provenance"`
+	Issuer     string         `json:"issuer"`
 }
 
-// DocumentSource is one source record a document rests on.
-type DocumentSource struct {
+// Provenance is one source record a document rests on, as a document
+// carries it (the record's schemas.Provenance without the operation).
+type Provenance struct {
 	Agency     string `json:"agency"`
 	DataCenter string `json:"data_center"`
 	SourceKey  string `json:"source_key"`

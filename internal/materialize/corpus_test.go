@@ -256,7 +256,7 @@ func TestTopicCorpus(t *testing.T) {
 		if got := bus.Header(m, bus.HeaderDLQCode); got != c.Code {
 			t.Errorf("%s (%s): DLQ code %q (%s), want %q", name, c.What, got, bus.Header(m, bus.HeaderDLQMessage), c.Code)
 		}
-		if bus.Header(m, bus.HeaderDLQMessage) == "" || bus.Header(m, bus.HeaderDLQSource) != materialize.Source ||
+		if bus.Header(m, bus.HeaderDLQMessage) == "" || bus.Header(m, bus.HeaderDLQSource) != materialize.DLQSource ||
 			!strings.HasPrefix(bus.Header(m, bus.HeaderDLQPosition), topicOf[c.Topic]+"/") {
 			t.Errorf("%s: DLQ headers %v", name, m.Headers)
 		}

@@ -69,7 +69,7 @@ func (e *env) run(t *testing.T, ctx context.Context, group string) (stop func(),
 		once = true
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("materialize.Run: %v", err)
+			t.Errorf("wiring.RunMaterializer: %v", err)
 		}
 	}, srv
 }
@@ -184,7 +184,7 @@ func TestMaterializeAppliesVersionsAndDeadLetters(t *testing.T) {
 		if !ok {
 			t.Fatalf("DLQ lacks %s: %v", code, codes)
 		}
-		if bus.Header(m, bus.HeaderDLQSource) != materialize.Source || bus.Header(m, bus.HeaderDLQPosition) == "" {
+		if bus.Header(m, bus.HeaderDLQSource) != materialize.DLQSource || bus.Header(m, bus.HeaderDLQPosition) == "" {
 			t.Errorf("DLQ %s headers: %v", code, m.Headers)
 		}
 	}

@@ -22,8 +22,9 @@ import (
 	"github.com/askonce/askonce/schemas"
 )
 
-// Source is the DLQ source name of materializer rejects.
-const Source = "materialize"
+// DLQSource names the materializer in the askonce.dlq.source header of
+// the records it dead-letters.
+const DLQSource = "materialize"
 
 // Materializer consumes the record topics in a consumer group and applies
 // them to the store. Several instances with the same group share the
@@ -348,8 +349,7 @@ type reject struct {
 	code   string
 	text   string
 	viol   schemas.Violations
-	agency string
-	dc     string
+	origin schemas.Origin // empty when the message could not be decoded
 }
 
 // prepared is a batch decoded and validated, ready to be stored.
@@ -382,7 +382,7 @@ func (m *Materializer) prepare(ctx context.Context, msgs []kafka.Message) (*prep
 			w, err := bus.ParseWatermark(msg, m.topics.WritersOf(msg.Topic), now)
 			if we := (*bus.WatermarkError)(nil); errors.As(err, &we) {
 				rejects = append(rejects, reject{msg: msg, code: we.Code, text: we.Error(),
-					agency: bus.Header(msg, bus.HeaderWatermarkAgency), dc: bus.Header(msg, bus.HeaderWatermarkDataCenter)})
+					origin: schemas.Origin{Agency: bus.Header(msg, bus.HeaderWatermarkAgency), DataCenter: bus.Header(msg, bus.HeaderWatermarkDataCenter)}})
 				continue
 			}
 			k := markKey{dc: w.DataCenter, topic: msg.Topic, partition: msg.Partition}
@@ -401,12 +401,12 @@ func (m *Materializer) prepare(ctx context.Context, msgs []kafka.Message) (*prep
 			return nil, err // the registry is unreachable: retry the batch
 		}
 		if vs := m.rules.Check(v); len(vs) > 0 {
-			rejects = append(rejects, reject{msg: msg, code: vs[0].Code, text: vs.Error(), viol: vs, agency: prov.Agency, dc: prov.DataCenter})
+			rejects = append(rejects, reject{msg: msg, code: vs[0].Code, text: vs.Error(), viol: vs, origin: schemas.Origin{Agency: prov.Agency, DataCenter: prov.DataCenter}})
 			continue
 		}
 		r, err := rowOf(v, o)
 		if err != nil {
-			rejects = append(rejects, reject{msg: msg, code: schemas.CodeKindPayload, text: err.Error(), agency: prov.Agency, dc: prov.DataCenter})
+			rejects = append(rejects, reject{msg: msg, code: schemas.CodeKindPayload, text: err.Error(), origin: schemas.Origin{Agency: prov.Agency, DataCenter: prov.DataCenter}})
 			continue
 		}
 		r.msg, r.agency = i, prov.Agency
@@ -450,7 +450,7 @@ func (m *Materializer) store(ctx context.Context, p *prepared) error {
 	res, fails, err := applyIsolating(ctx, conn.Conn(), b, func(fails []poison.Failure[row]) error {
 		for _, f := range fails {
 			msg := p.msgs[f.Item.msg]
-			refused = append(refused, reject{msg: msg, code: poison.CodeStoreRefused, text: poison.Reason(f.Err), agency: f.Item.agency, dc: f.Item.dc})
+			refused = append(refused, reject{msg: msg, code: poison.CodeStoreRefused, text: poison.Reason(f.Err), origin: schemas.Origin{Agency: f.Item.agency, DataCenter: f.Item.dc}})
 			m.log.Warn("record refused by the store, dead-lettered", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset,
 				"data_center", f.Item.dc, "reason", poison.Reason(f.Err))
 		}
@@ -493,7 +493,7 @@ func (m *Materializer) deadLetter(ctx context.Context, rejects []reject) error {
 	out := make([]kafka.Message, len(rejects))
 	now := time.Now()
 	for i, r := range rejects {
-		rj := bus.Reject{Code: r.code, Message: r.text, Source: Source, Topic: r.msg.Topic, Agency: r.agency, DataCenter: r.dc,
+		rj := bus.Reject{Code: r.code, Message: r.text, Source: DLQSource, Topic: r.msg.Topic, Agency: r.origin.Agency, DataCenter: r.origin.DataCenter,
 			Position: bus.OffsetPosition(r.msg.Topic, r.msg.Partition, r.msg.Offset)}
 		if r.viol != nil {
 			rj.Violations = r.viol

@@ -140,10 +140,6 @@ func (s *Server) AddReport(name string, c Check) {
 	s.reports[name] = true
 }
 
-// Handle adds a handler to the ops mux (for example a component's own
-// status page).
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
-
 // Handler serves /metrics, /healthz and /readyz; it lets an API server
 // expose them on its own port as well.
 func (s *Server) Handler() http.Handler { return s.mux }

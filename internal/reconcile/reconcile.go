@@ -23,12 +23,11 @@ import (
 	"github.com/askonce/askonce/schemas"
 )
 
-// Source is one pgoutbox data center to compare.
-type Source struct {
-	Agency     string
-	DataCenter string
-	Pool       *pgxpool.Pool
-	Schema     string
+// Outbox is one data center's askonce_outbox to compare with the store.
+type Outbox struct {
+	schemas.Origin
+	Pool   *pgxpool.Pool
+	Schema string // holding askonce_outbox; empty means public
 }
 
 // Report is the comparison of one data center.
@@ -72,7 +71,7 @@ type state struct {
 }
 
 // Compare reconciles one source with the store.
-func Compare(ctx context.Context, src Source, storePool *pgxpool.Pool, rules schemas.Rules, topics bus.Topics) (Report, error) {
+func Compare(ctx context.Context, src Outbox, storePool *pgxpool.Pool, rules schemas.Rules, topics bus.Topics) (Report, error) {
 	rep := Report{Agency: src.Agency, DataCenter: src.DataCenter}
 	source, err := sourceState(ctx, src, rules, topics)
 	if err != nil {
@@ -167,7 +166,7 @@ func sum(key string, version int64, deleted bool) uint64 {
 
 // sourceState reads the latest outbox row of every key, maps and
 // validates it exactly as the connector does.
-func sourceState(ctx context.Context, src Source, rules schemas.Rules, topics bus.Topics) (map[string]state, error) {
+func sourceState(ctx context.Context, src Outbox, rules schemas.Rules, topics bus.Topics) (map[string]state, error) {
 	schema := src.Schema
 	if schema == "" {
 		schema = "public"
@@ -179,7 +178,6 @@ func sourceState(ctx context.Context, src Source, rules schemas.Rules, topics bu
 	}
 	defer rows.Close()
 	out := map[string]state{}
-	ps := pgoutbox.Source{Agency: src.Agency, DataCenter: src.DataCenter}
 	for rows.Next() {
 		var r pgoutbox.Row
 		var payload string
@@ -187,7 +185,7 @@ func sourceState(ctx context.Context, src Source, rules schemas.Rules, topics bu
 			return nil, fmt.Errorf("reconcile: read %s: %w", src.DataCenter, err)
 		}
 		r.Payload = []byte(payload)
-		rec := pgoutbox.Map(r, ps, topics)
+		rec := pgoutbox.Map(r, src.Origin, topics)
 		s := state{deleted: r.Op == "delete"}
 		if rec.MapErr == nil {
 			if v, ok := rec.Value.(schemas.Record); ok {

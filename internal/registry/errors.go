@@ -63,12 +63,6 @@ func IsNotFound(err error) bool {
 	return errors.As(err, &e) && e.Status == 404
 }
 
-// IsIncompatible tells whether err is a registry refusal of an incompatible schema.
-func IsIncompatible(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Code == CodeIncompatible
-}
-
 // IsPermanent tells whether err is a registry answer that retrying cannot
 // change: a refused or invalid schema, or refused credentials. Outages
 // (no answer, 5xx) are not permanent.

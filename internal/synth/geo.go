@@ -123,13 +123,6 @@ var splitFrom = [NumWilayas + 1]uint8{49: 1, 50: 1, 51: 7, 52: 8, 53: 11, 54: 11
 // NumWilayas is the number of wilayas in force.
 const NumWilayas = 58
 
-// Wilayas returns the 58 wilayas in code order.
-func Wilayas() []Wilaya {
-	out := make([]Wilaya, NumWilayas)
-	copy(out, wilayas[1:])
-	return out
-}
-
 // wilayaCDF is the cumulative population share, for weighted draws.
 var wilayaCDF = func() [NumWilayas + 1]float64 {
 	var c [NumWilayas + 1]float64
