@@ -95,7 +95,7 @@ func (p *Publisher) Publish(ctx context.Context, inst Instance, recs []Record) (
 		r := &recs[i]
 		reject := func(code, msg string, violations any) {
 			msgs = append(msgs, bus.DLQMessage(p.dlq, r.Key, r.Raw, bus.Reject{
-				Code: code, Message: msg, Violations: violations, Source: inst.Name(),
+				Code: code, Message: msg, Violations: violations, RejectedBy: inst.Name(),
 				Position: r.Position, Topic: r.Topic, Agency: inst.Agency, DataCenter: inst.DataCenter,
 			}, p.now()))
 			outs[i] = Outcome{Code: code, Message: msg}

@@ -28,8 +28,8 @@ const (
 type Reject struct {
 	Code       string
 	Message    string
-	Violations any // marshalled to JSON when not nil
-	Source     string
+	Violations any    // marshalled to JSON when not nil
+	RejectedBy string // the component or connector instance that rejected it (header askonce.dlq.source)
 	Position   string
 	Topic      string
 	Agency     string
@@ -41,7 +41,7 @@ func DLQMessage(dlqTopic string, key, value []byte, r Reject, now time.Time) kaf
 	h := []kafka.Header{
 		{Key: HeaderDLQCode, Value: []byte(r.Code)},
 		{Key: HeaderDLQMessage, Value: []byte(r.Message)},
-		{Key: HeaderDLQSource, Value: []byte(r.Source)},
+		{Key: HeaderDLQSource, Value: []byte(r.RejectedBy)},
 		{Key: HeaderDLQPosition, Value: []byte(r.Position)},
 		{Key: HeaderDLQTopic, Value: []byte(r.Topic)},
 		{Key: HeaderDLQAgency, Value: []byte(r.Agency)},

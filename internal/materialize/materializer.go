@@ -493,7 +493,7 @@ func (m *Materializer) deadLetter(ctx context.Context, rejects []reject) error {
 	out := make([]kafka.Message, len(rejects))
 	now := time.Now()
 	for i, r := range rejects {
-		rj := bus.Reject{Code: r.code, Message: r.text, Source: DLQSource, Topic: r.msg.Topic, Agency: r.origin.Agency, DataCenter: r.origin.DataCenter,
+		rj := bus.Reject{Code: r.code, Message: r.text, RejectedBy: DLQSource, Topic: r.msg.Topic, Agency: r.origin.Agency, DataCenter: r.origin.DataCenter,
 			Position: bus.OffsetPosition(r.msg.Topic, r.msg.Partition, r.msg.Offset)}
 		if r.viol != nil {
 			rj.Violations = r.viol

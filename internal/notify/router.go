@@ -28,9 +28,9 @@ import (
 	"github.com/askonce/askonce/schemas"
 )
 
-// Source is the DLQ source name of the router's rejects (portfolio changes
-// that cannot apply).
-const Source = "notify"
+// Component is the router's name: the DLQ source (askonce.dlq.source) of
+// its rejects, and the clerk of the audit entries of its notifications.
+const Component = "notify"
 
 // Auditor appends entries to the hash-chained audit log (*audit.Log).
 type Auditor interface {
@@ -193,7 +193,7 @@ func (rt *Router) processIsolating(ctx context.Context, msgs []kafka.Message) er
 	out := make([]kafka.Message, len(fails))
 	for i, f := range fails {
 		m := f.Item
-		out[i] = bus.DLQMessage("", m.Key, m.Value, bus.Reject{Code: poison.CodeStoreRefused, Message: poison.Reason(f.Err), Source: Source,
+		out[i] = bus.DLQMessage("", m.Key, m.Value, bus.Reject{Code: poison.CodeStoreRefused, Message: poison.Reason(f.Err), RejectedBy: Component,
 			Topic: m.Topic, Position: bus.OffsetPosition(m.Topic, m.Partition, m.Offset)}, now)
 		rt.log.Warn("record refused, dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", poison.Reason(f.Err))
 		rt.m.skipped.WithLabelValues(m.Topic).Inc()
@@ -244,7 +244,7 @@ func (rt *Router) process(ctx context.Context, msgs []kafka.Message) error {
 			var de *bus.DecodeError
 			switch {
 			case errors.As(err, &de):
-				rejects = append(rejects, bus.DLQMessage("", msg.Key, msg.Value, bus.Reject{Code: de.Reason, Message: de.Error(), Source: Source,
+				rejects = append(rejects, bus.DLQMessage("", msg.Key, msg.Value, bus.Reject{Code: de.Reason, Message: de.Error(), RejectedBy: Component,
 					Topic: msg.Topic, Position: bus.OffsetPosition(msg.Topic, msg.Partition, msg.Offset)}, now))
 			case err != nil:
 				return err
@@ -364,7 +364,7 @@ func (rt *Router) process(ctx context.Context, msgs []kafka.Message) error {
 			reason += " (correction)"
 		}
 		emitted = append(emitted, [2]string{n.Agency, n.Kind})
-		entries = append(entries, audit.Entry{At: now, RequestID: id, Client: n.Agency, ClerkID: Source, NIN: n.NIN,
+		entries = append(entries, audit.Entry{At: now, RequestID: id, Client: n.Agency, ClerkID: Component, NIN: n.NIN,
 			DocumentType: audit.DocNotification, Purpose: n.Purpose, Outcome: audit.OutcomeNotified, Reason: reason, DocumentID: id})
 	}
 
@@ -422,7 +422,7 @@ func (rt *Router) applyPortfolio(ctx context.Context, tx pgx.Tx, pcs []portfolio
 		pos := bus.OffsetPosition(p.msg.Topic, p.msg.Partition, p.msg.Offset)
 		reject := func(code, text string) {
 			rt.m.portfolioChanges.WithLabelValues("rejected").Inc()
-			rejects = append(rejects, bus.DLQMessage("", p.msg.Key, p.msg.Value, bus.Reject{Code: code, Message: text, Source: Source,
+			rejects = append(rejects, bus.DLQMessage("", p.msg.Key, p.msg.Value, bus.Reject{Code: code, Message: text, RejectedBy: Component,
 				Topic: p.msg.Topic, Agency: pc.Agency, Position: pos}, now))
 		}
 		m := portfolio.Member{Agency: pc.Agency, NIN: pc.NIN, Kinds: pc.Kinds, Purpose: pc.Purpose}
