@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/askonce/askonce/internal/lookup"
+	"github.com/askonce/askonce/schemas"
 )
 
 // item is one labelled value of a document, as the templates lay it out:
@@ -106,10 +107,7 @@ func orderKeys(m map[string]any) []string {
 // amounts are centimes of DZD.
 var amountKeys = map[string]bool{"wage_base": true, "amount_due": true, "amount_paid": true, "wages": true, "due": true, "paid": true}
 
-var (
-	dateRe = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
-	ninRe  = regexp.MustCompile(`^\d{18}$`)
-)
+var dateRe = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 
 // maskNIN keeps the last four digits: enough to compare with the paper,
 // not enough to use the number.
@@ -208,7 +206,7 @@ func (b builder) text(key string, v any) string {
 		return string(x)
 	case string:
 		switch {
-		case b.mask && isNINKey(key) && ninRe.MatchString(x):
+		case b.mask && isNINKey(key) && schemas.ValidNIN(x):
 			return maskNIN(x)
 		case key == "sex" && (x == "M" || x == "F"):
 			return b.l.T("sex." + x)
