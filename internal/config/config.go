@@ -13,7 +13,9 @@ import (
 // same structure and uses the parts it needs. Field tags give the key used
 // in YAML files, in ASKONCE_* environment variables (upper case, dots become
 // underscores) and in `askonce config print`. Fields tagged secret are
-// redacted wherever the configuration is shown.
+// redacted wherever the configuration is shown. Every secret value X has a
+// sibling X_file (ASKONCE_..._FILE): a file the value is read from, the
+// form Kubernetes and compose secrets are mounted in (see Load).
 type Config struct {
 	Log         Log         `mapstructure:"log"`
 	Ops         Ops         `mapstructure:"ops"`
@@ -84,6 +86,8 @@ type SASL struct {
 	Mechanism string `mapstructure:"mechanism"`
 	Username  string `mapstructure:"username"`
 	Password  string `mapstructure:"password" secret:"true"`
+	// PasswordFile is a file holding Password (see Load).
+	PasswordFile string `mapstructure:"password_file"`
 }
 
 // Topics configures the names and shapes of the bus topics. They are
@@ -135,7 +139,9 @@ type Broker struct {
 type Postgres struct {
 	// URL is a libpq connection URL. Empty means the private dev instance
 	// (its URL, with its generated password, is read from Dev.Dir).
-	URL      string `mapstructure:"url" secret:"url"`
+	URL string `mapstructure:"url" secret:"url"`
+	// URLFile is a file holding URL (see Load).
+	URLFile  string `mapstructure:"url_file"`
 	MaxConns int    `mapstructure:"max_conns"`
 	Dev      DevPG  `mapstructure:"dev"`
 }
@@ -164,6 +170,8 @@ type Registry struct {
 	// `askonce registry` demands them when RequireAuth is set.
 	Username string `mapstructure:"username"`
 	Password string `mapstructure:"password" secret:"true"`
+	// PasswordFile is a file holding Password (see Load).
+	PasswordFile string `mapstructure:"password_file"`
 	// Timeout bounds each registry request.
 	Timeout time.Duration `mapstructure:"timeout"`
 	// AutoRegister lets producers register their schema at start. Off where
@@ -197,6 +205,8 @@ type Connect struct {
 	// and where `askonce seed` writes the synthetic agencies. Empty means the
 	// private PostgreSQL's server, database askonce_sources.
 	SourcesURL string `mapstructure:"sources_url" secret:"url"`
+	// SourcesURLFile is a file holding SourcesURL (see Load).
+	SourcesURLFile string `mapstructure:"sources_url_file"`
 	// BatchSize is the most records a connector reads, publishes and
 	// checkpoints at once; it bounds memory whatever the backlog.
 	BatchSize int `mapstructure:"batch_size"`

@@ -89,6 +89,9 @@ func Load(src Layers) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %s", cleanDecodeError(v, err))
 	}
+	if err := readSecretFiles(&cfg); err != nil {
+		return nil, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -96,7 +99,9 @@ func Load(src Layers) (*Config, error) {
 }
 
 // envLayer turns ASKONCE_* variables into a nested map, and refuses
-// variables that name no known key (a typo would otherwise be silently ignored).
+// variables that name no known key (a typo would otherwise be silently
+// ignored), except the service links Kubernetes injects and the variables
+// of single subcommands (NotConfig).
 func envLayer(environ []string, known map[string]field) (map[string]any, error) {
 	byEnv := make(map[string]string, len(known))
 	for key := range known {
@@ -111,7 +116,9 @@ func envLayer(environ []string, known map[string]field) (map[string]any, error) 
 		}
 		key, ok := byEnv[name]
 		if !ok {
-			unknown = append(unknown, name)
+			if !NotConfig[name] && !IsServiceLink(name, val) {
+				unknown = append(unknown, name)
+			}
 			continue
 		}
 		setNested(out, key, val)
@@ -121,6 +128,14 @@ func envLayer(environ []string, known map[string]field) (map[string]any, error) 
 		return nil, fmt.Errorf("config: unknown environment variables %s (see deploy/askonce.example.yaml for the keys)", strings.Join(unknown, ", "))
 	}
 	return out, nil
+}
+
+// NotConfig are ASKONCE_* variables that are not configuration keys but
+// are read by one subcommand; the loader leaves them alone so that they can
+// stay exported in a shell that also runs other subcommands.
+var NotConfig = map[string]bool{
+	// The API key of `askonce request`: a secret kept off the command line.
+	"ASKONCE_REQUEST_KEY": true,
 }
 
 // EnvName is the environment variable that sets key.

@@ -303,8 +303,13 @@ const Redacted = "<redacted>"
 
 // YAML renders the configuration as YAML, in declaration order, with
 // secrets redacted: it is what `askonce config print` shows and can be
-// saved as a configuration file once the secrets are filled back in.
+// saved as a configuration file once the secrets are filled back in. A
+// secret read from its _file shows empty: the file stays its source.
 func (c *Config) YAML() ([]byte, error) {
+	fromFile := map[string]bool{}
+	for _, p := range secretPairs(reflect.ValueOf(*c)) {
+		fromFile[p.value.key] = p.file.value.String() != ""
+	}
 	root := &yaml.Node{Kind: yaml.MappingNode}
 	walk("", reflect.ValueOf(*c), func(f field) {
 		parts := strings.Split(f.key, ".")
@@ -313,6 +318,9 @@ func (c *Config) YAML() ([]byte, error) {
 			m = childMap(m, p)
 		}
 		val := redact(f)
+		if fromFile[f.key] {
+			val = ""
+		}
 		var n yaml.Node
 		if err := n.Encode(val); err != nil {
 			n = yaml.Node{Kind: yaml.ScalarNode, Value: fmt.Sprint(val)}

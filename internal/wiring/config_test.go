@@ -20,10 +20,13 @@ func TestTranslationsCarryEveryField(t *testing.T) {
 		ignored int // keys of the section the component's config does not hold
 	}{
 		{"postgres.dev", &config.DevPG{}, func(in any) any { return DevPG(*in.(*config.DevPG)) }, 0},
-		{"broker", &config.Broker{}, func(in any) any { return Broker(*in.(*config.Broker)) }, 0},
+		// A secret's <key>_file is read by config.Load into the secret itself.
+		{"broker", &config.Broker{}, func(in any) any { return Broker(*in.(*config.Broker)) },
+			1}, // sasl.password_file
 		{"registry", &config.Registry{}, func(in any) any { return RegistryClient(*in.(*config.Registry)) },
-			4}, // auto_register (OpenBus), listen, compatibility, require_auth (the server)
-		{"kafka", &config.Kafka{}, func(in any) any { return Kafka(*in.(*config.Kafka)) }, 0},
+			5}, // auto_register (OpenBus), listen, compatibility, require_auth (the server), password_file
+		{"kafka", &config.Kafka{}, func(in any) any { return Kafka(*in.(*config.Kafka)) },
+			1}, // sasl.password_file
 		{"materialize", &config.Materialize{}, func(in any) any { return Materialize(*in.(*config.Materialize)) },
 			1}, // frozen_after (RunMaterializer's readiness check)
 	} {
