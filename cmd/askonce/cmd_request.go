@@ -19,7 +19,7 @@ import (
 )
 
 func (a *app) requestCmd() *cobra.Command {
-	var url, key, doc, nin, purpose, clerk, out, samples string
+	var url, key, keyFile, doc, nin, purpose, clerk, out, samples string
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "request",
@@ -27,6 +27,9 @@ func (a *app) requestCmd() *cobra.Command {
 		Long: `Sends POST /v1/document-requests and prints the answer: the signed document (saved with --out,
 to check later with 'askonce verify'), or the problem (not held and which paper to ask for,
 denied, invalid). Exit status 0 when issued, 3 when not held, 1 otherwise.
+
+The client's API key is read from --key-file FILE or from ASKONCE_REQUEST_KEY, never from
+the command line (where ps and the shell history would show it).
 
 --samples FILE asks every document type for every citizen of a sample file written by
 'askonce dev' (.var/dev/sample-citizens.json) and checks each outcome against the expected one.`,
@@ -37,8 +40,12 @@ denied, invalid). Exit status 0 when issued, 3 when not held, 1 otherwise.
 			if samples != "" {
 				return a.requestSamples(ctx, hc, samples, url)
 			}
-			if key == "" {
-				return errors.New("request: --key is required (the client's API key)")
+			if cmd.Flags().Changed("key") {
+				return errors.New("request: --key is refused: a key on the command line shows in ps and the shell history; use --key-file FILE or ASKONCE_REQUEST_KEY")
+			}
+			key, err := a.requestKey(keyFile)
+			if err != nil {
+				return err
 			}
 			if doc == "" || nin == "" || purpose == "" {
 				return errors.New("request: --type, --nin and --purpose are required")
@@ -78,7 +85,9 @@ denied, invalid). Exit status 0 when issued, 3 when not held, 1 otherwise.
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&url, "url", "http://127.0.0.1:8080", "lookup API base URL")
-	fl.StringVar(&key, "key", "", "the client's API key")
+	fl.StringVar(&keyFile, "key-file", "", "file holding the client's API key (default: $ASKONCE_REQUEST_KEY)")
+	fl.StringVar(&key, "key", "", "refused: use --key-file or ASKONCE_REQUEST_KEY")
+	_ = fl.MarkHidden("key")
 	fl.StringVar(&doc, "type", "", "document type (GET /v1/document-types)")
 	fl.StringVar(&nin, "nin", "", "the citizen's NIN")
 	fl.StringVar(&purpose, "purpose", "", "purpose (procedure code)")
@@ -87,6 +96,27 @@ denied, invalid). Exit status 0 when issued, 3 when not held, 1 otherwise.
 	fl.StringVar(&samples, "samples", "", "check every document type for every citizen of a sample file (askonce dev)")
 	fl.DurationVar(&timeout, "timeout", 10*time.Second, "request timeout")
 	return cmd
+}
+
+// requestKey reads the API key from file, else from ASKONCE_REQUEST_KEY;
+// a file's trailing newline is dropped.
+func (a *app) requestKey(file string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("request: --key-file: %w", err)
+		}
+		if k := strings.TrimRight(string(b), "\r\n"); k != "" {
+			return k, nil
+		}
+		return "", fmt.Errorf("request: --key-file %s is empty", file)
+	}
+	for _, kv := range a.environ {
+		if k, ok := strings.CutPrefix(kv, "ASKONCE_REQUEST_KEY="); ok && k != "" {
+			return k, nil
+		}
+	}
+	return "", errors.New("request: no API key: give --key-file FILE or set ASKONCE_REQUEST_KEY")
 }
 
 func ask(ctx context.Context, hc *http.Client, url, key, doc, nin, purpose, clerk string) (int, []byte, error) {

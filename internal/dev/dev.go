@@ -420,7 +420,7 @@ func banner(w io.Writer, cfg *config.Config, api, dir string, samples []Sample, 
 	for _, s := range samples {
 		if s.Kind == "deceased person" {
 			fmt.Fprintf(&b, "\nThe same for the deceased person (not held: a death act is recorded):\n")
-			fmt.Fprintf(&b, "  bin/askonce request --key dev-cnr-key --type life-certificate --purpose pension-life-proof --nin %s\n", s.NIN)
+			fmt.Fprintf(&b, "  ASKONCE_REQUEST_KEY=dev-cnr-key bin/askonce request --type life-certificate --purpose pension-life-proof --nin %s\n", s.NIN)
 		}
 	}
 	fmt.Fprintf(&b, "\nEvery document type, for every sample: bin/askonce request --samples %s\n", filepath.Join(dir, "sample-citizens.json"))
