@@ -140,6 +140,7 @@ spec:
     spec:
       serviceAccountName: askonce
       automountServiceAccountToken: false
+      enableServiceLinks: false
       securityContext: {runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: {type: RuntimeDefault}}
       containers:
         - name: connect
@@ -150,14 +151,14 @@ spec:
           env:
             - name: ASKONCE_OPS_LISTEN
               value: "0.0.0.0:9102"
-            - name: ASKONCE_POSTGRES_URL
-              valueFrom: {secretKeyRef: {name: askonce-postgres-app, key: uri}}
-            - name: ASKONCE_KAFKA_SASL_PASSWORD
-              valueFrom: {secretKeyRef: {name: askonce-bus, key: password}}
-            - name: ASKONCE_REGISTRY_PASSWORD
-              valueFrom: {secretKeyRef: {name: askonce-registry, key: password}}
-            - name: ASKONCE_CONNECT_SOURCES_URL
-              valueFrom: {secretKeyRef: {name: askonce-source-%[1]s, key: url}}
+            - name: ASKONCE_POSTGRES_URL_FILE
+              value: /run/secrets/askonce/postgres-url
+            - name: ASKONCE_KAFKA_SASL_PASSWORD_FILE
+              value: /run/secrets/askonce/kafka-sasl-password
+            - name: ASKONCE_REGISTRY_PASSWORD_FILE
+              value: /run/secrets/askonce/registry-password
+            - name: ASKONCE_CONNECT_SOURCES_URL_FILE
+              value: /run/secrets/askonce/sources-url
           ports:
             - {name: ops, containerPort: 9102}
           livenessProbe:
@@ -175,9 +176,18 @@ spec:
             limits: {memory: 256Mi}
           securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
           volumeMounts:
+            - {name: secrets, mountPath: /run/secrets/askonce, readOnly: true}
             - {name: config, mountPath: /etc/askonce, readOnly: true}
             - {name: kafka-ca, mountPath: /etc/askonce-kafka-ca, readOnly: true}
       volumes:
+        - name: secrets
+          projected:
+            defaultMode: 0440
+            sources:
+              - secret: {name: askonce-postgres-app, items: [{key: uri, path: postgres-url}]}
+              - secret: {name: askonce-bus, items: [{key: password, path: kafka-sasl-password}]}
+              - secret: {name: askonce-registry, items: [{key: password, path: registry-password}]}
+              - secret: {name: askonce-source-%[1]s, items: [{key: url, path: sources-url}]}
         - name: config
           configMap: {name: askonce-connect-%[1]s}
         - name: kafka-ca

@@ -216,8 +216,8 @@ func TestComposeConfig(t *testing.T) {
 		envMap, _ := dig(svc, "environment").(map[string]any)
 		for k, v := range envMap {
 			env[k] = toString(v)
-			if secretish.MatchString(k) && strings.HasPrefix(k, "ASKONCE_") {
-				t.Errorf("%s: secret %s set inline (use secrets/askonce.env)", name, k)
+			if secretish.MatchString(k) && strings.HasPrefix(k, "ASKONCE_") && !strings.HasSuffix(k, "_FILE") {
+				t.Errorf("%s: secret %s set inline (use a Docker secret and *_FILE)", name, k)
 			}
 			if strings.Contains(k, "PASSWORD") && !strings.HasSuffix(k, "_FILE") {
 				t.Errorf("%s: %s set inline (use a Docker secret and *_FILE)", name, k)
@@ -259,6 +259,12 @@ func TestComposeConfig(t *testing.T) {
 				}
 			}
 		}
+		for k := range secretsEnv {
+			if secretish.MatchString(k) && !strings.HasSuffix(k, "_FILE") {
+				t.Errorf("secrets/askonce.env.example: %s: secrets are Docker secrets read through *_FILE", k)
+			}
+		}
+		secretFiles(t, "compose service "+name, maps, composeSecret(svc))
 		loadEnv(t, "compose service "+name, maps, file)
 		// The ops address matches what prometheus.yml scrapes.
 		wantOps := map[string]string{"connect": "0.0.0.0:9102", "materialize": "0.0.0.0:9103", "notify": "0.0.0.0:9104"}
@@ -289,6 +295,26 @@ func TestComposeConfig(t *testing.T) {
 		if seen[dc.Name] != 1 {
 			t.Errorf("compose: data center %s is connected %d times", dc.Name, seen[dc.Name])
 		}
+	}
+}
+
+// composeSecret reports whether a compose service sees path as one of its
+// Docker secrets (/run/secrets/<target>).
+func composeSecret(svc map[string]any) func(string) bool {
+	return func(path string) bool {
+		for _, sc := range list(svc["secrets"]) {
+			target := toString(sc)
+			if m, ok := sc.(map[string]any); ok {
+				target = toString(m["target"])
+				if target == "" {
+					target = toString(m["source"])
+				}
+			}
+			if path == "/run/secrets/"+target {
+				return true
+			}
+		}
+		return false
 	}
 }
 
@@ -391,8 +417,8 @@ func TestKubernetes(t *testing.T) {
 			for _, e := range list(dig(c, "env")) {
 				k := toString(dig(e, "name"))
 				if v, ok := dig(e, "value").(string); ok {
-					if secretish.MatchString(k) {
-						t.Errorf("%s: %s has an inline value: use secretKeyRef", name, k)
+					if secretish.MatchString(k) && !strings.HasSuffix(k, "_FILE") {
+						t.Errorf("%s: %s has an inline value: use a Secret volume and *_FILE", name, k)
 					}
 					env[k] = v
 				} else if dig(e, "valueFrom", "secretKeyRef", "name") != nil {
@@ -404,6 +430,7 @@ func TestKubernetes(t *testing.T) {
 					t.Errorf("%s: %s has neither value nor secretKeyRef", name, k)
 				}
 			}
+			secretFiles(t, "Deployment "+name, env, mountedSecret(pod, c))
 			if env["ASKONCE_OPS_LISTEN"] == "" && comp != "serve" && comp != "registry" {
 				t.Errorf("%s: no ASKONCE_OPS_LISTEN", name)
 			}
@@ -487,11 +514,13 @@ func TestKubernetes(t *testing.T) {
 		}
 		for _, e := range list(dig(c, "env")) {
 			k := toString(dig(e, "name"))
-			if dig(e, "valueFrom", "secretKeyRef", "name") == nil {
-				t.Errorf("CronJob: %s is not a secretKeyRef", k)
+			if !strings.HasSuffix(k, "_FILE") || dig(e, "value") == nil {
+				t.Errorf("CronJob: %s is not a secret file (*_FILE)", k)
 			}
-			env[k] = "postgres://u:p@db:5432/askonce"
+			env[k] = toString(dig(e, "value"))
 		}
+		secretFiles(t, "CronJob "+toString(dig(cj, "metadata", "name")), env,
+			mountedSecret(dig(cj, "spec", "jobTemplate", "spec", "template", "spec"), c))
 		loadEnv(t, "CronJob "+toString(dig(cj, "metadata", "name")), env, "")
 	}
 }
@@ -690,7 +719,7 @@ func TestComposeReferences(t *testing.T) {
 	secrets, _ := doc["secrets"].(map[string]any)
 	volumes, _ := doc["volumes"].(map[string]any)
 	created := map[string]bool{} // by secrets/init.sh
-	for _, f := range []string{"askonce.env", "postgres_password", "grafana_admin_password", "policy.yaml"} {
+	for _, f := range []string{"askonce.env", "postgres_password", "postgres_url", "sources_url", "registry_password", "grafana_admin_password", "policy.yaml"} {
 		created[filepath.Join(dir, "secrets", f)] = true
 	}
 	initSh, err := os.ReadFile(filepath.Join(dir, "secrets", "init.sh"))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates the pilot's secrets once (never overwrites): a PostgreSQL password,
-# askonce.env with the URLs that use it, Grafana's admin password, and a
-# policy skeleton. Then edit policy.yaml: `askonce policy new-key` prints a
+# the URLs that use it (postgres_url, sources_url), the registry's password,
+# askonce.env, Grafana's admin password, and a policy skeleton. Then edit policy.yaml: `askonce policy new-key` prints a
 # client key and the hash to put in the file.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -9,9 +9,10 @@ umask 077
 gen() { head -c 24 /dev/urandom | base64 | tr -d '/+=' ; }
 [[ -e postgres_password ]] || gen >postgres_password
 pw=$(cat postgres_password)
-if [[ ! -e askonce.env ]]; then
-  sed "s/CHANGE-ME/$pw/g" askonce.env.example >askonce.env
-fi
+[[ -e postgres_url ]] || echo "postgres://askonce:$pw@postgres:5432/askonce?sslmode=disable" >postgres_url
+[[ -e sources_url ]] || echo "postgres://askonce:$pw@postgres:5432/askonce_sources?sslmode=disable" >sources_url
+[[ -e registry_password ]] || gen >registry_password
+[[ -e askonce.env ]] || cp askonce.env.example askonce.env
 [[ -e grafana_admin_password ]] || gen >grafana_admin_password
 if [[ ! -e policy.yaml ]]; then
   cat >policy.yaml <<'POLICY'
@@ -20,5 +21,5 @@ clients: []
 POLICY
 fi
 # The containers run as 65532; Docker secrets are bind mounts of these files.
-chmod 0644 policy.yaml grafana_admin_password postgres_password
+chmod 0644 policy.yaml grafana_admin_password postgres_password postgres_url sources_url registry_password
 echo "secrets ready in $(pwd)"
