@@ -85,7 +85,7 @@ func composeConnect(g Group, dcs []synth.DataCenter) []byte {
 	fmt.Fprintf(&b, header, DataCenters)
 	fmt.Fprintf(&b, "# askonce connect --config /etc/askonce/connect.yaml: the %s group, data centers dc%02d-dc%02d\n", g.Name, g.From, g.To)
 	b.WriteString("# of every agency. Each source's url is empty: connect.sources_url, from the\n")
-	b.WriteString("# secrets env file (ASKONCE_CONNECT_SOURCES_URL). Where a data center has its own\n")
+	b.WriteString("# Docker secret sources_url (ASKONCE_CONNECT_SOURCES_URL_FILE). Where a data center has its own\n")
 	b.WriteString("# database, mount this file as a Docker secret instead and give each its url.\n")
 	b.WriteString("connect:\n  pgoutbox:\n")
 	for _, dc := range dcs {
