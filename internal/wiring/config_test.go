@@ -22,7 +22,7 @@ func TestTranslationsCarryEveryField(t *testing.T) {
 		{"postgres.dev", &config.DevPG{}, func(in any) any { return DevPG(*in.(*config.DevPG)) }, 0},
 		{"broker", &config.Broker{}, func(in any) any { return Broker(*in.(*config.Broker)) }, 0},
 		{"registry", &config.Registry{}, func(in any) any { return RegistryClient(*in.(*config.Registry)) },
-			4}, // auto_register (OpenBus), listen, compatibility, require_auth (the server)
+			6}, // auto_register (OpenBus), listen, compatibility, require_auth, tls_cert_file, tls_key_file (the server)
 		{"kafka", &config.Kafka{}, func(in any) any { return Kafka(*in.(*config.Kafka)) }, 0},
 		{"materialize", &config.Materialize{}, func(in any) any { return Materialize(*in.(*config.Materialize)) },
 			1}, // frozen_after (RunMaterializer's readiness check)
