@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
 	"log/slog"
 
 	"github.com/spf13/cobra"
@@ -33,7 +35,7 @@ writes without it (askonce dev, local experiments).`,
 				return err
 			}
 			dev, _ := cmd.Flags().GetBool("dev")
-			return runRegistry(cmd.Context(), cfg, log, dev)
+			return runRegistry(cmd.Context(), cfg, log, dev, nil)
 		},
 	}
 	cmd.Flags().String("listen", def.Registry.Listen, "address to serve the API on")
@@ -41,7 +43,7 @@ writes without it (askonce dev, local experiments).`,
 	return cmd
 }
 
-func runRegistry(ctx context.Context, cfg *config.Config, log *slog.Logger, dev bool) error {
+func runRegistry(ctx context.Context, cfg *config.Config, log *slog.Logger, dev bool, bound func(string)) error {
 	pool, err := wiring.OpenPostgres(ctx, cfg.Postgres)
 	if err != nil {
 		return err
@@ -64,5 +66,13 @@ func runRegistry(ctx context.Context, cfg *config.Config, log *slog.Logger, dev 
 	case cfg.Registry.Username == "" || cfg.Registry.Password == "":
 		log.Warn("schema registry read-only: registrations, deletes and config changes need registry.username and registry.password (or --dev)")
 	}
-	return ops.ServeHTTP(ctx, cfg.Registry.Listen, srv, log, "schema registry", nil)
+	var tc *tls.Config
+	if cfg.Registry.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.Registry.TLSCertFile, cfg.Registry.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("registry: tls_cert_file and tls_key_file: %w", err)
+		}
+		tc = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return ops.ServeHTTPS(ctx, cfg.Registry.Listen, srv, log, "schema registry", tc, bound)
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/hamba/avro/v2"
@@ -103,8 +105,9 @@ registered there.`,
 		Use:   "register",
 		Short: "Register every schema version (oldest first) and set each subject's compatibility level",
 		Long: `For release pipelines where producers do not register schemas themselves
-(registry.auto_register: false): sets each record subject's compatibility level and registers
-its versions in order at registry.url. Idempotent.`,
+(registry.auto_register: false): sets each subject's compatibility level and registers its
+versions in order at registry.url: the record, audit and portfolio topics, and the notification
+topic of every agency of kafka.topics.agencies. Idempotent.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, _, err := a.load(cmd, nil)
@@ -115,24 +118,7 @@ its versions in order at registry.url. Idempotent.`,
 			if err != nil {
 				return err
 			}
-			subs, err := schemas.Catalog()
-			if err != nil {
-				return err
-			}
-			for _, s := range subs {
-				subject := schemas.Name(cfg.Kafka.Topics.Prefix + s.Topic)
-				if err := rc.SetLevel(cmd.Context(), subject, s.Compatibility); err != nil {
-					return fmt.Errorf("set level of %s: %w", subject, err)
-				}
-				for i, text := range s.Versions {
-					id, err := rc.Register(cmd.Context(), subject, text)
-					if err != nil {
-						return fmt.Errorf("register %s v%d: %w", subject, i+1, err)
-					}
-					fmt.Fprintf(a.stdout, "%s v%d: id %d\n", subject, i+1, id)
-				}
-			}
-			return nil
+			return registerSchemas(cmd.Context(), rc, cfg.Kafka.Topics.Prefix, cfg.Kafka.Topics.Agencies, a.stdout)
 		},
 	}
 	list := &cobra.Command{
@@ -160,4 +146,43 @@ its versions in order at registry.url. Idempotent.`,
 	}
 	cmd.AddCommand(check, register, list)
 	return cmd
+}
+
+// registerSchemas sets the compatibility level of every subject of the bus
+// (the catalog's topics, and askonce.notify.<agency> for each agency) and
+// registers its versions, oldest first: what the components look up when
+// they do not register schemas themselves.
+func registerSchemas(ctx context.Context, rc *registry.Client, prefix string, agencies []string, out io.Writer) error {
+	subs, err := schemas.Catalog()
+	if err != nil {
+		return err
+	}
+	type entry struct {
+		subject, level string
+		versions       []string
+	}
+	var all []entry
+	for _, s := range subs {
+		all = append(all, entry{schemas.Name(prefix + s.Topic), s.Compatibility, s.Versions})
+	}
+	n, err := schemas.NotificationSubject()
+	if err != nil {
+		return err
+	}
+	for _, a := range agencies {
+		all = append(all, entry{schemas.Name(prefix + n.Topic + a), n.Compatibility, n.Versions})
+	}
+	for _, e := range all {
+		if err := rc.SetLevel(ctx, e.subject, e.level); err != nil {
+			return fmt.Errorf("set level of %s: %w", e.subject, err)
+		}
+		for i, text := range e.versions {
+			id, err := rc.Register(ctx, e.subject, text)
+			if err != nil {
+				return fmt.Errorf("register %s v%d: %w", e.subject, i+1, err)
+			}
+			fmt.Fprintf(out, "%s v%d: id %d\n", e.subject, i+1, id)
+		}
+	}
+	return nil
 }

@@ -185,6 +185,13 @@ type Registry struct {
 	// RequireAuth makes `askonce registry` demand basic auth with
 	// Username/Password on every request except /healthz, /readyz and /metrics.
 	RequireAuth bool `mapstructure:"require_auth"`
+	// TLSCertFile and TLSKeyFile make `askonce registry` serve HTTPS only
+	// (its basic-auth credential then never crosses the network in clear).
+	TLSCertFile string `mapstructure:"tls_cert_file"`
+	TLSKeyFile  string `mapstructure:"tls_key_file" secret:"path"`
+	// CAFile is the PEM bundle the registry's clients trust for an https
+	// registry.url (empty: the system's roots).
+	CAFile string `mapstructure:"ca_file"`
 }
 
 // Rules configures the validation of records beyond their Avro types

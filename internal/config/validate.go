@@ -245,6 +245,9 @@ func (c *Config) Validate() error {
 			bad("lookup.public_url", "must be an absolute http(s) URL without a path, like https://api.askonce.example, got %q", u)
 		}
 	}
+	if (c.Registry.TLSCertFile == "") != (c.Registry.TLSKeyFile == "") {
+		bad("registry.tls_cert_file", "tls_cert_file and tls_key_file go together")
+	}
 	if (c.Lookup.TLSCertFile == "") != (c.Lookup.TLSKeyFile == "") {
 		bad("lookup.tls_cert_file", "tls_cert_file and tls_key_file go together")
 	}

@@ -7,6 +7,7 @@ package ops
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -222,6 +223,11 @@ func (s *Server) Serve(ctx context.Context, addr string, bound func(string)) err
 // gracefully within 10 seconds. Every askonce HTTP server goes through it,
 // so timeouts are the same everywhere.
 func ServeHTTP(ctx context.Context, addr string, h http.Handler, log *slog.Logger, name string, bound func(string)) error {
+	return ServeHTTPS(ctx, addr, h, log, name, nil, bound)
+}
+
+// ServeHTTPS is ServeHTTP over TLS when tc is not nil (HTTPS only).
+func ServeHTTPS(ctx context.Context, addr string, h http.Handler, log *slog.Logger, name string, tc *tls.Config, bound func(string)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("%s server: listen %s: %w", name, addr, err)
@@ -236,12 +242,23 @@ func ServeHTTP(ctx context.Context, addr string, h http.Handler, log *slog.Logge
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	log.Info(name+" server listening", "addr", "http://"+ln.Addr().String())
+	scheme := "http://"
+	if tc != nil {
+		srv.TLSConfig = tc
+		scheme = "https://"
+	}
+	log.Info(name+" server listening", "addr", scheme+ln.Addr().String())
 	if bound != nil {
 		bound(ln.Addr().String())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if tc != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("%s server: %w", name, err)

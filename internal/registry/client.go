@@ -3,11 +3,14 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +35,9 @@ type ClientConfig struct {
 	Username, Password string
 	// Timeout bounds each request (0: none).
 	Timeout time.Duration
+	// CAFile is a PEM bundle of the CAs trusted for an https URL (empty:
+	// the system's roots).
+	CAFile string
 }
 
 // NewClient returns a client for cfg.URL with basic auth when a username is set.
@@ -40,7 +46,21 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("registry: url %q is not a valid URL", cfg.URL)
 	}
-	return &Client{base: u, http: &http.Client{Timeout: cfg.Timeout}, user: cfg.Username, pass: cfg.Password}, nil
+	hc := &http.Client{Timeout: cfg.Timeout}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("registry: ca_file: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("registry: ca_file %s holds no PEM certificate", cfg.CAFile)
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		hc.Transport = tr
+	}
+	return &Client{base: u, http: hc, user: cfg.Username, pass: cfg.Password}, nil
 }
 
 // URL is the registry's base URL.

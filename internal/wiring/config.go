@@ -30,7 +30,7 @@ func Broker(c config.Broker) devbroker.Config {
 // RegistryClient is a schema registry client's config (registry.url,
 // username, password, timeout).
 func RegistryClient(c config.Registry) registry.ClientConfig {
-	return registry.ClientConfig{URL: c.URL, Username: c.Username, Password: c.Password, Timeout: c.Timeout}
+	return registry.ClientConfig{URL: c.URL, Username: c.Username, Password: c.Password, Timeout: c.Timeout, CAFile: c.CAFile}
 }
 
 // Kafka is the Kafka clients' config (kafka.*).

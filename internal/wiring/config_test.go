@@ -24,7 +24,7 @@ func TestTranslationsCarryEveryField(t *testing.T) {
 		{"broker", &config.Broker{}, func(in any) any { return Broker(*in.(*config.Broker)) },
 			1}, // sasl.password_file
 		{"registry", &config.Registry{}, func(in any) any { return RegistryClient(*in.(*config.Registry)) },
-			5}, // auto_register (OpenBus), listen, compatibility, require_auth (the server), password_file
+			7}, // auto_register (OpenBus), listen, compatibility, require_auth, tls_cert_file, tls_key_file (the server), password_file
 		{"kafka", &config.Kafka{}, func(in any) any { return Kafka(*in.(*config.Kafka)) },
 			1}, // sasl.password_file
 		{"materialize", &config.Materialize{}, func(in any) any { return Materialize(*in.(*config.Materialize)) },
