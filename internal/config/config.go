@@ -279,6 +279,10 @@ type Lookup struct {
 	// PolicyFile is the YAML policy: clients, their credentials, and which
 	// document types each may ask for which purposes. Required: deny by default.
 	PolicyFile string `mapstructure:"policy_file"`
+	// PolicyPoll is how often the API looks whether the policy file
+	// changed, and loads it when it did: a revoked key is refused within
+	// this long, without SIGHUP or restart. 0: only on SIGHUP.
+	PolicyPoll time.Duration `mapstructure:"policy_poll"`
 	// DevMode accepts a policy marked dev_only (well-known dev API keys).
 	// Never in production.
 	DevMode bool `mapstructure:"dev_mode"`
@@ -397,6 +401,7 @@ func Default() Config {
 		},
 		Lookup: Lookup{
 			Listen:           "127.0.0.1:8080",
+			PolicyPoll:       5 * time.Second,
 			FrozenAfter:      2 * time.Minute,
 			SigningKeysDir:   ".var/keys",
 			CreateSigningKey: false,

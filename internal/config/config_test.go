@@ -148,6 +148,8 @@ func TestInvalid(t *testing.T) {
 			[]string{"lookup.public_url", "without a path"}},
 		{"public url not absolute", Layers{Environ: []string{"ASKONCE_LOOKUP_PUBLIC_URL=api.example"}},
 			[]string{"lookup.public_url"}},
+		{"negative policy poll", Layers{Environ: []string{"ASKONCE_LOOKUP_POLICY_POLL=-1s"}},
+			[]string{"lookup.policy_poll (ASKONCE_LOOKUP_POLICY_POLL)"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -218,6 +218,9 @@ func (c *Config) Validate() error {
 	}
 
 	hostPort("lookup.listen", c.Lookup.Listen, false)
+	if c.Lookup.PolicyPoll < 0 {
+		bad("lookup.policy_poll", "must be 0 (reload on SIGHUP only) or positive, got %s", c.Lookup.PolicyPoll)
+	}
 	if c.Lookup.StaleAfter < 0 {
 		bad("lookup.stale_after", "must be 0 (the catalog's bounds) or positive, got %s", c.Lookup.StaleAfter)
 	}

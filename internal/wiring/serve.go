@@ -29,8 +29,9 @@ import (
 // Serve is `askonce serve`: the lookup API, the clerk console and public
 // /verify pages beside it, and the ops endpoints of opsSrv (/metrics,
 // /healthz, /readyz), on cfg.Lookup.Listen until ctx ends. pol is the
-// policy; nil loads it from lookup.policy_file. Each value on reload
-// re-reads the policy and the signing keys (SIGHUP). bound, when not nil,
+// policy; nil loads it from lookup.policy_file. It is reloaded when its
+// file changes (lookup.policy_poll); each value on reload re-reads the
+// policy and the signing keys (SIGHUP). bound, when not nil,
 // is told the address listened on.
 func Serve(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, opsSrv *ops.Server, log *slog.Logger, pol *policy.Watcher, reload <-chan os.Signal, bound func(string)) error {
 	pol, err := policyOr(pol, cfg, log)
@@ -131,6 +132,9 @@ func Serve(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, o
 		alog.Mirror(gctx, conn)
 		return nil
 	})
+	if cfg.Lookup.PolicyPoll > 0 {
+		g.Go(func() error { pol.Poll(gctx, cfg.Lookup.PolicyPoll); return nil })
+	}
 	g.Go(func() error {
 		for {
 			select {
