@@ -1,7 +1,6 @@
 package lookup_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,12 +11,8 @@ import (
 	"time"
 
 	"github.com/askonce/askonce/internal/config"
-	"github.com/askonce/askonce/internal/materialize"
-	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/policy"
-	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
-	"github.com/askonce/askonce/internal/wiring"
 )
 
 // TestRevocationWithoutSignal: a client removed from the policy file is
@@ -46,43 +41,8 @@ func TestRevocationWithoutSignal(t *testing.T) {
 	write("clients:\n" + cnrEntry + cnasEntry)
 
 	const poll = 200 * time.Millisecond
-	cfg := config.Default()
-	cfg.Postgres.URL = testenv.Postgres(t)
-	cfg.Kafka.Brokers = []string{"127.0.0.1:1"} // no Kafka: the audit mirror is off, the API still serves
-	cfg.Registry.URL = "http://127.0.0.1:1"
-	cfg.Lookup.Listen = "127.0.0.1:0"
-	cfg.Lookup.PolicyFile = policyFile
-	cfg.Lookup.PolicyPoll = poll
-	cfg.Lookup.SigningKeysDir = t.TempDir()
-	cfg.Lookup.CreateSigningKey = true
-	pool, err := store.OpenURL(ctx, cfg.Postgres.URL, 2)
-	testenv.Must(t, err, "store")
-	defer pool.Close()
-	testenv.Must(t, materialize.Migrate(ctx, pool, nil), "store migrations")
-	keepFresh(t, ctx, pool)
-
-	log := ops.NewLogger(io.Discard, "error", "json")
-	addr := make(chan string, 1)
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		reg := ops.NewRegistry()
-		// No reload channel: nothing but the poll can reload the policy.
-		done <- wiring.Serve(runCtx, &cfg, reg, ops.NewServer(reg, log), log, nil, nil, func(a string) { addr <- a })
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("wiring.Serve: %v", err)
-		}
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("wiring.Serve: %v", err)
-	}
+	addr, _ := startAPI(t, ctx, policyFile, nil, func(cfg *config.Config) { cfg.Lookup.PolicyPoll = poll })
+	base := "http://" + addr // no reload channel: nothing but the poll can reload the policy
 	post := func(key, doc, purpose string) int {
 		t.Helper()
 		body := fmt.Sprintf(`{"document_type":%q,"nin":"109859916000420137","purpose":%q,"clerk_id":"t"}`, doc, purpose)
