@@ -308,6 +308,17 @@ type Lookup struct {
 	// console's cookies are Secure when it is https. Empty: taken from
 	// each request.
 	PublicURL string `mapstructure:"public_url"`
+	// TrustedProxies are the reverse proxies (CIDR prefixes or addresses)
+	// whose forwarding header names the client, for the per-address
+	// limits (console sign-in, /verify) and the logs: the right-most
+	// address in it that is not itself a trusted proxy. Empty (the
+	// default): the client is the TCP peer and the headers, which any
+	// caller can write, are ignored.
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
+	// ForwardedHeader is the header the trusted proxies write:
+	// x-forwarded-for or forwarded (RFC 7239). Only that one is read: a
+	// proxy that writes one passes the other, as the caller wrote it, on.
+	ForwardedHeader string `mapstructure:"forwarded_header"`
 	// TLSCertFile and TLSKeyFile make the API serve HTTPS; ClientCAFile
 	// additionally accepts client certificates signed by that CA (mTLS),
 	// matched to clients by their certificate fingerprint in the policy.
@@ -402,6 +413,7 @@ func Default() Config {
 		Lookup: Lookup{
 			Listen:           "127.0.0.1:8080",
 			PolicyPoll:       5 * time.Second,
+			ForwardedHeader:  "x-forwarded-for",
 			FrozenAfter:      2 * time.Minute,
 			SigningKeysDir:   ".var/keys",
 			CreateSigningKey: false,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/askonce/askonce/internal/attest"
 	"github.com/askonce/askonce/internal/audit"
+	"github.com/askonce/askonce/internal/clientaddr"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/console"
 	"github.com/askonce/askonce/internal/lookup"
@@ -82,6 +83,9 @@ func Serve(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, o
 	// The clerk console (/console) and the public /verify pages: a client
 	// of the same API handler, in process.
 	copt := console.Options{Identify: svc.ClientByAPIKey}
+	if copt.ClientAddr, err = clientaddr.New(cfg.Lookup.TrustedProxies, clientaddr.Header(cfg.Lookup.ForwardedHeader)); err != nil {
+		return fmt.Errorf("lookup.trusted_proxies: %w", err)
+	}
 	if cfg.Lookup.PublicURL != "" {
 		if copt.PublicURL, err = url.Parse(cfg.Lookup.PublicURL); err != nil {
 			return fmt.Errorf("lookup.public_url: %w", err)
