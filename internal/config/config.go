@@ -296,6 +296,10 @@ type Lookup struct {
 	// PolicyFile is the YAML policy: clients, their credentials, and which
 	// document types each may ask for which purposes. Required: deny by default.
 	PolicyFile string `mapstructure:"policy_file"`
+	// PolicyPoll is how often the API looks whether the policy file
+	// changed, and loads it when it did: a revoked key is refused within
+	// this long, without SIGHUP or restart. 0: only on SIGHUP.
+	PolicyPoll time.Duration `mapstructure:"policy_poll"`
 	// DevMode accepts a policy marked dev_only (well-known dev API keys).
 	// Never in production.
 	DevMode bool `mapstructure:"dev_mode"`
@@ -321,6 +325,17 @@ type Lookup struct {
 	// console's cookies are Secure when it is https. Empty: taken from
 	// each request.
 	PublicURL string `mapstructure:"public_url"`
+	// TrustedProxies are the reverse proxies (CIDR prefixes or addresses)
+	// whose forwarding header names the client, for the per-address
+	// limits (console sign-in, /verify) and the logs: the right-most
+	// address in it that is not itself a trusted proxy. Empty (the
+	// default): the client is the TCP peer and the headers, which any
+	// caller can write, are ignored.
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
+	// ForwardedHeader is the header the trusted proxies write:
+	// x-forwarded-for or forwarded (RFC 7239). Only that one is read: a
+	// proxy that writes one passes the other, as the caller wrote it, on.
+	ForwardedHeader string `mapstructure:"forwarded_header"`
 	// TLSCertFile and TLSKeyFile make the API serve HTTPS; ClientCAFile
 	// additionally accepts client certificates signed by that CA (mTLS),
 	// matched to clients by their certificate fingerprint in the policy.
@@ -414,6 +429,8 @@ func Default() Config {
 		},
 		Lookup: Lookup{
 			Listen:           "127.0.0.1:8080",
+			PolicyPoll:       5 * time.Second,
+			ForwardedHeader:  "x-forwarded-for",
 			FrozenAfter:      2 * time.Minute,
 			SigningKeysDir:   ".var/keys",
 			CreateSigningKey: false,

@@ -148,6 +148,12 @@ func TestInvalid(t *testing.T) {
 			[]string{"lookup.public_url", "without a path"}},
 		{"public url not absolute", Layers{Environ: []string{"ASKONCE_LOOKUP_PUBLIC_URL=api.example"}},
 			[]string{"lookup.public_url"}},
+		{"trusted proxy not a prefix", Layers{Environ: []string{"ASKONCE_LOOKUP_TRUSTED_PROXIES=10.0.0.0/8,proxy.example"}},
+			[]string{"lookup.trusted_proxies (ASKONCE_LOOKUP_TRUSTED_PROXIES)", "proxy.example"}},
+		{"unknown forwarded header", Layers{Environ: []string{"ASKONCE_LOOKUP_FORWARDED_HEADER=x-real-ip"}},
+			[]string{"lookup.forwarded_header"}},
+		{"negative policy poll", Layers{Environ: []string{"ASKONCE_LOOKUP_POLICY_POLL=-1s"}},
+			[]string{"lookup.policy_poll (ASKONCE_LOOKUP_POLICY_POLL)"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -267,5 +273,19 @@ func TestConnectSourcesFromFile(t *testing.T) {
 	}
 	if _, err := Load(Layers{File: p}); err == nil || !strings.Contains(err.Error(), "dri") {
 		t.Fatalf("typo in a list item: %v", err)
+	}
+}
+
+// TestTrustedProxiesFromEnv: the list is comma-separated in its variable.
+func TestTrustedProxiesFromEnv(t *testing.T) {
+	cfg, err := Load(Layers{Environ: []string{"ASKONCE_LOOKUP_TRUSTED_PROXIES=10.0.0.0/8,2001:db8::/32,192.0.2.7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Lookup.TrustedProxies, " "); got != "10.0.0.0/8 2001:db8::/32 192.0.2.7" {
+		t.Errorf("trusted_proxies = %q", got)
+	}
+	if cfg.Lookup.ForwardedHeader != "x-forwarded-for" {
+		t.Errorf("forwarded_header = %q, want the default x-forwarded-for", cfg.Lookup.ForwardedHeader)
 	}
 }

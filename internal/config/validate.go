@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -218,6 +219,9 @@ func (c *Config) Validate() error {
 	}
 
 	hostPort("lookup.listen", c.Lookup.Listen, false)
+	if c.Lookup.PolicyPoll < 0 {
+		bad("lookup.policy_poll", "must be 0 (reload on SIGHUP only) or positive, got %s", c.Lookup.PolicyPoll)
+	}
 	if c.Lookup.StaleAfter < 0 {
 		bad("lookup.stale_after", "must be 0 (the catalog's bounds) or positive, got %s", c.Lookup.StaleAfter)
 	}
@@ -248,6 +252,12 @@ func (c *Config) Validate() error {
 	if (c.Registry.TLSCertFile == "") != (c.Registry.TLSKeyFile == "") {
 		bad("registry.tls_cert_file", "tls_cert_file and tls_key_file go together")
 	}
+	for _, p := range c.Lookup.TrustedProxies {
+		if !validPrefix(p) {
+			bad("lookup.trusted_proxies", "each entry must be a CIDR prefix or an address (10.0.0.0/8, 2001:db8::/32, 192.0.2.7), got %q", p)
+		}
+	}
+	oneOf("lookup.forwarded_header", c.Lookup.ForwardedHeader, "x-forwarded-for", "forwarded")
 	if (c.Lookup.TLSCertFile == "") != (c.Lookup.TLSKeyFile == "") {
 		bad("lookup.tls_cert_file", "tls_cert_file and tls_key_file go together")
 	}
@@ -394,4 +404,16 @@ func redact(f field) any {
 		return d.String()
 	}
 	return v
+}
+
+// validPrefix says whether s is a CIDR prefix or a single address without
+// a zone (a trusted proxy).
+func validPrefix(s string) bool {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		_, err := netip.ParsePrefix(s)
+		return err == nil
+	}
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Zone() == ""
 }

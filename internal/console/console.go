@@ -20,6 +20,7 @@ import (
 
 	"github.com/askonce/askonce/internal/attest"
 	"github.com/askonce/askonce/internal/audit"
+	"github.com/askonce/askonce/internal/clientaddr"
 	"github.com/askonce/askonce/internal/lookup"
 )
 
@@ -35,10 +36,13 @@ type Options struct {
 	// it earlier when unused (30 min); MaxSessions bounds the store (2000).
 	SessionTTL, IdleTimeout time.Duration
 	MaxSessions             int
-	// VerifyRate and VerifyBurst limit /verify per remote address (1/s,
+	// VerifyRate and VerifyBurst limit /verify per client address (1/s,
 	// burst 30); sign-in attempts get the same limit.
 	VerifyRate  float64
 	VerifyBurst int
+	// ClientAddr finds a request's client address, for those limits and
+	// the logs (lookup.trusted_proxies); nil: the TCP peer.
+	ClientAddr *clientaddr.Resolver
 	// Identify names the client of an API key for the header (lookup.Service.ClientByAPIKey).
 	Identify func(key string) (id, name string, ok bool)
 	// Now is the clock (time.Now).
@@ -70,6 +74,10 @@ func (o *Options) defaults() {
 	}
 }
 
+// maxAddrs bounds each per-address limiter's table: past it the least
+// recently seen address is forgotten.
+const maxAddrs = 10000
+
 // Console is the clerk console and the public verify page.
 type Console struct {
 	opt      Options
@@ -79,8 +87,8 @@ type Console struct {
 	log      *slog.Logger
 	m        *metrics
 	sessions *sessions
-	verifyRL *ipLimiter
-	signinRL *ipLimiter
+	verifyRL *clientaddr.Limiter
+	signinRL *clientaddr.Limiter
 	pages    map[string]*template.Template
 	static   http.Handler
 	langs    []*Lang
@@ -95,8 +103,8 @@ func New(opt Options, api http.Handler, atts *lookup.Attestations, keys func() a
 	opt.defaults()
 	c := &Console{opt: opt, api: api, atts: atts, keys: keys, log: log, m: newMetrics(reg),
 		sessions: newSessions(opt.SessionTTL, opt.IdleTimeout, opt.MaxSessions),
-		verifyRL: newIPLimiter(opt.VerifyRate, opt.VerifyBurst, 10000),
-		signinRL: newIPLimiter(opt.VerifyRate, opt.VerifyBurst, 10000),
+		verifyRL: clientaddr.NewLimiter(opt.VerifyRate, opt.VerifyBurst, maxAddrs),
+		signinRL: clientaddr.NewLimiter(opt.VerifyRate, opt.VerifyBurst, maxAddrs),
 		langs:    Langs()}
 	pages, err := parsePages()
 	if err != nil {
@@ -323,7 +331,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, "form.csrf")
 		return
 	}
-	if !c.signinRL.allow(remoteIP(r), c.opt.Now()) {
+	if !c.signinRL.Allow(c.clientAddr(r), c.opt.Now()) {
 		c.m.signIns.WithLabelValues("rate_limited").Inc()
 		w.Header().Set("Retry-After", "60")
 		fail(http.StatusTooManyRequests, "signin.limited")
@@ -350,7 +358,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	case res.status != http.StatusOK:
 		c.m.signIns.WithLabelValues("refused").Inc()
-		c.log.Info("console sign-in refused", "status", res.status, "remote", remoteIP(r))
+		c.log.Info("console sign-in refused", "status", res.status, "remote", c.clientAddr(r))
 		fail(http.StatusUnauthorized, "signin.bad")
 		return
 	}

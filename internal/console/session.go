@@ -5,12 +5,10 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // session is one signed-in clerk. The API key lives here, in server
@@ -144,48 +142,7 @@ func sameToken(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// ipLimiter is a token bucket per remote address, bounded in size: when
-// full, buckets that are full again (idle callers) are dropped first.
-type ipLimiter struct {
-	rate  rate.Limit
-	burst int
-	max   int
-	mu    sync.Mutex
-	m     map[string]*rate.Limiter
-}
-
-func newIPLimiter(r float64, burst, max int) *ipLimiter {
-	return &ipLimiter{rate: rate.Limit(r), burst: burst, max: max, m: map[string]*rate.Limiter{}}
-}
-
-// remoteIP is the address the request came from. Behind a reverse proxy
-// this is the proxy's: the limit then applies to everyone behind it
-// (X-Forwarded-For is not trusted, it is the caller's to write).
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-func (l *ipLimiter) allow(ip string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.m[ip]
-	if b == nil {
-		if len(l.m) >= l.max {
-			for k, o := range l.m {
-				if o.TokensAt(now) >= float64(l.burst) {
-					delete(l.m, k)
-				}
-			}
-			if len(l.m) >= l.max {
-				clear(l.m)
-			}
-		}
-		b = rate.NewLimiter(l.rate, l.burst)
-		l.m[ip] = b
-	}
-	return b.AllowN(now, 1)
-}
+// clientAddr is the address a request came from, for the per-address
+// limits and the logs: the TCP peer, or behind a trusted proxy the
+// client it forwards for (Options.ClientAddr).
+func (c *Console) clientAddr(r *http.Request) netip.Addr { return c.opt.ClientAddr.Addr(r) }

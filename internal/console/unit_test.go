@@ -217,29 +217,6 @@ func TestSessions(t *testing.T) {
 	}
 }
 
-func TestIPLimiter(t *testing.T) {
-	now := time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC)
-	l := newIPLimiter(1, 3, 2)
-	for i := 0; i < 3; i++ {
-		if !l.allow("10.0.0.1", now) {
-			t.Fatalf("call %d within the burst refused", i)
-		}
-	}
-	if l.allow("10.0.0.1", now) {
-		t.Error("call past the burst allowed")
-	}
-	if !l.allow("10.0.0.2", now) {
-		t.Error("another address shares the bucket")
-	}
-	if !l.allow("10.0.0.1", now.Add(1100*time.Millisecond)) {
-		t.Error("no refill after a second")
-	}
-	l.allow("10.0.0.3", now.Add(time.Hour)) // over max: idle buckets dropped
-	if len(l.m) > 2 {
-		t.Errorf("limiter holds %d addresses, max 2", len(l.m))
-	}
-}
-
 // TestLongStatement: a 40-year contributions statement (480 monthly
 // periods, as many source records) stays a page a slow line can carry:
 // the provenance is grouped by data center and the page is sent

@@ -62,7 +62,7 @@ func (c *Console) verifyID(w http.ResponseWriter, r *http.Request) {
 		c.render(w, "verify", http.StatusOK, p)
 		return
 	}
-	if !c.verifyRL.allow(remoteIP(r), c.opt.Now()) {
+	if !c.verifyRL.Allow(c.clientAddr(r), c.opt.Now()) {
 		c.countVerify("code", resRateLimited)
 		v.Result = resRateLimited
 		w.Header().Set("Retry-After", "60")
@@ -88,7 +88,7 @@ func (c *Console) verifyID(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.countVerify("code", v.Result)
-	c.log.Debug("verify", "document_id", id, "result", v.Result, "remote", remoteIP(r))
+	c.log.Debug("verify", "document_id", id, "result", v.Result, "remote", c.clientAddr(r))
 	c.render(w, "verify", status, p)
 }
 
@@ -132,7 +132,7 @@ func (c *Console) verifySigned(w http.ResponseWriter, r *http.Request) {
 		c.message(w, r, http.StatusForbidden, "csrf.title", "csrf.lead")
 		return
 	}
-	if !c.verifyRL.allow(remoteIP(r), c.opt.Now()) {
+	if !c.verifyRL.Allow(c.clientAddr(r), c.opt.Now()) {
 		c.countVerify("signature", resRateLimited)
 		v.Result = resRateLimited
 		w.Header().Set("Retry-After", "60")
@@ -160,7 +160,7 @@ func (c *Console) verifySigned(w http.ResponseWriter, r *http.Request) {
 		v.Result, status = resSigInvalid, http.StatusUnprocessableEntity
 	}
 	c.countVerify("signature", v.Result)
-	c.log.Debug("verify signed document", "result", v.Result, "remote", remoteIP(r))
+	c.log.Debug("verify signed document", "result", v.Result, "remote", c.clientAddr(r))
 	c.render(w, "verify", status, p)
 }
 

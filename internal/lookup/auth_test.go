@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/ops"
@@ -101,43 +103,11 @@ func TestAuthTLSRateLimitAndReload(t *testing.T) {
 `
 	write(fmt.Sprintf(tmpl, p.clientFP, policy.HashKey("cnas-secret-1")))
 
-	cfg := config.Default()
-	cfg.Postgres.URL = testenv.Postgres(t)
-	cfg.Kafka.Brokers = []string{"127.0.0.1:1"} // no Kafka: the audit mirror is off, the API still serves
-	cfg.Registry.URL = "http://127.0.0.1:1"
-	cfg.Lookup.Listen = "127.0.0.1:0"
-	cfg.Lookup.PolicyFile = policyFile
-	cfg.Lookup.SigningKeysDir = t.TempDir()
-	cfg.Lookup.CreateSigningKey = true
-	cfg.Lookup.TLSCertFile, cfg.Lookup.TLSKeyFile, cfg.Lookup.ClientCAFile = p.serverCert, p.serverKey, p.caPEM
-	pool, err := store.OpenURL(ctx, cfg.Postgres.URL, 2)
-	testenv.Must(t, err, "store")
-	defer pool.Close()
-	testenv.Must(t, materialize.Migrate(ctx, pool, nil), "store migrations")
-	keepFresh(t, ctx, pool)
-
-	log := ops.NewLogger(io.Discard, "error", "json")
 	reload := make(chan os.Signal, 1)
-	addr := make(chan string, 1)
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		reg := ops.NewRegistry()
-		done <- wiring.Serve(runCtx, &cfg, reg, ops.NewServer(reg, log), log, nil, reload, func(a string) { addr <- a })
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("wiring.Serve: %v", err)
-		}
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "https://" + a
-	case err := <-done:
-		t.Fatalf("wiring.Serve: %v", err)
-	}
+	addr, pool := startAPI(t, ctx, policyFile, reload, func(cfg *config.Config) {
+		cfg.Lookup.TLSCertFile, cfg.Lookup.TLSKeyFile, cfg.Lookup.ClientCAFile = p.serverCert, p.serverKey, p.caPEM
+	})
+	base := "https://" + addr
 	caPEM, _ := os.ReadFile(p.caPEM)
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(caPEM)
@@ -205,5 +175,50 @@ func TestAuthTLSRateLimitAndReload(t *testing.T) {
 	testenv.Must(t, pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE outcome IN ('unauthenticated', 'not_held')`).Scan(&n), "audit")
 	if n < 4 {
 		t.Errorf("audit log holds %d entries", n)
+	}
+}
+
+// startAPI runs `askonce serve` (wiring.Serve) on policyFile, a private
+// database kept fresh, a new signing key and no Kafka (the audit mirror
+// is off, the API still serves) until the test ends; edit adjusts the
+// configuration. It returns the address listened on and the store.
+func startAPI(t *testing.T, ctx context.Context, policyFile string, reload <-chan os.Signal, edit func(*config.Config)) (string, *pgxpool.Pool) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Postgres.URL = testenv.Postgres(t)
+	cfg.Kafka.Brokers = []string{"127.0.0.1:1"}
+	cfg.Registry.URL = "http://127.0.0.1:1"
+	cfg.Lookup.Listen = "127.0.0.1:0"
+	cfg.Lookup.PolicyFile = policyFile
+	cfg.Lookup.SigningKeysDir = t.TempDir()
+	cfg.Lookup.CreateSigningKey = true
+	edit(&cfg)
+	pool, err := store.OpenURL(ctx, cfg.Postgres.URL, 2)
+	testenv.Must(t, err, "store")
+	t.Cleanup(pool.Close)
+	testenv.Must(t, materialize.Migrate(ctx, pool, nil), "store migrations")
+	keepFresh(t, ctx, pool)
+
+	log := ops.NewLogger(io.Discard, "error", "json")
+	addr := make(chan string, 1)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		reg := ops.NewRegistry()
+		done <- wiring.Serve(runCtx, &cfg, reg, ops.NewServer(reg, log), log, nil, reload, func(a string) { addr <- a })
+	}()
+	select {
+	case a := <-addr:
+		t.Cleanup(func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Errorf("wiring.Serve: %v", err)
+			}
+		})
+		return a, pool
+	case err := <-done:
+		stop()
+		t.Fatalf("wiring.Serve: %v", err)
+		return "", nil
 	}
 }

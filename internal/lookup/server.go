@@ -157,9 +157,17 @@ func (s *Service) allow(c *policy.Client) bool {
 	}
 	s.limitMu.Lock()
 	if p := s.policy(); p != s.limitsOf {
-		// A reloaded policy starts every client's bucket afresh, at its
-		// new rate.
-		s.limiters, s.limitsOf = map[string]*rate.Limiter{}, p
+		// A reloaded policy keeps the bucket of every client whose limit
+		// is unchanged (a reload, every few seconds when the file changes,
+		// must not refill them); a removed client's bucket goes, a changed
+		// limit starts afresh at the new rate.
+		kept := make(map[string]*rate.Limiter, len(s.limiters))
+		for id, l := range s.limiters {
+			if nc := p.Client(id); nc != nil && l.Limit() == rate.Limit(nc.Rate) && l.Burst() == nc.Burst {
+				kept[id] = l
+			}
+		}
+		s.limiters, s.limitsOf = kept, p
 	}
 	l := s.limiters[c.ID]
 	if l == nil {

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"log/slog"
@@ -22,8 +21,10 @@ type Watcher struct {
 	log     *slog.Logger
 	cur     atomic.Pointer[Policy]
 
-	mu     sync.Mutex // serializes reloads
-	digest [sha256.Size]byte
+	mu      sync.Mutex // serializes reloads
+	digest  [sha256.Size]byte
+	failed  [sha256.Size]byte // the file content that last failed to load
+	readErr string            // the read error last logged by Poll
 }
 
 // NewWatcher loads the policy file at path (see Load) and holds it. An
@@ -43,46 +44,64 @@ func (w *Watcher) Current() *Policy { return w.cur.Load() }
 func (w *Watcher) Reload() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.reload()
+	raw, _ := os.ReadFile(w.path) // Load reports what cannot be read
+	return w.reload(sha256.Sum256(raw))
 }
 
-func (w *Watcher) reload() error {
-	raw, _ := os.ReadFile(w.path) // Load reports what cannot be read
+// reload loads the file whose content was read as sum. Should the file
+// change between that read and Load's, the next Poll sees a digest that
+// is not the one in force and loads it again.
+func (w *Watcher) reload(sum [sha256.Size]byte) error {
 	p, err := Load(w.path, w.devMode, w.cat)
 	if err != nil {
+		w.failed = sum
 		return err
 	}
 	w.cur.Store(p)
-	w.digest = sha256.Sum256(raw)
+	w.digest = sum
 	w.log.Info("policy loaded", "file", w.path, "clients", len(p.clients), "dev_only", p.devOnly)
 	return nil
 }
 
-// Poll reloads the policy every interval when the file changed, until ctx
-// ends: for a component no one sends SIGHUP to (`askonce notify`). A
-// failed reload is logged once per change of the file.
+// Poll reloads the policy when the file changed, looking every interval,
+// until ctx ends: how a revoked key stops working without a signal or a
+// restart. Each look reads and hashes the file (a few kilobytes), so a
+// change of content is seen even when the size and mtime are kept. A file
+// that cannot be read or loaded is logged once per change of the file
+// (or of the read error), not at every look; several Polls of one
+// Watcher (`askonce dev` shares one) log it once between them.
 func (w *Watcher) Poll(ctx context.Context, every time.Duration) {
-	var failed [sha256.Size]byte
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(every):
 		}
-		raw, err := os.ReadFile(w.path)
-		if err != nil {
+		w.poll()
+	}
+}
+
+func (w *Watcher) poll() {
+	raw, err := os.ReadFile(w.path)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		if err.Error() != w.readErr {
+			w.readErr = err.Error()
 			w.log.Error("policy reload failed; the previous policy stays in force", "err", err)
-			continue
 		}
-		sum := sha256.Sum256(raw)
-		w.mu.Lock()
-		same := bytes.Equal(sum[:], w.digest[:]) || bytes.Equal(sum[:], failed[:])
-		if !same {
-			if err := w.reload(); err != nil {
-				failed = sum
-				w.log.Error("policy reload failed; the previous policy stays in force", "err", err)
-			}
-		}
-		w.mu.Unlock()
+		return
+	}
+	w.readErr = ""
+	sum := sha256.Sum256(raw)
+	if sum == w.digest {
+		w.failed = [sha256.Size]byte{} // the same broken file again is a new change
+		return
+	}
+	if sum == w.failed {
+		return
+	}
+	if err := w.reload(sum); err != nil {
+		w.log.Error("policy reload failed; the previous policy stays in force", "err", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,4 +83,56 @@ clients:
     rate: 5
     allow: [{purpose: pension-life-proof, documents: [life-certificate]}]
 `
+}
+
+// countErrors counts the error records logged through it.
+type countErrors struct {
+	slog.Handler
+	n *atomic.Int32
+}
+
+func (h countErrors) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h countErrors) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		h.n.Add(1)
+	}
+	return nil
+}
+
+// TestPollLogsOnce: a broken or missing file is logged once per change,
+// not at every look, even by two Polls of one Watcher.
+func TestPollLogsOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	write(t, path, fmtPolicy("key-1"))
+	var n atomic.Int32
+	w, err := policy.NewWatcher(path, false, lookup.PolicyCatalog, slog.New(countErrors{slog.DiscardHandler, &n}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.Poll(ctx, 2*time.Millisecond)
+	go w.Poll(ctx, 3*time.Millisecond)
+	settle := func(want int32) {
+		t.Helper()
+		time.Sleep(60 * time.Millisecond)
+		if got := n.Load(); got != want {
+			t.Fatalf("%d errors logged, want %d", got, want)
+		}
+	}
+	settle(0)
+	write(t, path, "clients: [{id: X}]")
+	settle(1)
+	write(t, path, "clients: [{id: Y}]")
+	settle(2)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	settle(3)
+	write(t, path, fmtPolicy("key-2"))
+	settle(3)
+	if w.Current().ByAPIKey("key-2") == nil {
+		t.Fatal("the repaired file was not loaded")
+	}
 }

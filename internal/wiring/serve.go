@@ -18,6 +18,7 @@ import (
 
 	"github.com/askonce/askonce/internal/attest"
 	"github.com/askonce/askonce/internal/audit"
+	"github.com/askonce/askonce/internal/clientaddr"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/console"
 	"github.com/askonce/askonce/internal/lookup"
@@ -29,8 +30,9 @@ import (
 // Serve is `askonce serve`: the lookup API, the clerk console and public
 // /verify pages beside it, and the ops endpoints of opsSrv (/metrics,
 // /healthz, /readyz), on cfg.Lookup.Listen until ctx ends. pol is the
-// policy; nil loads it from lookup.policy_file. Each value on reload
-// re-reads the policy and the signing keys (SIGHUP). bound, when not nil,
+// policy; nil loads it from lookup.policy_file. It is reloaded when its
+// file changes (lookup.policy_poll); each value on reload re-reads the
+// policy and the signing keys (SIGHUP). bound, when not nil,
 // is told the address listened on.
 func Serve(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, opsSrv *ops.Server, log *slog.Logger, pol *policy.Watcher, reload <-chan os.Signal, bound func(string)) error {
 	pol, err := policyOr(pol, cfg, log)
@@ -81,6 +83,9 @@ func Serve(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, o
 	// The clerk console (/console) and the public /verify pages: a client
 	// of the same API handler, in process.
 	copt := console.Options{Identify: svc.ClientByAPIKey}
+	if copt.ClientAddr, err = clientaddr.New(cfg.Lookup.TrustedProxies, clientaddr.Header(cfg.Lookup.ForwardedHeader)); err != nil {
+		return fmt.Errorf("lookup.trusted_proxies: %w", err)
+	}
 	if cfg.Lookup.PublicURL != "" {
 		if copt.PublicURL, err = url.Parse(cfg.Lookup.PublicURL); err != nil {
 			return fmt.Errorf("lookup.public_url: %w", err)
@@ -131,6 +136,9 @@ func Serve(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, o
 		alog.Mirror(gctx, conn)
 		return nil
 	})
+	if cfg.Lookup.PolicyPoll > 0 {
+		g.Go(func() error { pol.Poll(gctx, cfg.Lookup.PolicyPoll); return nil })
+	}
 	g.Go(func() error {
 		for {
 			select {
