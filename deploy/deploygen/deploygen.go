@@ -155,8 +155,6 @@ spec:
               value: /run/secrets/askonce/postgres-url
             - name: ASKONCE_KAFKA_SASL_PASSWORD_FILE
               value: /run/secrets/askonce/kafka-sasl-password
-            - name: ASKONCE_REGISTRY_PASSWORD_FILE
-              value: /run/secrets/askonce/registry-password
             - name: ASKONCE_CONNECT_SOURCES_URL_FILE
               value: /run/secrets/askonce/sources-url
           ports:
@@ -186,7 +184,6 @@ spec:
             sources:
               - secret: {name: askonce-postgres-app, items: [{key: uri, path: postgres-url}]}
               - secret: {name: askonce-bus, items: [{key: password, path: kafka-sasl-password}]}
-              - secret: {name: askonce-registry, items: [{key: password, path: registry-password}]}
               - secret: {name: askonce-source-%[1]s, items: [{key: url, path: sources-url}]}
         - name: config
           configMap: {name: askonce-connect-%[1]s}

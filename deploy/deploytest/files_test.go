@@ -196,7 +196,7 @@ func TestComposeConfig(t *testing.T) {
 	docs := yamlDocs(t, path) // yaml.v3 resolves anchors and << merges
 	services, _ := docs[0]["services"].(map[string]any)
 	secretsEnv := readEnvFile(t, deployPath("compose", "secrets", "askonce.env.example"))
-	want := map[string]int{"registry": 1, "connect": 3, "materialize": 2, "notify": 1, "serve": 2, "topics": 1}
+	want := map[string]int{"registry": 1, "connect": 3, "materialize": 2, "notify": 1, "serve": 2, "topics": 1, "schemas": 1}
 	got := map[string]int{}
 	for _, k := range []string{"kafka-1", "kafka-2", "kafka-3", "postgres", "proxy", "prometheus", "grafana"} {
 		if services[k] == nil {
@@ -233,6 +233,18 @@ func TestComposeConfig(t *testing.T) {
 		}
 		sub := toString(cmd[0])
 		got[sub]++
+		// Only the release step writes schemas (askonce schemas register).
+		if env["ASKONCE_REGISTRY_AUTO_REGISTER"] != "false" {
+			t.Errorf("%s: registry.auto_register is not off (ASKONCE_REGISTRY_AUTO_REGISTER=%q)", name, env["ASKONCE_REGISTRY_AUTO_REGISTER"])
+		}
+		if sub == "schemas" && (len(cmd) != 2 || toString(cmd[1]) != "register") {
+			t.Errorf("%s: runs %v, want schemas register", name, cmd)
+		}
+		holds := slices.ContainsFunc(list(svc["secrets"]), func(v any) bool { return v == "registry_password" }) ||
+			env["ASKONCE_REGISTRY_USERNAME"] != "" || env["ASKONCE_REGISTRY_PASSWORD_FILE"] != ""
+		if writer := sub == "registry" || sub == "schemas"; holds != writer {
+			t.Errorf("%s: holds the registry's write credential: %v, want %v (only the registry and the schemas release step)", name, holds, writer)
+		}
 		if !slices.ContainsFunc(list(svc["env_file"]), func(v any) bool { return v == "./secrets/askonce.env" }) {
 			t.Errorf("%s: does not read secrets/askonce.env", name)
 		}
