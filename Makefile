@@ -36,6 +36,9 @@ test: deps build pg ## install what tests need, start it, run every test with th
 	@# The load test (1,000 clients, 60 s) runs without -race: the detector's
 	@# 5-10x CPU and memory would measure itself, not the API (load_test.go).
 	set -o pipefail; $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '^TestLoad$$' -v ./internal/lookup | grep -E '^(---|ok|FAIL|panic)|load_test\.go'
+	@# Allocation counts, measured without the race detector (it drops
+	@# sync.Pool items at random).
+	set -o pipefail; $(GO) test -count=1 -run 'AllocatesNothing$$' -v ./schemas | grep -E '^(---|ok|FAIL|panic)'
 	@$(MAKE) --no-print-directory fuzz-short
 
 lint: ## gofmt, go vet, staticcheck

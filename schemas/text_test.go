@@ -367,6 +367,11 @@ func TestTextMessages(t *testing.T) {
 // a record with many more and longer strings (that no other rule reads)
 // allocates exactly what the plain one does.
 func TestValidTextAllocatesNothing(t *testing.T) {
+	if raceDetector {
+		// The race detector drops sync.Pool items at random (regexp keeps
+		// its matchers in one), so allocation counts vary from run to run.
+		t.Skip("allocation counts are measured without -race: make test runs this test again without it")
+	}
 	plain := schematest.Birth()
 	rich := schematest.Birth()
 	p := rich.Person
