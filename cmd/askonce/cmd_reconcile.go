@@ -34,12 +34,17 @@ apart (they are in the DLQ); the store keeps their last accepted version ("held"
 Exit status 0 when every data center matches, 1 otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, _, err := a.load(cmd, nil)
+			cfg, log, err := a.load(cmd, nil)
 			if err != nil {
 				return err
 			}
 			if synthetic {
 				dev.AddSynthetic(cfg)
+				// The synthetic sources are the demo's: its private PostgreSQL
+				// unless postgres.url says otherwise.
+				if err := usePrivatePostgres(cfg, log, "reconcile", "connect.sources_url"); err != nil {
+					return err
+				}
 			}
 			if len(cfg.Connect.PGOutbox) == 0 {
 				return errors.New("reconcile: no pgoutbox source configured (connect.pgoutbox, or --synthetic)")

@@ -96,17 +96,9 @@ func (a *app) runSeed(ctx context.Context, cfg *config.Config, log *slog.Logger,
 	if f.writers < 1 || f.writers > 64 {
 		return fmt.Errorf("seed: --writers must be 1-64, got %d", f.writers)
 	}
-	if cfg.Connect.SourcesURL == "" && cfg.Postgres.URL == "" {
-		// seed is a dev tool: with no URL it writes to the private
-		// PostgreSQL of `askonce pg start`, named here, never by default
-		// elsewhere.
-		inst, err := devpg.New(wiring.DevPG(cfg.Postgres.Dev), log)
-		if err != nil {
-			return err
-		}
-		if cfg.Postgres.URL, err = inst.URL(); err != nil {
-			return fmt.Errorf("seed: neither connect.sources_url (--url) nor postgres.url is set and %w", err)
-		}
+	// seed is a dev tool: with no URL it writes to the private PostgreSQL.
+	if err := usePrivatePostgres(cfg, log, "seed", "connect.sources_url (--url)"); err != nil {
+		return err
 	}
 	url, err := wiring.SourcesURL(ctx, cfg)
 	if err != nil {
@@ -167,4 +159,23 @@ func (a *app) seedOnce(ctx context.Context, pool *pgxpool.Pool, p synth.Params, 
 			res.Run, res.Run.CompletedAt.Local().Format(time.DateTime))
 	}
 	return synth.PrintManifest(a.stdout, res.Manifest)
+}
+
+// usePrivatePostgres points postgres.url at the private PostgreSQL of
+// `askonce pg start` when neither postgres.url nor connect.sources_url is
+// set. Only the tools of the synthetic sources (seed, reconcile
+// --synthetic) call it, so that they work beside `make demo` as they are;
+// every other command stops without postgres.url.
+func usePrivatePostgres(cfg *config.Config, log *slog.Logger, cmd, sourcesKey string) error {
+	if cfg.Connect.SourcesURL != "" || cfg.Postgres.URL != "" {
+		return nil
+	}
+	inst, err := devpg.New(wiring.DevPG(cfg.Postgres.Dev), log)
+	if err != nil {
+		return err
+	}
+	if cfg.Postgres.URL, err = inst.URL(); err != nil {
+		return fmt.Errorf("%s: neither %s nor postgres.url is set and %w", cmd, sourcesKey, err)
+	}
+	return nil
 }
