@@ -23,6 +23,9 @@ const (
 	BaseAudit        = "askonce.audit.v1"
 	BasePortfolio    = "askonce.portfolio.v1"
 	BaseNotifyPrefix = schemas.NotifyTopicPrefix
+	// BasePortfolioPrefix starts every agency's portfolio topic,
+	// askonce.portfolio.<agency>.
+	BasePortfolioPrefix = "askonce.portfolio."
 )
 
 // Topics are the topic names in use, prefix included.
@@ -59,6 +62,21 @@ func (t Topics) Records() []string { return []string{t.CivilStatus, t.Employment
 
 // Notify is the notification topic of an agency.
 func (t Topics) Notify(agency string) string { return t.prefix + BaseNotifyPrefix + agency }
+
+// Prefix is what every askonce topic name starts with: the configured
+// prefix and "askonce.".
+func (t Topics) Prefix() string { return t.prefix + "askonce." }
+
+// NotifyPrefix is what every agency's notification topic starts with.
+func (t Topics) NotifyPrefix() string { return t.prefix + BaseNotifyPrefix }
+
+// PortfolioPrefix is what every agency's portfolio topic starts with.
+func (t Topics) PortfolioPrefix() string { return t.prefix + BasePortfolioPrefix }
+
+// AgencyPortfolio is the topic where an agency's back office declares the
+// citizens it serves: only that agency may write it, so the router knows
+// the writer from the topic.
+func (t Topics) AgencyPortfolio(agency string) string { return t.prefix + BasePortfolioPrefix + agency }
 
 // Spec is the wanted shape of one topic.
 type Spec struct {
