@@ -49,7 +49,7 @@ func runRegistry(ctx context.Context, cfg *config.Config, log *slog.Logger, dev 
 		return err
 	}
 	defer pool.Close()
-	if err := registry.Migrate(ctx, pool, log); err != nil {
+	if err := registry.CheckSchema(ctx, pool); err != nil {
 		return err
 	}
 	backend := registry.NewBackend(pool, cfg.Registry.Compatibility)

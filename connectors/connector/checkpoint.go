@@ -23,6 +23,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	return err
 }
 
+// CheckSchema returns an error unless connect_checkpoints are at the version this
+// release needs (`askonce migrate` migrates them).
+func CheckSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	return store.Check(ctx, pool, "connector", migrations, "migrations")
+}
+
 // Checkpoints are the durable checkpoints of the connectors
 // (connect_checkpoints), the only code that writes that table.
 type Checkpoints struct{ pool *pgxpool.Pool }

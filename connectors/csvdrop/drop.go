@@ -99,6 +99,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	return err
 }
 
+// CheckSchema returns an error unless csvdrop_files are at the version this
+// release needs (`askonce migrate` migrates them).
+func CheckSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	return store.Check(ctx, pool, "csvdrop", migrations, "migrations")
+}
+
 // Drop watches one drop directory: a connector.Source. Its checkpoint is
 // the SHA-256 of the file being published (32 bytes) and the number of its
 // data records put (8 bytes, big-endian).

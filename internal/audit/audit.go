@@ -76,6 +76,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	return err
 }
 
+// CheckSchema returns an error unless the audit tables are at the version this
+// release needs (`askonce migrate` migrates them).
+func CheckSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	return store.Check(ctx, pool, "audit", migrations, "migrations")
+}
+
 // Outcomes of a request: the one set the lookup API, the clerk console
 // and the notification router write and read. Entry.Outcome is not limited
 // to them, but metrics count values other than the API's six as "other".

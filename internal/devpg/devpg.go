@@ -32,6 +32,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/store"
 )
 
@@ -129,7 +130,28 @@ func (i *Instance) Start(ctx context.Context) (string, error) {
 	if _, err := store.EnsureDatabase(ctx, u, Database); err != nil {
 		return "", fmt.Errorf("devpg: %w", err)
 	}
+	if err := ensureRoles(ctx, u, pw); err != nil {
+		return "", err
+	}
 	return i.url(pw, Database), nil
+}
+
+// ensureRoles creates askonce's group roles (internal/dbroles) and a dev
+// login per role (dbroles.LoginURL gives its URL), under the instance's
+// lock: roles are cluster-wide, the tests' databases are not.
+func ensureRoles(ctx context.Context, u, pw string) error {
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		return fmt.Errorf("devpg: connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	if err := dbroles.EnsureRoles(ctx, conn); err != nil {
+		return fmt.Errorf("devpg: %w", err)
+	}
+	if err := dbroles.EnsureDevLogins(ctx, conn, pw); err != nil {
+		return fmt.Errorf("devpg: %w", err)
+	}
+	return nil
 }
 
 // Stop stops the instance if it runs. Mode is fast (roll back sessions,

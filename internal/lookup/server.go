@@ -43,6 +43,15 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	return portfolio.Migrate(ctx, pool, log)
 }
 
+// CheckSchema returns an error unless the lookup API's tables, portfolios
+// included, are at the version this release needs.
+func CheckSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	if err := store.Check(ctx, pool, "lookup", migrations, "migrations"); err != nil {
+		return err
+	}
+	return portfolio.CheckSchema(ctx, pool)
+}
+
 // Options configure the API.
 type Options struct {
 	MaxBodyBytes   int64

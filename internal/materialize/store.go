@@ -38,6 +38,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	return err
 }
 
+// CheckSchema returns an error unless the lookup store are at the version this
+// release needs (`askonce migrate` migrates them).
+func CheckSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	return store.Check(ctx, pool, "store", migrations, "migrations")
+}
+
 // commonCols start every store table's rows, in this order.
 var commonCols = []string{"agency", "data_center", "source_key", "version", "op", "deleted", "event_time",
 	"kafka_topic", "kafka_partition", "kafka_offset"}

@@ -33,6 +33,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	return err
 }
 
+// CheckSchema returns an error unless the portfolio and notify_sent tables are at the version this
+// release needs (`askonce migrate` migrates them).
+func CheckSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	return store.Check(ctx, pool, "notify", migrations, "migrations")
+}
+
 // PurposeKinds says which kinds of change each notification purpose may
 // subscribe to (data minimization: a pension fund watching for deaths has
 // no business hearing of its pensioners' employers).

@@ -29,6 +29,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	return err
 }
 
+// CheckSchema returns an error unless the registry's tables are at the version this
+// release needs (`askonce migrate` migrates them).
+func CheckSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	return store.Check(ctx, pool, "registry", migrations, "migrations")
+}
+
 // Backend keeps subjects, versions, schemas and compatibility levels in
 // PostgreSQL. Every change runs in one transaction under a per-subject
 // advisory lock, so several registry instances can serve one database.

@@ -19,6 +19,7 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -26,6 +27,13 @@ import (
 // when 0) to url, after checking that the server answers. url comes from the
 // caller: store has no default and no fallback.
 func OpenURL(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+	return OpenAs(ctx, url, maxConns, "")
+}
+
+// OpenAs is OpenURL with every connection acting as role (SET ROLE; the
+// login must be a member of it), the way migrations run as the owner
+// role. An empty role is the login itself.
+func OpenAs(ctx context.Context, url string, maxConns int, role string) (*pgxpool.Pool, error) {
 	if url == "" {
 		// pgx would fall back to libpq's defaults (PGHOST, localhost:5432).
 		return nil, errors.New("store: no PostgreSQL URL given")
@@ -39,6 +47,12 @@ func OpenURL(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, erro
 		pc.MaxConns = int32(maxConns)
 	}
 	pc.ConnConfig.RuntimeParams["application_name"] = "askonce"
+	if role != "" {
+		pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			_, err := c.Exec(ctx, "SET ROLE "+pgx.Identifier{role}.Sanitize())
+			return err
+		}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("store: connect: %w", err)
@@ -144,6 +158,49 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, component string, fsys fs.
 		}
 	}
 	return n, nil
+}
+
+// Latest is the highest migration version in dir of fsys (0 for none).
+func Latest(fsys fs.FS, dir string) (int, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return 0, fmt.Errorf("store: migrations: %w", err)
+	}
+	latest := 0
+	for _, e := range entries {
+		if m := migrationFile.FindStringSubmatch(e.Name()); m != nil {
+			v, _ := strconv.Atoi(m[1])
+			latest = max(latest, v)
+		}
+	}
+	return latest, nil
+}
+
+// ErrSchemaBehind is wrapped by Check's error when the database needs
+// `askonce migrate`.
+var ErrSchemaBehind = errors.New("database schema is behind this release")
+
+// Check tells whether component's migrations in dir of fsys are all
+// applied: the runtime components never migrate (`askonce migrate` does,
+// as the owner role), they stop at start on a database that is behind.
+func Check(ctx context.Context, pool *pgxpool.Pool, component string, fsys fs.FS, dir string) error {
+	want, err := Latest(fsys, dir)
+	if err != nil {
+		return err
+	}
+	var have int
+	err = pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM askonce_schema_migrations WHERE component = $1`, component).Scan(&have)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table: never migrated
+		err, have = nil, 0
+	}
+	if err != nil {
+		return fmt.Errorf("store: schema version of %s: %w", component, err)
+	}
+	if have < want {
+		return fmt.Errorf("%w: the %s schema is at version %d, this release needs %d: run `askonce migrate`", ErrSchemaBehind, component, have, want)
+	}
+	return nil
 }
 
 // DatabaseURL is base with its database name replaced by db.

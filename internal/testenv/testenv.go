@@ -15,9 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/devbroker"
 	"github.com/askonce/askonce/internal/devpg"
+	"github.com/askonce/askonce/internal/store"
 )
 
 // RepoRoot is the directory holding go.mod, found from the working directory.
@@ -205,4 +209,61 @@ func Must(t testing.TB, err error, what string, args ...any) {
 	if err != nil {
 		t.Fatalf("%s: %v", fmt.Sprintf(what, args...), err)
 	}
+}
+
+// DB is a fresh database on the private PostgreSQL, migrated by
+// Database as `askonce migrate` does, with a URL per role.
+type DB struct {
+	// Admin is the superuser's URL: for test setup the components could
+	// never do (planting faults, reading anything).
+	Admin string
+	urls  map[string]string
+}
+
+// URL is the URL of role's dev login (dbroles.API, dbroles.Materialize,
+// ...) on this database: the runtime pieces of a test use their role's.
+func (d *DB) URL(role string) string {
+	u, ok := d.urls[role]
+	if !ok {
+		panic("testenv: no such role: " + role)
+	}
+	return u
+}
+
+// Database returns a fresh database (dropped when the test ends) on which
+// migrations ran as the owner role, with every runtime role's privileges
+// set, as `askonce migrate` does (internal/dbroles).
+func Database(t testing.TB, migrations ...dbroles.Migration) *DB {
+	t.Helper()
+	admin := Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := dbroles.Migrate(ctx, admin, nil, migrations...); err != nil {
+		t.Fatalf("testenv: migrate: %v", err)
+	}
+	d := &DB{Admin: admin, urls: map[string]string{}}
+	for _, role := range dbroles.All {
+		if role == dbroles.AuditOwner {
+			continue
+		}
+		u, err := dbroles.LoginURL(admin, role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.urls[role] = u
+	}
+	return d
+}
+
+// Pool opens a pool of role on d, closed when the test ends.
+func (d *DB) Pool(t testing.TB, role string) *pgxpool.Pool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, err := store.OpenURL(ctx, d.URL(role), 8)
+	if err != nil {
+		t.Fatalf("testenv: connect as %s: %v", role, err)
+	}
+	t.Cleanup(p.Close)
+	return p
 }

@@ -18,15 +18,11 @@ import (
 // consumer group and applies batches until ctx ends. Readiness checks go on
 // opsSrv, metrics on reg.
 func RunMaterializer(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, opsSrv *ops.Server, log *slog.Logger) error {
-	pool, err := OpenPostgres(ctx, cfg.Postgres)
+	pool, err := OpenStore(ctx, cfg, opsSrv, materialize.CheckSchema)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := materialize.Migrate(ctx, pool, log); err != nil {
-		return err
-	}
-	opsSrv.AddCheck("postgres", pool.Ping)
 	rc, err := registry.NewClient(RegistryClient(cfg.Registry))
 	if err != nil {
 		return err

@@ -30,7 +30,7 @@ func Notify(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, 
 	if err != nil {
 		return err
 	}
-	pool, err := OpenStore(ctx, cfg, opsSrv, log, portfolio.Migrate, audit.Migrate)
+	pool, err := OpenStore(ctx, cfg, opsSrv, portfolio.CheckSchema, audit.CheckSchema)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/policy"
@@ -15,24 +16,28 @@ import (
 	"github.com/askonce/askonce/schemas"
 )
 
-// The start-up every component shares: the store and its migrations, the
+// The start-up every component shares: the store and its schema check, the
 // bus through the schema registry, the record rules and the policy, each
 // with its readiness check.
 
 // Migration creates or updates one component's tables (lookup.Migrate,
-// audit.Migrate, portfolio.Migrate, ...).
-type Migration func(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error
+// audit.Migrate, portfolio.Migrate, ...): `askonce migrate` runs them.
+type Migration = dbroles.Migration
 
-// OpenStore opens the lookup store of cfg (postgres.*), applies
-// migrations in order and adds the "postgres" readiness check. The caller
-// closes the pool.
-func OpenStore(ctx context.Context, cfg *config.Config, opsSrv *ops.Server, log *slog.Logger, migrations ...Migration) (*pgxpool.Pool, error) {
+// SchemaCheck fails when one component's tables are behind the release
+// (lookup.CheckSchema, audit.CheckSchema, ...).
+type SchemaCheck func(ctx context.Context, pool *pgxpool.Pool) error
+
+// OpenStore opens the lookup store of cfg (postgres.*) with the
+// component's own login, checks that the schema is migrated and adds the
+// "postgres" readiness check. The caller closes the pool.
+func OpenStore(ctx context.Context, cfg *config.Config, opsSrv *ops.Server, checks ...SchemaCheck) (*pgxpool.Pool, error) {
 	pool, err := OpenPostgres(ctx, cfg.Postgres)
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range migrations {
-		if err := m(ctx, pool, log); err != nil {
+	for _, c := range checks {
+		if err := c(ctx, pool); err != nil {
 			pool.Close()
 			return nil, err
 		}

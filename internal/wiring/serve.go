@@ -39,7 +39,7 @@ func Serve(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, o
 	if err != nil {
 		return err
 	}
-	pool, err := OpenStore(ctx, cfg, opsSrv, log, lookup.Migrate, audit.Migrate)
+	pool, err := OpenStore(ctx, cfg, opsSrv, lookup.CheckSchema, audit.CheckSchema)
 	if err != nil {
 		return err
 	}
