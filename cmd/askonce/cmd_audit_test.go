@@ -7,15 +7,18 @@ import (
 	"time"
 
 	"github.com/askonce/askonce/internal/audit"
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
 )
 
 func TestAuditVerifyAndLog(t *testing.T) {
 	ctx := testenv.Ctx(t, time.Minute)
-	url := testenv.Postgres(t)
-	env := []string{"ASKONCE_POSTGRES_URL=" + url}
-	pool, err := store.OpenURL(ctx, url, 4)
+	// The commands run as the read-only role, the log is written as the
+	// API's, the tampering needs the superuser.
+	db := testenv.Database(t)
+	env := []string{"ASKONCE_POSTGRES_URL=" + db.URL(dbroles.Reader)}
+	pool, err := store.OpenURL(ctx, db.Admin, 4)
 	testenv.Must(t, err, "open")
 	defer pool.Close()
 
@@ -23,8 +26,8 @@ func TestAuditVerifyAndLog(t *testing.T) {
 	if _, _, err := run(t, env, "audit", "verify"); err == nil || !strings.Contains(err.Error(), "no audit_log table") {
 		t.Fatalf("no table: %v", err)
 	}
-	testenv.Must(t, audit.Migrate(ctx, pool, nil), "migrate")
-	l := audit.New(pool, audit.Options{}, nil, nil)
+	testenv.Must(t, dbroles.Migrate(ctx, db.Admin, nil, audit.Migrate), "migrate")
+	l := audit.New(db.Pool(t, dbroles.API), audit.Options{}, nil, nil)
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error)
 	go func() { done <- l.Run(rctx) }()

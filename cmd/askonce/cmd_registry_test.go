@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/testenv"
@@ -54,7 +55,7 @@ func TestRegistryServesTLS(t *testing.T) {
 	defer cancel()
 	certFile, keyFile := selfSigned(t, t.TempDir())
 	cfg := config.Default()
-	cfg.Postgres.URL = testenv.Postgres(t)
+	cfg.Postgres.URL = testenv.Database(t, registry.Migrate).URL(dbroles.Registry)
 	cfg.Registry.Listen = "127.0.0.1:0"
 	cfg.Registry.Username, cfg.Registry.Password = "release", "s3cret-release"
 	cfg.Registry.TLSCertFile, cfg.Registry.TLSKeyFile = certFile, keyFile

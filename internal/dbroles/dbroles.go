@@ -481,3 +481,36 @@ func LoginURL(superURL, group string) (string, error) {
 	u.User = url.UserPassword(login, LoginPassword(secret, login))
 	return u.String(), nil
 }
+
+// LoginRole is a LOGIN role that is a member of one group role.
+type LoginRole struct {
+	Name, Group, Password string
+}
+
+// EnsureLogins creates each login role missing on the server of url
+// (LOGIN, member of its group only) and sets the password of every one,
+// so that running it again with a new password rotates it. The user of
+// url needs CREATEROLE.
+func EnsureLogins(ctx context.Context, url string, logins []LoginRole) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("dbroles: connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	for _, l := range logins {
+		if err := createRole(ctx, conn, l.Name, "LOGIN IN ROLE "+pgx.Identifier{l.Group}.Sanitize(), l.Password); err != nil {
+			return err
+		}
+		var stmt string
+		if err := conn.QueryRow(ctx, `SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', $1::text, $2::text)`, l.Name, l.Password).Scan(&stmt); err != nil {
+			return fmt.Errorf("dbroles: %w", err)
+		}
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("dbroles: set the password of %s: %w", l.Name, err)
+		}
+		if err := grantMembership(ctx, conn, l.Group, l.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}

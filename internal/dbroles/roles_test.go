@@ -18,7 +18,7 @@ import (
 	"github.com/askonce/askonce/internal/portfolio"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
-	"github.com/askonce/askonce/internal/wiring"
+	"github.com/askonce/askonce/internal/wiring/migratewire"
 )
 
 // refused runs sql as pool's role and fails unless PostgreSQL refuses it
@@ -49,7 +49,7 @@ const auditRow = `INSERT INTO audit_log (seq, at, outcome, prev_hash, hash) VALU
 // rest.
 func TestRoles(t *testing.T) {
 	ctx := testenv.Ctx(t, 3*time.Minute)
-	db := testenv.Database(t, wiring.Migrations...)
+	db := testenv.Database(t, migratewire.Migrations...)
 	admin, err := store.OpenURL(ctx, db.Admin, 2)
 	testenv.Must(t, err, "admin")
 	defer admin.Close()
@@ -236,7 +236,7 @@ func TestRoles(t *testing.T) {
 // once) changes nothing and keeps the grants exactly as dbroles says.
 func TestMigrateIdempotent(t *testing.T) {
 	ctx := testenv.Ctx(t, 3*time.Minute)
-	db := testenv.Database(t, wiring.Migrations...)
+	db := testenv.Database(t, migratewire.Migrations...)
 	admin, err := store.OpenURL(ctx, db.Admin, 2)
 	testenv.Must(t, err, "admin")
 	defer admin.Close()
@@ -244,7 +244,7 @@ func TestMigrateIdempotent(t *testing.T) {
 	allowed(t, ctx, admin, "admin", `GRANT DELETE ON audit_log TO askonce_api`)
 	errs := make(chan error, 2)
 	for range 2 {
-		go func() { errs <- wiring.Migrate(ctx, db.Admin, nil) }()
+		go func() { errs <- migratewire.Migrate(ctx, db.Admin, nil) }()
 	}
 	for range 2 {
 		testenv.Must(t, <-errs, "migrate again")

@@ -24,17 +24,17 @@ import (
 	"github.com/askonce/askonce/deploy/devfiles"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/devbroker"
 	"github.com/askonce/askonce/internal/devpg"
-	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/ops"
-	"github.com/askonce/askonce/internal/portfolio"
 	"github.com/askonce/askonce/internal/reconcile"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/synth"
 	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/internal/wiring/connectwire"
+	"github.com/askonce/askonce/internal/wiring/migratewire"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -58,7 +58,8 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 		return fmt.Errorf("dev: %w", err)
 	}
 	// PostgreSQL, private, started or reused.
-	if cfg.Postgres.URL == "" {
+	private := cfg.Postgres.URL == ""
+	if private {
 		inst, err := devpg.New(wiring.DevPG(cfg.Postgres.Dev), log)
 		if err != nil {
 			return err
@@ -87,18 +88,27 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	defer broker.Close()
 	cfg.Kafka.Brokers = []string{broker.Addr()}
 
+	// `askonce migrate`, then each component logs in with its own role.
+	if err := migratewire.Migrate(ctx, cfg.Postgres.URL, log); err != nil {
+		return err
+	}
+	as, err := roleConfigs(cfg, private, log)
+	if err != nil {
+		return err
+	}
+	// The dev harness's own pool (samples, the pensioners' portfolio, the
+	// catch-up check): the superuser of the private instance.
 	pool, err := wiring.OpenPostgres(ctx, cfg.Postgres)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := registry.Migrate(ctx, pool, log); err != nil {
+	regPool, err := wiring.OpenPostgres(ctx, as(dbroles.Registry).Postgres)
+	if err != nil {
 		return err
 	}
-	if err := materialize.Migrate(ctx, pool, log); err != nil {
-		return err
-	}
-	if err := portfolio.Migrate(ctx, pool, log); err != nil {
+	defer regPool.Close()
+	if err := registry.CheckSchema(ctx, regPool); err != nil {
 		return err
 	}
 
@@ -147,7 +157,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	opsSrv := ops.NewServer(reg, log)
 	g, gctx := errgroup.WithContext(ctx)
 	// The schema registry, with its own ops endpoints on its port.
-	regSrv := registry.NewServer(registry.NewBackend(pool, cfg.Registry.Compatibility), log.With("component", "registry"), reg,
+	regSrv := registry.NewServer(registry.NewBackend(regPool, cfg.Registry.Compatibility), log.With("component", "registry"), reg,
 		registry.ServerOptions{RequireAuth: cfg.Registry.RequireAuth, Username: cfg.Registry.Username, Password: cfg.Registry.Password}, nil)
 	regAddr := make(chan string, 1)
 	g.Go(func() error {
@@ -160,14 +170,15 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	case <-gctx.Done():
 		return g.Wait()
 	}
-	g.Go(func() error { return connectwire.Run(gctx, cfg, reg, opsSrv, log.With("component", "connect")) })
+	connectCfg, matCfg, notifyCfg, apiCfg := as(dbroles.Connect), as(dbroles.Materialize), as(dbroles.Notify), as(dbroles.API)
+	g.Go(func() error { return connectwire.Run(gctx, connectCfg, reg, opsSrv, log.With("component", "connect")) })
 	g.Go(func() error {
-		return wiring.RunMaterializer(gctx, cfg, reg, opsSrv, log.With("component", "materialize"))
+		return wiring.RunMaterializer(gctx, matCfg, reg, opsSrv, log.With("component", "materialize"))
 	})
-	g.Go(func() error { return wiring.Notify(gctx, cfg, reg, opsSrv, log.With("component", "notify"), pol) })
+	g.Go(func() error { return wiring.Notify(gctx, notifyCfg, reg, opsSrv, log.With("component", "notify"), pol) })
 	apiAddr := make(chan string, 1)
 	g.Go(func() error {
-		return wiring.Serve(gctx, cfg, reg, opsSrv, log.With("component", "lookup"), pol, nil, func(a string) { apiAddr <- a })
+		return wiring.Serve(gctx, apiCfg, reg, opsSrv, log.With("component", "lookup"), pol, nil, func(a string) { apiAddr <- a })
 	})
 	g.Go(func() error {
 		var api string
@@ -217,6 +228,32 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	}
 	log.Info("askonce dev stopped")
 	return err
+}
+
+// roleConfigs returns, per group role, a copy of cfg whose postgres.url
+// is that role's dev login on the private instance (the roles of
+// production, internal/dbroles). A database given by postgres.url has no
+// dev logins: every component then uses that URL.
+func roleConfigs(cfg *config.Config, private bool, log *slog.Logger) (func(role string) *config.Config, error) {
+	urls := map[string]string{}
+	if private {
+		for _, role := range dbroles.Runtime {
+			u, err := dbroles.LoginURL(cfg.Postgres.URL, role)
+			if err != nil {
+				return nil, err
+			}
+			urls[role] = u
+		}
+	} else {
+		log.Warn("postgres.url is set: every component logs in with it, not with its own role")
+	}
+	return func(role string) *config.Config {
+		c := *cfg
+		if u, ok := urls[role]; ok {
+			c.Postgres.URL = u
+		}
+		return &c
+	}, nil
 }
 
 // waitCaughtUp waits until the store holds every record of the synthetic

@@ -1,4 +1,8 @@
-package wiring
+// Package migratewire is `askonce migrate`: every component's migrations,
+// applied as the owner role with the roles of internal/dbroles. It is apart
+// from internal/wiring so that the components' own tests, which use
+// wiring, do not import every component.
+package migratewire
 
 import (
 	"context"
