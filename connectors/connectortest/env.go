@@ -19,9 +19,9 @@ import (
 	"github.com/askonce/askonce/connectors/connector"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
-	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
 	"github.com/askonce/askonce/internal/wiring"
 	"github.com/askonce/askonce/schemas"
@@ -39,6 +39,9 @@ type Env struct {
 	Conn     *bus.Conn
 	Registry *registry.Client
 	Log      *slog.Logger
+	// AdminURL is the bus database's superuser URL, for test setup; DB
+	// logs in as the connectors' role.
+	AdminURL string
 	Metrics  *prometheus.Registry // of Runtime
 
 	pub *connector.Publisher
@@ -55,19 +58,26 @@ func NewEnv(t *testing.T) *Env {
 	cfg := config.Default()
 	cfg.Kafka = broker.Kafka()
 	cfg.Registry.URL = testenv.StartRegistry(t)
-	cfg.Postgres.URL = testenv.Postgres(t)
+	// The bus database as `askonce migrate` leaves it; the connectors log
+	// in with their role.
+	busDB := testenv.Database(t, connector.Migrate)
+	cfg.Postgres.URL = busDB.URL(dbroles.Connect)
 	log := ops.NewLogger(io.Discard, "error", "json")
-	db, err := store.OpenURL(ctx, cfg.Postgres.URL, 8)
-	testenv.Must(t, err, "bus db")
-	t.Cleanup(db.Close)
+	db := busDB.Pool(t, dbroles.Connect)
 	rc, err := registry.NewClient(wiring.RegistryClient(cfg.Registry))
 	testenv.Must(t, err, "registry client")
 	conn, err := wiring.OpenBus(ctx, &cfg, rc.Bus(), log)
 	testenv.Must(t, err, "bus")
 	t.Cleanup(conn.Client.Close)
-	testenv.Must(t, connector.Migrate(ctx, db, log), "migrate")
-	return &Env{T: t, Ctx: ctx, Addr: broker.Addr, Kafka: cfg.Kafka, Topics: conn.Client.Topics(), DB: db, Conn: conn,
+	return &Env{T: t, Ctx: ctx, Addr: broker.Addr, Kafka: cfg.Kafka, Topics: conn.Client.Topics(), DB: db, AdminURL: busDB.Admin, Conn: conn,
 		Registry: rc, Log: log, Metrics: ops.NewRegistry()}
+}
+
+// Migrate applies the migrations of a source kind (csvdrop.Migrate) to
+// the bus database as `askonce migrate` does, grants included.
+func (e *Env) Migrate(migrations ...dbroles.Migration) {
+	e.T.Helper()
+	testenv.Must(e.T, dbroles.Migrate(e.Ctx, e.AdminURL, e.Log, migrations...), "migrate")
 }
 
 // Runtime returns the process-wide parts of the runtime (one publisher,

@@ -17,7 +17,7 @@ import (
 // TestConformance runs the connector conformance suite on a drop directory.
 func TestConformance(t *testing.T) {
 	connectortest.Run(t, func(t *testing.T, env *connectortest.Env) *connectortest.Subject {
-		testenv.Must(t, Migrate(env.Ctx, env.DB, env.Log), "migrate")
+		env.Migrate(Migrate)
 		fm := NewMetrics(env.Metrics)
 		dir := t.TempDir()
 		cfg := Config{Agency: "etatcivil", DataCenter: "etatcivil-dc05", Dir: dir, PollInterval: 20 * time.Millisecond, Settle: 200 * time.Millisecond}

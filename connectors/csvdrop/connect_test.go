@@ -256,6 +256,8 @@ func TestConnectCSVDrop(t *testing.T) {
 // connect runs `askonce connect` (connectors.Run) on env until the test
 // ends, and returns its ops server (readiness checks) and metrics.
 func connect(env *connectortest.Env, cfg connectors.Config) (*ops.Server, *prometheus.Registry) {
+	// `askonce migrate` ran: connectors.Run checks every kind's tables.
+	env.Migrate(csvdrop.Migrate)
 	reg := ops.NewRegistry()
 	opsSrv := ops.NewServer(reg, env.Log)
 	ctx, stop := context.WithCancel(env.Ctx)

@@ -38,7 +38,7 @@ type testEnv struct {
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
 	env := connectortest.NewEnv(t)
-	testenv.Must(t, Migrate(env.Ctx, env.DB, env.Log), "migrate")
+	env.Migrate(Migrate)
 	return &testEnv{Env: env, t: t, ctx: env.Ctx, addr: env.Addr, topics: env.Topics, db: env.DB, fm: NewMetrics(env.Metrics)}
 }
 

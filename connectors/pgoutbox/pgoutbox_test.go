@@ -15,6 +15,7 @@ import (
 	"github.com/askonce/askonce/connectors"
 	"github.com/askonce/askonce/connectors/connector"
 	"github.com/askonce/askonce/connectors/connectortest"
+	"github.com/askonce/askonce/connectors/csvdrop"
 	"github.com/askonce/askonce/connectors/pgoutbox"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
@@ -311,6 +312,8 @@ func TestConformance(t *testing.T) {
 // connect runs `askonce connect` (connectors.Run) on env until the test
 // ends, and returns its ops server (readiness checks).
 func connect(env *connectortest.Env, cfg connectors.Config) *ops.Server {
+	// `askonce migrate` ran: connectors.Run checks every kind's tables.
+	env.Migrate(csvdrop.Migrate)
 	reg := ops.NewRegistry()
 	opsSrv := ops.NewServer(reg, env.Log)
 	ctx, stop := context.WithCancel(env.Ctx)

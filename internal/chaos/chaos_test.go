@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,9 +27,9 @@ import (
 
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/devpg"
 	"github.com/askonce/askonce/internal/lookup"
-	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
 	"github.com/askonce/askonce/internal/wiring"
@@ -135,12 +135,16 @@ func TestChaos(t *testing.T) {
 	srcURL, err := store.EnsureDatabase(ctx, busURL, "askonce_sources")
 	testenv.Must(t, err, "sources database")
 
-	// The store tables exist before the materializer starts, so that the
-	// regression guard sees every write it ever makes.
+	// `askonce migrate`, as its own step, before any component: the store
+	// tables exist before the materializer starts, so that the regression
+	// guard sees every write it ever makes. Each component then logs in
+	// with its own role.
+	if out, err := run([]string{"ASKONCE_POSTGRES_URL=" + busURL, "ASKONCE_LOG_LEVEL=warn"}, "migrate"); err != nil {
+		t.Fatalf("chaos: migrate: %v\n%s", err, out)
+	}
 	db, err := store.OpenURL(ctx, busURL, 4)
 	testenv.Must(t, err, "bus database")
 	defer db.Close()
-	testenv.Must(t, materialize.Migrate(ctx, db, slog.New(slog.DiscardHandler)), "migrate store")
 	testenv.Must(t, installGuard(ctx, db), "install regression guard")
 
 	// The registry runs as in production: writes need its credential.
@@ -149,7 +153,7 @@ func TestChaos(t *testing.T) {
 	regAddr := hostPort(freePort(t))
 	apiAddr := hostPort(freePort(t))
 	env := []string{
-		"ASKONCE_POSTGRES_URL=" + busURL, "ASKONCE_POSTGRES_MAX_CONNS=8",
+		"ASKONCE_POSTGRES_MAX_CONNS=8",
 		"ASKONCE_CONNECT_SOURCES_URL=" + srcURL,
 		"ASKONCE_KAFKA_BROKERS=" + brokerAddr,
 		"ASKONCE_BROKER_LISTEN=" + brokerAddr, "ASKONCE_BROKER_DATA_DIR=" + filepath.Join(root, "kafka"),
@@ -167,8 +171,19 @@ func TestChaos(t *testing.T) {
 	}
 	logOf := func(name string) string { return filepath.Join(logs, name+".log") }
 	comps := map[string]*component{}
+	as := func(role string) []string {
+		u, err := dbroles.LoginURL(busURL, role)
+		testenv.Must(t, err, "login of %s", role)
+		return append(slices.Clone(env), "ASKONCE_POSTGRES_URL="+u)
+	}
+	roleOf := map[string]string{"registry": dbroles.Registry, "connect": dbroles.Connect, "materialize": dbroles.Materialize,
+		"serve": dbroles.API, "reconcile": dbroles.Reader}
 	add := func(name string, args ...string) *component {
-		c := newComponent(t, logOf(name), name, env, args...)
+		cenv := append(slices.Clone(env), "ASKONCE_POSTGRES_URL="+busURL) // broker, seed: no bus role
+		if role, ok := roleOf[name]; ok {
+			cenv = as(role)
+		}
+		c := newComponent(t, logOf(name), name, cenv, args...)
 		comps[name] = c
 		return c
 	}
@@ -192,7 +207,7 @@ func TestChaos(t *testing.T) {
 	if !waitFor(time.Minute, func() bool { return dialable(brokerAddr) && httpOK("http://"+regAddr+"/subjects") }) {
 		t.Fatalf("chaos: the broker (%s) or the registry (%s) did not come up", brokerAddr, regAddr)
 	}
-	seedOut, err := run(env, "seed", "--persons", strconv.Itoa(persons), "--seed", "7", "--writers", "2")
+	seedOut, err := run(append(slices.Clone(env), "ASKONCE_POSTGRES_URL="+busURL), "seed", "--persons", strconv.Itoa(persons), "--seed", "7", "--writers", "2")
 	if err != nil {
 		t.Fatalf("chaos: seed: %v\n%s", err, seedOut)
 	}
@@ -411,7 +426,7 @@ func TestChaos(t *testing.T) {
 			len(applied), strings.Join(applied, ", "))
 	}
 	left := max(convergeMax-time.Since(convergeStart), 10*time.Second).Round(time.Second)
-	recOut, recErr := run(env, "reconcile", "--synthetic", "--wait", left.String())
+	recOut, recErr := run(as(dbroles.Reader), "reconcile", "--synthetic", "--wait", left.String())
 	converged := time.Since(convergeStart)
 	stopProgress()
 	if recErr != nil || !strings.Contains(recOut, "zero difference over 33 data centers") {

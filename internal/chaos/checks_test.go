@@ -39,7 +39,9 @@ func installGuard(ctx context.Context, db *pgxpool.Pool) error {
 			at timestamptz NOT NULL DEFAULT clock_timestamp(),
 			table_name text NOT NULL, op text NOT NULL,
 			data_center text, source_key text, old_version bigint, new_version bigint)`,
-		`CREATE FUNCTION chaos_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+		// SECURITY DEFINER: it records as the test's superuser what the
+		// materializer's role (which may not write here) does.
+		`CREATE FUNCTION chaos_guard() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         INSERT INTO chaos_regressions (table_name, op) VALUES (TG_TABLE_NAME, 'TRUNCATE');

@@ -58,8 +58,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 		return fmt.Errorf("dev: %w", err)
 	}
 	// PostgreSQL, private, started or reused.
-	private := cfg.Postgres.URL == ""
-	if private {
+	if cfg.Postgres.URL == "" {
 		inst, err := devpg.New(wiring.DevPG(cfg.Postgres.Dev), log)
 		if err != nil {
 			return err
@@ -92,7 +91,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	if err := migratewire.Migrate(ctx, cfg.Postgres.URL, log); err != nil {
 		return err
 	}
-	as, err := roleConfigs(cfg, private, log)
+	as, err := roleConfigs(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -231,21 +230,23 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 }
 
 // roleConfigs returns, per group role, a copy of cfg whose postgres.url
-// is that role's dev login on the private instance (the roles of
-// production, internal/dbroles). A database given by postgres.url has no
-// dev logins: every component then uses that URL.
-func roleConfigs(cfg *config.Config, private bool, log *slog.Logger) (func(role string) *config.Config, error) {
+// is that role's dev login (the roles of production, internal/dbroles) on
+// the private instance, whose superuser URL postgres.url is. On another
+// server (no dev logins) every component uses postgres.url.
+func roleConfigs(ctx context.Context, cfg *config.Config, log *slog.Logger) (func(role string) *config.Config, error) {
 	urls := map[string]string{}
-	if private {
-		for _, role := range dbroles.Runtime {
-			u, err := dbroles.LoginURL(cfg.Postgres.URL, role)
-			if err != nil {
-				return nil, err
-			}
-			urls[role] = u
+	for _, role := range dbroles.Runtime {
+		u, err := dbroles.LoginURL(cfg.Postgres.URL, role)
+		if err != nil {
+			return nil, err
 		}
+		urls[role] = u
+	}
+	if p, err := store.OpenURL(ctx, urls[dbroles.API], 1); err != nil {
+		log.Warn("postgres.url is not the private PostgreSQL's superuser: every component logs in with it, not with its own role", "err", err)
+		urls = nil
 	} else {
-		log.Warn("postgres.url is set: every component logs in with it, not with its own role")
+		p.Close()
 	}
 	return func(role string) *config.Config {
 		c := *cfg

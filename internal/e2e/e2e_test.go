@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,10 +21,12 @@ import (
 
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
 	"github.com/askonce/askonce/internal/wiring"
+	"github.com/askonce/askonce/internal/wiring/migratewire"
 	"github.com/askonce/askonce/schemas"
 )
 
@@ -128,12 +131,18 @@ func TestPipelineSurvivesSIGKILL(t *testing.T) {
 	ctx := testenv.Ctx(t, 5*time.Minute)
 	broker := testenv.StartBroker(t, nil)
 	regURL := testenv.StartRegistry(t)
-	srcURL, busURL := testenv.Postgres(t), testenv.Postgres(t)
+	// The bus database as `askonce migrate` leaves it; each process logs
+	// in with its own role.
+	srcURL, busDB := testenv.Postgres(t), testenv.Database(t, migratewire.Migrations...)
+	busURL := busDB.Admin
 	env := []string{
 		"ASKONCE_KAFKA_BROKERS=" + broker.Addr, "ASKONCE_REGISTRY_URL=" + regURL,
-		"ASKONCE_POSTGRES_URL=" + busURL, "ASKONCE_CONNECT_SOURCES_URL=" + srcURL,
+		"ASKONCE_CONNECT_SOURCES_URL=" + srcURL,
 		"ASKONCE_CONNECT_BATCH_SIZE=40", "ASKONCE_MATERIALIZE_BATCH_SIZE=100", "ASKONCE_MATERIALIZE_BATCH_WAIT=20ms",
 		"ASKONCE_RULES_ALLOW_SYNTHETIC=true", "ASKONCE_LOG_FORMAT=json", "ASKONCE_OPS_LISTEN=127.0.0.1:0",
+	}
+	as := func(role string) []string {
+		return append(slices.Clone(env), "ASKONCE_POSTGRES_URL="+busDB.URL(role))
 	}
 	out, err := run(t, env, "seed", "--persons", "4000", "--seed", "11")
 	if err != nil {
@@ -157,7 +166,7 @@ func TestPipelineSurvivesSIGKILL(t *testing.T) {
 	t.Logf("seeded %d rows (%d defective) in 33 data centers", rows, defects)
 
 	// Connectors: killed mid-load, restarted.
-	connect := start(t, env, "connect", "connect", "--synthetic")
+	connect := start(t, as(dbroles.Connect), "connect", "connect", "--synthetic")
 	bus1, err := store.OpenURL(ctx, busURL, 2)
 	testenv.Must(t, err, "bus db")
 	defer bus1.Close()
@@ -175,11 +184,11 @@ func TestPipelineSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("the connectors finished (%d of %d) before the kill: nothing proven", atKill, rows)
 	}
 	t.Logf("connect SIGKILLed with %d of %d outbox rows checkpointed", atKill, rows)
-	start(t, env, "connect-2", "connect", "--synthetic")
+	start(t, as(dbroles.Connect), "connect-2", "connect", "--synthetic")
 	waitFor(t, "every outbox row to be checkpointed", 2*time.Minute, func() bool { return checkpointed() == rows })
 
 	// Materializer: killed mid-load, restarted.
-	mat := start(t, env, "materialize", "materialize")
+	mat := start(t, as(dbroles.Materialize), "materialize", "materialize")
 	storeRows := func() int64 {
 		var n int64
 		q := `SELECT (SELECT count(*) FROM persons) + (SELECT count(*) FROM marriages) + (SELECT count(*) FROM divorces) +
@@ -195,9 +204,9 @@ func TestPipelineSurvivesSIGKILL(t *testing.T) {
 	mat.kill()
 	t.Logf("materialize SIGKILLed with %d of %d records stored", storeRows(), valid)
 	// Two instances in the same group share the partitions.
-	start(t, env, "materialize-2", "materialize")
-	start(t, env, "materialize-3", "materialize")
-	out, err = run(t, env, "reconcile", "--synthetic", "--wait", "90s")
+	start(t, as(dbroles.Materialize), "materialize-2", "materialize")
+	start(t, as(dbroles.Materialize), "materialize-3", "materialize")
+	out, err = run(t, as(dbroles.Reader), "reconcile", "--synthetic", "--wait", "90s")
 	if err != nil || !strings.Contains(out, "zero difference over 33 data centers") {
 		t.Fatalf("reconcile: %v\n%s", err, out)
 	}

@@ -19,15 +19,16 @@ import (
 	"github.com/askonce/askonce/internal/audit"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/notify"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/policy"
 	"github.com/askonce/askonce/internal/portfolio"
 	"github.com/askonce/askonce/internal/registry"
-	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
 	"github.com/askonce/askonce/internal/wiring"
+	"github.com/askonce/askonce/internal/wiring/migratewire"
 	"github.com/askonce/askonce/schemas"
 	"github.com/askonce/askonce/schemas/schematest"
 )
@@ -52,7 +53,10 @@ func setup(t *testing.T) *harness {
 	h := &harness{t: t, ctx: ctx, broker: testenv.StartBroker(t, nil)}
 	cfg := config.Default()
 	cfg.Kafka = h.broker.Kafka()
-	cfg.Postgres.URL = testenv.Postgres(t)
+	// The database as `askonce migrate` leaves it: the API runs as its
+	// role, the router as its own.
+	db := testenv.Database(t, migratewire.Migrations...)
+	cfg.Postgres.URL = db.URL(dbroles.API)
 	cfg.Registry.URL = testenv.StartRegistry(t)
 	cfg.Rules.AllowSynthetic = true
 	cfg.Notify.BatchSize = 5
@@ -70,11 +74,7 @@ func setup(t *testing.T) *harness {
 	testenv.Must(t, err, "bus")
 	t.Cleanup(h.conn.Client.Close)
 	testenv.Must(t, notify.UseNotificationSchemas(ctx, h.conn, cfg.Kafka.Topics.Agencies), "notification schemas")
-	h.pool, err = store.OpenURL(ctx, cfg.Postgres.URL, 8)
-	testenv.Must(t, err, "store")
-	t.Cleanup(h.pool.Close)
-	testenv.Must(t, portfolio.Migrate(ctx, h.pool, log), "migrate")
-	testenv.Must(t, audit.Migrate(ctx, h.pool, log), "migrate audit")
+	h.pool = db.Pool(t, dbroles.Notify)
 	h.policy, err = policy.Load(cfg.Lookup.PolicyFile, true, lookup.PolicyCatalog)
 	testenv.Must(t, err, "policy")
 
