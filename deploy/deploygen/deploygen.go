@@ -182,7 +182,7 @@ spec:
           projected:
             defaultMode: 0440
             sources:
-              - secret: {name: askonce-postgres-app, items: [{key: uri, path: postgres-url}]}
+              - secret: {name: askonce-pg-connect, items: [{key: uri, path: postgres-url}]}
               - secret: {name: askonce-bus, items: [{key: password, path: kafka-sasl-password}]}
               - secret: {name: askonce-source-%[1]s, items: [{key: url, path: sources-url}]}
         - name: config

@@ -291,7 +291,7 @@ func TestPipelineSurvivesSIGKILL(t *testing.T) {
 	// A life certificate through the whole pipeline: sources -> connectors
 	// -> Kafka -> materializers -> store -> the lookup API, with connect-2
 	// and the two materializers still running (so watermarks keep moving).
-	lifeCertificate(t, ctx, env, bus1)
+	lifeCertificate(t, ctx, as(dbroles.API), bus1)
 }
 
 // lifeCertificate starts the lookup API on the store the pipeline filled,
