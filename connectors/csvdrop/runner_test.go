@@ -19,6 +19,8 @@ import (
 	"github.com/askonce/askonce/connectors/connector"
 	"github.com/askonce/askonce/connectors/connectortest"
 	"github.com/askonce/askonce/internal/bus"
+	"github.com/askonce/askonce/internal/dbroles"
+	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
 	"github.com/askonce/askonce/schemas"
 )
@@ -266,8 +268,15 @@ func TestDuplicateContent(t *testing.T) {
 	}
 	// The documented way to publish the same bytes again: delete the row,
 	// drop the file again (the checkpoint, at the end of that very file,
-	// does not skip it).
-	_, err := e.db.Exec(e.ctx, `DELETE FROM csvdrop_files WHERE sha256 = $1`, sha(other))
+	// does not skip it). An operator's act, with the owner's login: the
+	// connectors' role may not delete.
+	if _, err := e.db.Exec(e.ctx, `DELETE FROM csvdrop_files WHERE sha256 = $1`, sha(other)); !dbroles.IsCode(err, dbroles.InsufficientPrivilege) {
+		t.Fatalf("the connectors' role deletes a file's row: %v", err)
+	}
+	admin, err := store.OpenURL(e.ctx, e.AdminURL, 1)
+	testenv.Must(t, err, "admin")
+	defer admin.Close()
+	_, err = admin.Exec(e.ctx, `DELETE FROM csvdrop_files WHERE sha256 = $1`, sha(other))
 	testenv.Must(t, err, "delete row")
 	write(t, filepath.Join(dir, "birth-again.csv"), other)
 	if rep := e.waitReport(dir, DoneDir, "birth-again.csv", 10*time.Second); rep.Outcome != "done" || rep.Totals.Published != 2 {

@@ -734,6 +734,10 @@ func TestComposeReferences(t *testing.T) {
 	for _, f := range []string{"askonce.env", "postgres_password", "postgres_url", "sources_url", "registry_password", "grafana_admin_password", "policy.yaml"} {
 		created[filepath.Join(dir, "secrets", f)] = true
 	}
+	for _, role := range []string{"api", "materialize", "notify", "connect", "registry", "reader"} {
+		created[filepath.Join(dir, "secrets", "pg_password_"+role)] = true
+		created[filepath.Join(dir, "secrets", "pg_url_"+role)] = true
+	}
 	initSh, err := os.ReadFile(filepath.Join(dir, "secrets", "init.sh"))
 	if err != nil {
 		t.Fatal(err)

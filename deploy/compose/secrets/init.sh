@@ -15,10 +15,19 @@ pw=$(cat postgres_password)
 [[ -e sources_url ]] || echo "postgres://askonce:$pw@postgres:5432/askonce_sources?sslmode=disable" >sources_url
 # One login per component (`askonce migrate --logins` creates askonce_<role>_login
 # with this password, member of the group role askonce_<role> only).
-for role in api materialize notify connect registry reader; do
-  [[ -e pg_password_$role ]] || gen >pg_password_$role
-  [[ -e pg_url_$role ]] || echo "postgres://askonce_${role}_login:$(cat pg_password_$role)@postgres:5432/askonce?sslmode=disable" >pg_url_$role
-done
+login_url() { echo "postgres://askonce_$1_login:$(cat "pg_password_$1")@postgres:5432/askonce?sslmode=disable"; }
+[[ -e pg_password_api ]] || gen >pg_password_api
+[[ -e pg_url_api ]] || login_url api >pg_url_api
+[[ -e pg_password_materialize ]] || gen >pg_password_materialize
+[[ -e pg_url_materialize ]] || login_url materialize >pg_url_materialize
+[[ -e pg_password_notify ]] || gen >pg_password_notify
+[[ -e pg_url_notify ]] || login_url notify >pg_url_notify
+[[ -e pg_password_connect ]] || gen >pg_password_connect
+[[ -e pg_url_connect ]] || login_url connect >pg_url_connect
+[[ -e pg_password_registry ]] || gen >pg_password_registry
+[[ -e pg_url_registry ]] || login_url registry >pg_url_registry
+[[ -e pg_password_reader ]] || gen >pg_password_reader
+[[ -e pg_url_reader ]] || login_url reader >pg_url_reader
 [[ -e registry_password ]] || gen >registry_password
 [[ -e askonce.env ]] || cp askonce.env.example askonce.env
 [[ -e grafana_admin_password ]] || gen >grafana_admin_password
