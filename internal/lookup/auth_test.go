@@ -26,12 +26,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/askonce/askonce/internal/config"
-	"github.com/askonce/askonce/internal/materialize"
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/policy"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
 	"github.com/askonce/askonce/internal/wiring"
+	"github.com/askonce/askonce/internal/wiring/migratewire"
 )
 
 type pki struct {
@@ -185,7 +186,8 @@ func TestAuthTLSRateLimitAndReload(t *testing.T) {
 func startAPI(t *testing.T, ctx context.Context, policyFile string, reload <-chan os.Signal, edit func(*config.Config)) (string, *pgxpool.Pool) {
 	t.Helper()
 	cfg := config.Default()
-	cfg.Postgres.URL = testenv.Postgres(t)
+	db := testenv.Database(t, migratewire.Migrations...)
+	cfg.Postgres.URL = db.URL(dbroles.API)
 	cfg.Kafka.Brokers = []string{"127.0.0.1:1"}
 	cfg.Registry.URL = "http://127.0.0.1:1"
 	cfg.Lookup.Listen = "127.0.0.1:0"
@@ -193,10 +195,9 @@ func startAPI(t *testing.T, ctx context.Context, policyFile string, reload <-cha
 	cfg.Lookup.SigningKeysDir = t.TempDir()
 	cfg.Lookup.CreateSigningKey = true
 	edit(&cfg)
-	pool, err := store.OpenURL(ctx, cfg.Postgres.URL, 2)
+	pool, err := store.OpenURL(ctx, db.Admin, 2)
 	testenv.Must(t, err, "store")
 	t.Cleanup(pool.Close)
-	testenv.Must(t, materialize.Migrate(ctx, pool, nil), "store migrations")
 	keepFresh(t, ctx, pool)
 
 	log := ops.NewLogger(io.Discard, "error", "json")

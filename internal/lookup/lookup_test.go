@@ -21,12 +21,14 @@ import (
 	"github.com/askonce/askonce/internal/audit"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
 	"github.com/askonce/askonce/internal/wiring"
+	"github.com/askonce/askonce/internal/wiring/migratewire"
 	"github.com/askonce/askonce/schemas"
 	"github.com/askonce/askonce/schemas/schematest"
 )
@@ -68,7 +70,10 @@ func setup(t *testing.T) *harness {
 	h := &harness{t: t, ctx: ctx, broker: testenv.StartBroker(t, nil)}
 	cfg := config.Default()
 	cfg.Kafka = h.broker.Kafka()
-	cfg.Postgres.URL = testenv.Postgres(t)
+	// The database as `askonce migrate` leaves it; the API and the
+	// materializer each log in with their role.
+	db := testenv.Database(t, migratewire.Migrations...)
+	cfg.Postgres.URL = db.URL(dbroles.API)
 	cfg.Registry.URL = testenv.StartRegistry(t)
 	cfg.Rules.AllowSynthetic = true
 	cfg.Materialize.BatchWait = 20 * time.Millisecond
@@ -88,15 +93,17 @@ func setup(t *testing.T) *harness {
 	h.conn, err = wiring.OpenBus(ctx, &cfg, rc.Bus(), log)
 	testenv.Must(t, err, "bus")
 	t.Cleanup(h.conn.Client.Close)
-	h.pool, err = store.OpenURL(ctx, cfg.Postgres.URL, 4)
+	h.pool, err = store.OpenURL(ctx, db.Admin, 4)
 	testenv.Must(t, err, "store")
 	t.Cleanup(h.pool.Close)
 
 	runCtx, stop := context.WithCancel(ctx)
 	matDone, apiDone := make(chan error, 1), make(chan error, 1)
+	matCfg := cfg
+	matCfg.Postgres.URL = db.URL(dbroles.Materialize)
 	go func() {
 		reg := ops.NewRegistry()
-		matDone <- wiring.RunMaterializer(runCtx, &cfg, reg, ops.NewServer(reg, log), log)
+		matDone <- wiring.RunMaterializer(runCtx, &matCfg, reg, ops.NewServer(reg, log), log)
 	}()
 	addr := make(chan string, 1)
 	go func() {

@@ -22,13 +22,14 @@ import (
 
 	"github.com/askonce/askonce/internal/audit"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/lookup"
-	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/policy"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
 	"github.com/askonce/askonce/internal/wiring"
+	"github.com/askonce/askonce/internal/wiring/migratewire"
 )
 
 // syncBuffer collects a logger's output from many goroutines.
@@ -122,7 +123,8 @@ func startSecAPI(t *testing.T) *secAPI {
 	}
 	a.writePolicy()
 	cfg := config.Default()
-	cfg.Postgres.URL = testenv.Postgres(t)
+	db := testenv.Database(t, migratewire.Migrations...)
+	cfg.Postgres.URL = db.URL(dbroles.API)
 	cfg.Kafka.Brokers = []string{"127.0.0.1:1"} // no Kafka: the audit table is the record
 	cfg.Registry.URL = "http://127.0.0.1:1"
 	cfg.Lookup.Listen = "127.0.0.1:0"
@@ -130,10 +132,9 @@ func startSecAPI(t *testing.T) *secAPI {
 	cfg.Lookup.SigningKeysDir = t.TempDir()
 	cfg.Lookup.CreateSigningKey = true
 	var err error
-	a.pool, err = store.OpenURL(ctx, cfg.Postgres.URL, 2)
+	a.pool, err = store.OpenURL(ctx, db.Admin, 2)
 	testenv.Must(t, err, "store")
 	t.Cleanup(a.pool.Close)
-	testenv.Must(t, materialize.Migrate(ctx, a.pool, nil), "store migrations")
 	// No materializer runs here: the store holds nothing and follows its
 	// (absent) sources closely, as one whose connectors write watermarks.
 	keepFresh(t, ctx, a.pool)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/materialize"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
@@ -35,7 +36,10 @@ func setup(t *testing.T, ctx context.Context) *env {
 	e := &env{broker: testenv.StartBroker(t, nil)}
 	e.cfg = config.Default()
 	e.cfg.Kafka = e.broker.Kafka()
-	e.cfg.Postgres.URL = testenv.Postgres(t)
+	// The store as `askonce migrate` leaves it; the materializer logs in
+	// with its role, the test reads as the superuser.
+	db := testenv.Database(t, materialize.Migrate)
+	e.cfg.Postgres.URL = db.URL(dbroles.Materialize)
 	e.cfg.Registry.URL = testenv.StartRegistry(t)
 	e.cfg.Rules.AllowSynthetic = true
 	e.cfg.Materialize.BatchWait = 50 * time.Millisecond
@@ -44,7 +48,7 @@ func setup(t *testing.T, ctx context.Context) *env {
 	e.conn, err = wiring.OpenBus(ctx, &e.cfg, rc.Bus(), ops.NewLogger(io.Discard, "error", "json"))
 	testenv.Must(t, err, "bus")
 	t.Cleanup(e.conn.Client.Close)
-	e.pool, err = store.OpenURL(ctx, e.cfg.Postgres.URL, 4)
+	e.pool, err = store.OpenURL(ctx, db.Admin, 4)
 	testenv.Must(t, err, "store")
 	t.Cleanup(e.pool.Close)
 	return e
