@@ -29,12 +29,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/devbroker"
 	"github.com/askonce/askonce/internal/devpg"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
 	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/wiring"
+	"github.com/askonce/askonce/internal/wiring/migratewire"
 )
 
 // Options are the sizes and outputs of a bench run.
@@ -89,6 +91,7 @@ type env struct {
 	opt     Options
 	id      string
 	baseURL string
+	private bool // baseURL is the private PostgreSQL's superuser: the roles' dev logins exist
 	broker  *devbroker.Broker
 	regURL  string
 	dir     string
@@ -203,6 +206,7 @@ func newEnv(ctx context.Context, opt Options) (*env, error) {
 		}
 	}
 	e.baseURL = base
+	e.private = cfg.Postgres.URL == ""
 	dir, err := os.MkdirTemp("", "askonce-bench-")
 	if err != nil {
 		return nil, err
@@ -221,13 +225,12 @@ func newEnv(ctx context.Context, opt Options) (*env, error) {
 		e.close()
 		return nil, err
 	}
-	pool, err := store.OpenURL(ctx, regURL, 8)
-	if err != nil {
+	if err := migratewire.Migrate(ctx, regURL, nil, registry.Migrate); err != nil {
 		e.close()
 		return nil, err
 	}
-	if err := registry.Migrate(ctx, pool, nil); err != nil {
-		pool.Close()
+	pool, err := store.OpenURL(ctx, e.roleURL(regURL, dbroles.Registry), 8)
+	if err != nil {
 		e.close()
 		return nil, err
 	}
@@ -264,6 +267,32 @@ func (e *env) close() {
 	if e.dir != "" {
 		os.RemoveAll(e.dir)
 	}
+}
+
+// roleURL is the URL of role's dev login on the database of url, as the
+// components log in on the private PostgreSQL; url itself on another
+// server.
+func (e *env) roleURL(url, role string) string {
+	if !e.private {
+		return url
+	}
+	u, err := dbroles.LoginURL(url, role)
+	if err != nil {
+		return url
+	}
+	return u
+}
+
+// createBusDB is createDB migrated as `askonce migrate` does.
+func (e *env) createBusDB(ctx context.Context, what string) (string, error) {
+	u, err := e.createDB(ctx, what)
+	if err != nil {
+		return "", err
+	}
+	if err := migratewire.Migrate(ctx, u, nil); err != nil {
+		return "", err
+	}
+	return u, nil
 }
 
 // createDB creates a fresh database named after the bench and what, and

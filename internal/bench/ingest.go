@@ -17,6 +17,7 @@ import (
 
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/dev"
 	"github.com/askonce/askonce/internal/reconcile"
 	"github.com/askonce/askonce/internal/store"
@@ -94,9 +95,9 @@ func (e *env) seed(ctx context.Context, name, srcURL string, persons int) (Seed,
 }
 
 // componentEnv is the environment of the components' processes.
-func (e *env) componentEnv(srcURL, busURL, prefix, opsAddr string) []string {
+func (e *env) componentEnv(srcURL, busURL, role, prefix, opsAddr string) []string {
 	return []string{
-		"ASKONCE_POSTGRES_URL=" + busURL, "ASKONCE_CONNECT_SOURCES_URL=" + srcURL,
+		"ASKONCE_POSTGRES_URL=" + e.roleURL(busURL, role), "ASKONCE_CONNECT_SOURCES_URL=" + srcURL,
 		"ASKONCE_KAFKA_BROKERS=" + e.broker.Addr(), "ASKONCE_REGISTRY_URL=" + e.regURL,
 		"ASKONCE_KAFKA_TOPICS_PREFIX=" + prefix, "ASKONCE_RULES_ALLOW_SYNTHETIC=true",
 		"ASKONCE_LOG_FORMAT=json", "ASKONCE_OPS_LISTEN=" + opsAddr,
@@ -115,7 +116,7 @@ func (e *env) pipeline(ctx context.Context, name, srcURL, busURL, prefix string,
 	if err != nil {
 		return r, err
 	}
-	mat, err := startProc(e.opt.Binary, e.dir, name+"-materialize", append(e.componentEnv(srcURL, busURL, prefix, matOps), matPprof...), "materialize")
+	mat, err := startProc(e.opt.Binary, e.dir, name+"-materialize", append(e.componentEnv(srcURL, busURL, dbroles.Materialize, prefix, matOps), matPprof...), "materialize")
 	if err != nil {
 		return r, err
 	}
@@ -133,7 +134,7 @@ func (e *env) pipeline(ctx context.Context, name, srcURL, busURL, prefix string,
 	if err != nil {
 		return r, err
 	}
-	con, err := startProc(e.opt.Binary, e.dir, name+"-connect", append(e.componentEnv(srcURL, busURL, prefix, conOps), conPprof...), "connect", "--synthetic")
+	con, err := startProc(e.opt.Binary, e.dir, name+"-connect", append(e.componentEnv(srcURL, busURL, dbroles.Connect, prefix, conOps), conPprof...), "connect", "--synthetic")
 	if err != nil {
 		return r, err
 	}
@@ -276,7 +277,7 @@ func (e *env) ingestRun(ctx context.Context, i int) (IngestRun, error) {
 	if err != nil {
 		return r, err
 	}
-	busURL, err := e.createDB(ctx, fmt.Sprintf("bus%d", i))
+	busURL, err := e.createBusDB(ctx, fmt.Sprintf("bus%d", i))
 	if err != nil {
 		return r, err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/policy"
 	"github.com/askonce/askonce/internal/store"
@@ -89,7 +90,7 @@ func (e *env) lookupBench(ctx context.Context) (*LookupResult, error) {
 		return nil, err
 	}
 	e.progress("  seeded %d persons in %s (%d rows), peak RSS %s", r.Seed.Persons, r.Seed.Elapsed.Round(time.Second), r.Seed.Rows, mib(r.Seed.Usage.PeakRSS))
-	busURL, err := e.createDB(ctx, "lookup_bus")
+	busURL, err := e.createBusDB(ctx, "lookup_bus")
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +125,7 @@ func (e *env) lookupBench(ctx context.Context) (*LookupResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := append(e.componentEnv(srcURL, busURL, prefix, addr),
+	env := append(e.componentEnv(srcURL, busURL, dbroles.API, prefix, addr),
 		"ASKONCE_LOOKUP_SIGNING_KEYS_DIR="+filepath.Join(e.dir, "signing-keys"), "ASKONCE_LOOKUP_CREATE_SIGNING_KEY=true",
 		// The connectors are stopped: their data centers must not turn stale mid-run.
 		"ASKONCE_LOOKUP_STALE_AFTER=8760h", "ASKONCE_LOOKUP_FROZEN_AFTER=0", "ASKONCE_POSTGRES_MAX_CONNS="+strconv.Itoa(r.PoolConns))
