@@ -34,7 +34,7 @@ func TestTopicMirror(t *testing.T) {
 	t.Cleanup(conn.Client.Close)
 	topic := conn.Client.Topics().Audit
 
-	pool := open(t, ctx, testenv.Postgres(t))
+	pool := open(t, ctx, migrated(t))
 	e := start(t, pool, audit.Options{Conn: conn, PublishBatch: 7, PublishInterval: 100 * time.Millisecond})
 	nins := []string{"109991234500000001", "109991234500000002", "109991234500000003"}
 	for i := range 20 {

@@ -1,14 +1,12 @@
 package portfolio_test
 
 import (
-	"io"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/askonce/askonce/internal/ops"
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/portfolio"
-	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
 )
 
@@ -47,10 +45,8 @@ func TestCheck(t *testing.T) {
 // nothing, and a removed member stays removed.
 func TestChangeOrder(t *testing.T) {
 	ctx := testenv.Ctx(t, time.Minute)
-	pool, err := store.OpenURL(ctx, testenv.Postgres(t), 2)
-	testenv.Must(t, err, "store")
-	defer pool.Close()
-	testenv.Must(t, portfolio.Migrate(ctx, pool, ops.NewLogger(io.Discard, "error", "json")), "migrate")
+	// Migrated as `askonce migrate` does; the component logs in with its role.
+	pool := testenv.Database(t, portfolio.Migrate).Pool(t, dbroles.API)
 	st := portfolio.NewStore(pool)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	m := portfolio.Member{Agency: "cnr", NIN: nin, Purpose: "pension-death-watch", Kinds: []string{"DEATH"}}

@@ -14,9 +14,9 @@ import (
 
 	hreg "github.com/hamba/avro/v2/registry"
 
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
-	"github.com/askonce/askonce/internal/store"
 	"github.com/askonce/askonce/internal/testenv"
 )
 
@@ -33,11 +33,8 @@ const (
 // startRegistry serves the registry over a fresh database.
 func startRegistry(t *testing.T, opt registry.ServerOptions) (*httptest.Server, *registry.Backend) {
 	t.Helper()
-	ctx := testenv.Ctx(t, time.Minute)
-	pool, err := store.OpenURL(ctx, testenv.Postgres(t), 8)
-	testenv.Must(t, err, "open")
-	t.Cleanup(pool.Close)
-	testenv.Must(t, registry.Migrate(ctx, pool, nil), "migrate")
+	// Migrated as `askonce migrate` does; the component logs in with its role.
+	pool := testenv.Database(t, registry.Migrate).Pool(t, dbroles.Registry)
 	b := registry.NewBackend(pool, "BACKWARD")
 	reg := ops.NewRegistry()
 	opsSrv := ops.NewServer(reg, testLog())
