@@ -213,7 +213,8 @@ func roleExists(ctx context.Context, db Execer, role string) (bool, error) {
 }
 
 // createRole creates role with options unless it exists. password, when
-// set, is passed as a literal built by the server (format %L).
+// set, is passed as its SCRAM verifier (passwordLiteral), quoted by the
+// server (format %L).
 func createRole(ctx context.Context, db Execer, role, options, password string) error {
 	ok, err := roleExists(ctx, db, role)
 	if err != nil || ok {
@@ -221,7 +222,11 @@ func createRole(ctx context.Context, db Execer, role, options, password string) 
 	}
 	var stmt string
 	if password != "" {
-		err = db.QueryRow(ctx, `SELECT format('CREATE ROLE %I `+options+` PASSWORD %L', $1::text, $2::text)`, role, password).Scan(&stmt)
+		lit, perr := passwordLiteral(password)
+		if perr != nil {
+			return perr
+		}
+		err = db.QueryRow(ctx, `SELECT format('CREATE ROLE %I `+options+` PASSWORD %L', $1::text, $2::text)`, role, lit).Scan(&stmt)
 	} else {
 		err = db.QueryRow(ctx, `SELECT format('CREATE ROLE %I `+options+`', $1::text)`, role).Scan(&stmt)
 	}
@@ -501,8 +506,12 @@ func EnsureLogins(ctx context.Context, url string, logins []LoginRole) error {
 		if err := createRole(ctx, conn, l.Name, "LOGIN IN ROLE "+pgx.Identifier{l.Group}.Sanitize(), l.Password); err != nil {
 			return err
 		}
+		lit, err := passwordLiteral(l.Password)
+		if err != nil {
+			return err
+		}
 		var stmt string
-		if err := conn.QueryRow(ctx, `SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', $1::text, $2::text)`, l.Name, l.Password).Scan(&stmt); err != nil {
+		if err := conn.QueryRow(ctx, `SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', $1::text, $2::text)`, l.Name, lit).Scan(&stmt); err != nil {
 			return fmt.Errorf("dbroles: %w", err)
 		}
 		if _, err := conn.Exec(ctx, stmt); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -287,5 +288,39 @@ func TestSchemaBehind(t *testing.T) {
 	err := portfolio.CheckSchema(ctx, pool)
 	if !errors.Is(err, store.ErrSchemaBehind) || !strings.Contains(err.Error(), "version 0, this release needs 1: run `askonce migrate`") {
 		t.Fatalf("unmigrated portfolio tables: %v", err)
+	}
+}
+
+// TestLoginPasswordIsHashedHere: EnsureLogins hands the server a
+// SCRAM-SHA-256 verifier, never the password; PostgreSQL accepts the
+// password against it, and another one not.
+func TestLoginPasswordIsHashedHere(t *testing.T) {
+	ctx := testenv.Ctx(t, time.Minute)
+	db := testenv.Database(t)
+	login := "askonce_test_login_" + testenv.Random(4)
+	pw := "pw-" + testenv.Random(12)
+	testenv.Must(t, dbroles.EnsureLogins(ctx, db.Admin, []dbroles.LoginRole{{Name: login, Group: dbroles.Reader, Password: pw}}), "login")
+	admin, err := store.OpenURL(ctx, db.Admin, 1)
+	testenv.Must(t, err, "admin")
+	defer admin.Close()
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+login) })
+	var stored string
+	testenv.Must(t, admin.QueryRow(ctx, `SELECT rolpassword FROM pg_authid WHERE rolname = $1`, login).Scan(&stored), "stored")
+	if !strings.HasPrefix(stored, "SCRAM-SHA-256$4096:") || strings.Contains(stored, pw) {
+		t.Fatalf("stored password: %.20s…", stored)
+	}
+	as := func(pw string) error {
+		u, err := url.Parse(db.Admin)
+		testenv.Must(t, err, "url")
+		u.User = url.UserPassword(login, pw)
+		p, err := store.OpenURL(ctx, u.String(), 1)
+		if err == nil {
+			p.Close()
+		}
+		return err
+	}
+	testenv.Must(t, as(pw), "log in with the password")
+	if err := as(pw + "x"); err == nil {
+		t.Fatal("another password logs in")
 	}
 }
