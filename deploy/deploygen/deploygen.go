@@ -7,6 +7,8 @@ package deploygen
 
 import (
 	"bytes"
+	_ "embed"
+	"text/template"
 	"fmt"
 	"sort"
 	"strings"
@@ -48,6 +50,11 @@ func Files() (map[string][]byte, error) {
 		return nil, err
 	}
 	out["kubernetes/base/kafka-users.yaml"] = kubeKafkaUsers(model)
+	compose, err := composeFile(model, dcs)
+	if err != nil {
+		return nil, err
+	}
+	out["compose/docker-compose.yaml"] = compose
 	pr, err := prometheusRule()
 	if err != nil {
 		return nil, err
@@ -402,4 +409,80 @@ func kubeDashboards(dash map[string][]byte) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), enc.Close()
+}
+
+//go:embed compose.yaml.tmpl
+var composeTemplate string
+
+// composeFile renders compose.yaml.tmpl: the hand-written compose pilot,
+// with each askonce service's Kafka identity (its principal's settings and
+// the Docker secret of its password) and one secret per principal taken
+// from the model, so that compose grants what internal/access says.
+func composeFile(m access.Model, dcs []synth.DataCenter) ([]byte, error) {
+	known := func(name string) error {
+		if _, ok := m.Find(name); !ok {
+			return fmt.Errorf("deploygen: compose template: %s is not a principal of internal/access", name)
+		}
+		return nil
+	}
+	pad := func(n int) string { return strings.Repeat(" ", n) }
+	used := map[string]bool{}
+	secretItem := func(indent int, name string) string {
+		used[name] = true
+		return fmt.Sprintf("%s- {source: kafka_%s, target: kafka/%s}", pad(indent), name, name)
+	}
+	funcs := template.FuncMap{
+		"kafkaEnv": func(indent int, name string) (string, error) {
+			if err := known(name); err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("%[1]s# Its own Kafka principal (internal/access).\n%[1]sASKONCE_KAFKA_SASL_MECHANISM: scram-sha-512\n%[1]sASKONCE_KAFKA_SASL_USERNAME: %[2]s\n%[1]sASKONCE_KAFKA_SASL_PASSWORD_FILE: /run/secrets/kafka/%[2]s", pad(indent), name), nil
+		},
+		"kafkaSecrets": func(indent int, name string) (string, error) {
+			if err := known(name); err != nil {
+				return "", err
+			}
+			return secretItem(indent, name), nil
+		},
+		"connectSecrets": func(indent int, group string) (string, error) {
+			var lines []string
+			for _, g := range ComposeGroups {
+				if g.Name != group {
+					continue
+				}
+				for _, dc := range dcs {
+					if n := dcNumber(dc.Name); n >= g.From && n <= g.To {
+						name := access.ConnectorName(dc.Agency, dc.Name)
+						if err := known(name); err != nil {
+							return "", err
+						}
+						lines = append(lines, secretItem(indent, name))
+					}
+				}
+			}
+			if len(lines) == 0 {
+				return "", fmt.Errorf("deploygen: compose template: no connect group %q", group)
+			}
+			return strings.Join(lines, "\n"), nil
+		},
+		"kafkaSecretDefs": func(indent int) string {
+			var lines []string
+			for _, p := range m.Principals {
+				if !used[p.Name] {
+					continue // back offices, the operator: their passwords go to them, not to a service
+				}
+				lines = append(lines, fmt.Sprintf("%skafka_%s:\n%s  file: ./secrets/kafka/%s", pad(indent), p.Name, pad(indent), p.Name))
+			}
+			return strings.Join(lines, "\n")
+		},
+	}
+	t, err := template.New("compose.yaml.tmpl").Funcs(funcs).Option("missingkey=error").Parse(composeTemplate)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, nil); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }

@@ -2,6 +2,7 @@ package deploytest
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -209,4 +210,121 @@ func secretOf(spec, container any, path string) string {
 		}
 	}
 	return ""
+}
+
+// TestComposeKafkaIdentities checks the compose pilot against the identity
+// model: each askonce service that uses Kafka runs as the principal of its
+// kind and mounts that principal's password only (a connect service: its
+// group's data centers' connectors, one password each); the one-shot
+// kafka-access alone holds every password and reaches the brokers'
+// internal listener; the brokers authorize with ACLs and deny by default.
+func TestComposeKafkaIdentities(t *testing.T) {
+	model, err := deploygen.AccessModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := yamlDocs(t, deployPath("compose", "docker-compose.yaml"))[0]
+	services, _ := doc["services"].(map[string]any)
+	kinds := map[string]access.Kind{"topics": access.Release}
+	for k, v := range componentKinds {
+		kinds[k] = v
+	}
+	groupDCs := map[string][]string{}
+	for _, g := range deploygen.ComposeGroups {
+		cfgPath := deployPath("compose", "connect", g.Name+".yaml")
+		for _, d := range yamlDocs(t, cfgPath) {
+			for _, s := range list(dig(d, "connect", "pgoutbox")) {
+				groupDCs["connect-"+g.Name] = append(groupDCs["connect-"+g.Name], access.ConnectorName(toString(dig(s, "agency")), toString(dig(s, "data_center"))))
+			}
+		}
+	}
+	seen := map[access.Kind]int{}
+	for name, s := range services {
+		svc := s.(map[string]any)
+		img := toString(svc["image"])
+		nets := fmt.Sprint(svc["networks"])
+		if strings.HasPrefix(img, "apache/kafka:") {
+			env, _ := dig(svc, "environment").(map[string]any)
+			if toString(env["KAFKA_AUTHORIZER_CLASS_NAME"]) == "" || toString(env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"]) != "false" {
+				t.Errorf("%s: the broker does not authorize by ACLs with deny by default", name)
+			}
+			if !strings.Contains(toString(env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]), "CLIENT:SASL_") {
+				t.Errorf("%s: the clients' listener does not authenticate", name)
+			}
+			continue
+		}
+		if img != "askonce:pilot" {
+			if strings.Contains(nets, "kafka-internal") {
+				t.Errorf("%s: on the network kafka-internal", name)
+			}
+			continue
+		}
+		var secrets []string
+		for _, sc := range list(svc["secrets"]) {
+			if m, ok := sc.(map[string]any); ok {
+				secrets = append(secrets, toString(m["source"]))
+			} else {
+				secrets = append(secrets, toString(sc))
+			}
+		}
+		var kafkaSecrets []string
+		for _, s := range secrets {
+			if strings.HasPrefix(s, "kafka_") {
+				kafkaSecrets = append(kafkaSecrets, strings.TrimPrefix(s, "kafka_"))
+			}
+		}
+		sort.Strings(kafkaSecrets)
+		cmd := list(svc["command"])
+		sub := ""
+		if len(cmd) > 0 {
+			sub = toString(cmd[0])
+		}
+		env := map[string]string{}
+		if m, ok := dig(svc, "environment").(map[string]any); ok {
+			for k, v := range m {
+				env[k] = toString(v)
+			}
+		}
+		if name == "kafka-access" {
+			if fmt.Sprint(cmd) != "[access apply --passwords-dir /run/secrets/kafka]" || fmt.Sprint(kafkaSecrets) != "[passwords]" {
+				t.Errorf("kafka-access: runs %v with Kafka secrets %v", cmd, kafkaSecrets)
+			}
+			continue
+		}
+		if strings.Contains(nets, "kafka-internal") {
+			t.Errorf("%s: on the network kafka-internal (the brokers' unauthenticated listener)", name)
+		}
+		kind, usesKafka := kinds[sub]
+		if !usesKafka {
+			if len(kafkaSecrets) > 0 || env["ASKONCE_KAFKA_SASL_USERNAME"] != "" {
+				t.Errorf("%s: `askonce %s` does not use Kafka but holds Kafka credentials %v", name, sub, kafkaSecrets)
+			}
+			continue
+		}
+		seen[kind]++
+		if kind == access.Connector {
+			want := slices.Clone(groupDCs[name])
+			sort.Strings(want)
+			if len(want) == 0 || fmt.Sprint(kafkaSecrets) != fmt.Sprint(want) {
+				t.Errorf("%s: Kafka secrets %v, want its data centers' %v", name, kafkaSecrets, want)
+			}
+			if env["ASKONCE_CONNECT_SASL_PASSWORD_DIR"] != "/run/secrets/kafka" || env["ASKONCE_KAFKA_SASL_USERNAME"] != "" {
+				t.Errorf("%s: connectors do not each authenticate as their own principal", name)
+			}
+			continue
+		}
+		user := env["ASKONCE_KAFKA_SASL_USERNAME"]
+		p, ok := model.Find(user)
+		if !ok || p.Kind != kind {
+			t.Errorf("%s: `askonce %s` runs as %q, want a %s principal", name, sub, user, kind)
+		}
+		if fmt.Sprint(kafkaSecrets) != fmt.Sprint([]string{user}) || env["ASKONCE_KAFKA_SASL_PASSWORD_FILE"] != "/run/secrets/kafka/"+user {
+			t.Errorf("%s: Kafka secrets %v, password file %s; want its own only", name, kafkaSecrets, env["ASKONCE_KAFKA_SASL_PASSWORD_FILE"])
+		}
+	}
+	for _, k := range []access.Kind{access.Release, access.Connector, access.Materializer, access.Router, access.API} {
+		if seen[k] == 0 {
+			t.Errorf("compose: no service runs as a %s", k)
+		}
+	}
 }

@@ -297,3 +297,68 @@ func (p Principal) Allows(r Resource, name string, op Op) bool {
 	}
 	return false
 }
+
+// mayNot says, per kind, what the principal is refused that an attacker
+// holding it would want; the rights it has are its grants.
+var mayNot = map[Kind]string{
+	Release:      "read or write any record; delete or alter a topic",
+	Connector:    "read any topic; write another agency's record topics, the audit, notification or portfolio topics; join a consumer group",
+	Materializer: "write a record, notification, portfolio or audit topic; read the audit, notification or portfolio topics",
+	Router:       "write a record, portfolio or audit topic; read the audit topic",
+	API:          "read or write any record, notification or portfolio topic; read the audit topic back",
+	BackOffice:   "read another agency's notifications; write another agency's portfolio; write any record or the audit topic; use another consumer group",
+	Operator:     "write anything; read records, notifications, portfolios or the audit topic",
+}
+
+// Markdown renders the model as a table (principal, what it is, may, may
+// not) for the documentation: one row per kind, and per agency for
+// connectors and back offices, with <agency> and <dc> where names vary.
+func (m Model) Markdown() string {
+	type row struct{ name, kind, may, mayNot string }
+	var rows []row
+	index := map[string]int{}
+	for _, p := range m.Principals {
+		name, agency := p.Name, p.Agency
+		generic := func(s string) string { return s }
+		switch p.Kind {
+		case Connector:
+			name = ConnectorName(p.Agency, "<dc>")
+		case BackOffice:
+			name, agency = BackOfficeName("<agency>"), "<agency>"
+			generic = func(s string) string {
+				return strings.ReplaceAll(s, p.Agency, "<agency>")
+			}
+		}
+		var may []string
+		for _, g := range p.Grants {
+			ops := make([]string, len(g.Ops))
+			for i, o := range g.Ops {
+				ops[i] = strings.ToLower(string(o))
+			}
+			n := "`" + generic(g.Name) + "`"
+			if g.Pattern == Prefixed {
+				n = "`" + generic(g.Name) + "*`"
+			}
+			may = append(may, strings.Join(ops, ", ")+" "+string(g.Resource)+" "+n)
+		}
+		if i, ok := index[name]; ok {
+			rows[i].kind = strings.Replace(rows[i].kind, "(1)", "(1)", 1)
+			continue
+		}
+		kind := string(p.Kind)
+		if agency != "" && p.Kind == Connector {
+			kind += ", one per " + agency + " data center"
+		}
+		if p.Kind == BackOffice {
+			kind += ", one per agency"
+		}
+		index[name] = len(rows)
+		rows = append(rows, row{name, kind, strings.Join(may, "; "), mayNot[p.Kind]})
+	}
+	var b strings.Builder
+	b.WriteString("| Kafka principal | what | may | may not |\n|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", r.name, r.kind, r.may, r.mayNot)
+	}
+	return b.String()
+}
