@@ -8,10 +8,10 @@ package deploygen
 import (
 	"bytes"
 	_ "embed"
-	"text/template"
 	"fmt"
 	"sort"
 	"strings"
+	"text/template"
 
 	"go.yaml.in/yaml/v3"
 
