@@ -341,8 +341,7 @@ func (m Model) Markdown() string {
 			}
 			may = append(may, strings.Join(ops, ", ")+" "+string(g.Resource)+" "+n)
 		}
-		if i, ok := index[name]; ok {
-			rows[i].kind = strings.Replace(rows[i].kind, "(1)", "(1)", 1)
+		if _, ok := index[name]; ok {
 			continue
 		}
 		kind := string(p.Kind)
