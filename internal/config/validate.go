@@ -160,6 +160,9 @@ func (c *Config) Validate() error {
 		bad("connect.max_backoff", "must be at least 1s, got %s", c.Connect.MaxBackoff)
 	}
 	nonNegative("connect.prune_after", c.Connect.PruneAfter)
+	if c.Connect.SASLPasswordDir != "" && (c.Kafka.SASL.Mechanism == "none" || c.Kafka.SASL.Mechanism == "") {
+		bad("connect.sasl_password_dir", "needs kafka.sasl.mechanism plain, scram-sha-256 or scram-sha-512: the connectors' own principals authenticate with it")
+	}
 	seen := map[string]string{}
 	instance := func(key, kind, agency, dc string) {
 		if !agencyRe.MatchString(agency) {
