@@ -310,6 +310,21 @@ func TestConnectSASLPasswordDir(t *testing.T) {
 	if cfg.Connect.SASLPasswordDir != "/run/secrets/kafka" {
 		t.Fatalf("connect.sasl_password_dir = %q", cfg.Connect.SASLPasswordDir)
 	}
+	// Without a process identity: the process goes as a connector's.
+	if _, err := Load(Layers{Environ: []string{
+		"ASKONCE_CONNECT_SASL_PASSWORD_DIR=/run/secrets/kafka",
+		"ASKONCE_KAFKA_SASL_MECHANISM=scram-sha-512",
+	}}); err != nil {
+		t.Fatalf("password dir and a mechanism, no kafka.sasl user: %v", err)
+	}
+	// A user without a password is still refused.
+	if _, err := Load(Layers{Environ: []string{
+		"ASKONCE_CONNECT_SASL_PASSWORD_DIR=/run/secrets/kafka",
+		"ASKONCE_KAFKA_SASL_MECHANISM=scram-sha-512",
+		"ASKONCE_KAFKA_SASL_USERNAME=askonce-connect",
+	}}); err == nil || !strings.Contains(err.Error(), "kafka.sasl.username") {
+		t.Fatalf("a user without a password: %v", err)
+	}
 	if EnvName("connect.sasl_password_dir") != "ASKONCE_CONNECT_SASL_PASSWORD_DIR" {
 		t.Errorf("env name %s", EnvName("connect.sasl_password_dir"))
 	}

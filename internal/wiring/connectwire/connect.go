@@ -59,6 +59,16 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, srv
 			return bus.New(kc)
 		}
 		log.Info("connectors authenticate as their own Kafka principals", "dir", dir, "principals", len(creds))
+		if cfg.Kafka.SASL.Username == "" && cfg.Kafka.SASL.Password == "" {
+			// No process identity of its own: the process's own requests
+			// (waiting for the brokers, the readiness check's metadata)
+			// go as the first data center's connector, which may do them.
+			first := firstCredential(creds)
+			c := *cfg
+			c.Kafka.SASL.Username, c.Kafka.SASL.Password = first.principal, first.password
+			cfg = &c
+			log.Info("the process's own Kafka requests go as a connector's principal", "principal", first.principal)
+		}
 	}
 	db, err := wiring.OpenPostgres(ctx, cfg.Postgres)
 	if err != nil {
@@ -75,6 +85,17 @@ func Run(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, srv
 	}
 	defer conn.Client.Close()
 	return connectors.Run(ctx, ccfg, connectors.Deps{DB: db, Bus: conn, Registry: rc, Metrics: reg, Ops: srv, Log: log, InstanceClient: instanceClient})
+}
+
+// firstCredential is the credential of the first principal in name order.
+func firstCredential(creds map[dcKey]credential) credential {
+	var first credential
+	for _, c := range creds {
+		if first.principal == "" || c.principal < first.principal {
+			first = c
+		}
+	}
+	return first
 }
 
 // dcKey is one agency data center of the connectors.
