@@ -188,7 +188,9 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	if err != nil {
 		return err
 	}
-	g.Go(func() error { return connectwire.Run(gctx, ids.connect(cfg), reg, opsSrv, log.With("component", "connect")) })
+	g.Go(func() error {
+		return connectwire.Run(gctx, ids.connect(cfg), reg, opsSrv, log.With("component", "connect"))
+	})
 	g.Go(func() error {
 		return wiring.RunMaterializer(gctx, matCfg, reg, opsSrv, log.With("component", "materialize"))
 	})
