@@ -456,7 +456,7 @@ func banner(w io.Writer, cfg *config.Config, api, dir, pwDir string, samples []S
 	}
 	fmt.Fprintf(&b, "\nEvery document type, for every sample: bin/askonce request --samples %s\n", filepath.Join(dir, "sample-citizens.json"))
 	fmt.Fprintf(&b, "Verify a saved document offline: bin/askonce verify doc.json --keys %s/v1/keys\n", api)
-	fmt.Fprintf(&b, "Kafka authorizes every request by its ACLs (bin/askonce access show): each component has its own principal,\n")
+	fmt.Fprintf(&b, "Kafka authorizes every request by its ACLs (bin/askonce access show --synthetic): each component has its own principal,\n")
 	fmt.Fprintf(&b, "passwords in %s. Read the dead-letter queue with an independent client, as the operator:\n", pwDir)
 	fmt.Fprintf(&b, "  %s -C -t askonce.dlq.v1 -e -f '%%h\\n%%s\\n\\n'\n", kcat(strings.Join(cfg.Kafka.Brokers, ","), pwDir))
 	fmt.Fprintf(&b, "Check the store against the sources: bin/askonce reconcile --synthetic\n")
