@@ -154,7 +154,7 @@ func Apply(ctx context.Context, admin *kafka.Client, m Model, passwordsDir strin
 		}
 		res.Created = create
 		for _, a := range create {
-			log.Info("ACL created", "acl", a.String())
+			log.Debug("ACL created", "acl", a.String())
 		}
 	}
 
@@ -233,7 +233,7 @@ func setCredentials(ctx context.Context, admin *kafka.Client, m Model, dir strin
 			continue
 		}
 		res.Credentials = append(res.Credentials, r.User)
-		log.Info("SCRAM-SHA-512 credential set", "principal", r.User)
+		log.Debug("SCRAM-SHA-512 credential set", "principal", r.User)
 	}
 	sort.Strings(res.Credentials)
 	return errors.Join(errs...)
