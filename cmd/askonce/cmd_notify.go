@@ -83,6 +83,9 @@ printed in this run are skipped (the router delivers at least once; a replay rep
 			if err != nil {
 				return err
 			}
+			// A back office's consumer creates no topic: its principal
+			// may only read its notifications (internal/access).
+			cfg.Kafka.Topics.CreateOnStart = false
 			octx, cancel := context.WithTimeout(ctx, time.Minute)
 			conn, err := wiring.OpenBus(octx, cfg, rc.Bus(), log)
 			cancel()
@@ -96,7 +99,7 @@ printed in this run are skipped (the router delivers at least once; a replay rep
 		},
 	}
 	cmd.Flags().StringVar(&agency, "agency", "", "agency whose notifications to read (its topic askonce.notify.<agency>)")
-	cmd.Flags().StringVar(&group, "group", "", "consumer group (default askonce-consume-<agency>)")
+	cmd.Flags().StringVar(&group, "group", "", "consumer group (default askonce-consume-<agency>; an agency's Kafka principal may also use askonce-consume-<agency>.<name>)")
 	cmd.Flags().BoolVar(&fromBeginning, "from-beginning", false, "a new group starts at the oldest notification kept")
 	cmd.Flags().DurationVar(&idle, "exit-when-idle", 0, "exit after this long without a notification (0: run until interrupted)")
 	_ = cmd.MarkFlagRequired("agency")

@@ -78,10 +78,10 @@ const (
 
 // Grant allows Ops on the resources that Name matches.
 type Grant struct {
-	Resource Resource
-	Pattern  Pattern
-	Name     string
-	Ops      []Op
+	Resource Resource `json:"resource"`
+	Pattern  Pattern  `json:"pattern"`
+	Name     string   `json:"name"`
+	Ops      []Op     `json:"ops"`
 }
 
 func (g Grant) String() string {
@@ -98,11 +98,12 @@ func (g Grant) String() string {
 
 // Principal is one Kafka identity (a SCRAM user name; User:<Name> in ACLs).
 type Principal struct {
-	Name string
-	Kind Kind
+	Name string `json:"name"`
+	Kind Kind   `json:"kind"`
 	// Agency and DataCenter are set for connectors and back offices.
-	Agency, DataCenter string
-	Grants             []Grant
+	Agency     string  `json:"agency,omitempty"`
+	DataCenter string  `json:"data_center,omitempty"`
+	Grants     []Grant `json:"grants"`
 }
 
 // DataCenter is an agency data center that runs a connector.
@@ -166,7 +167,7 @@ var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 
 // Model is the full set of principals, in a stable order.
 type Model struct {
-	Principals []Principal
+	Principals []Principal `json:"principals"`
 }
 
 // Build derives the model from in. It fails on a name that can not be a

@@ -180,6 +180,9 @@ func (c *Client) EnsureTopics(ctx context.Context, specs []Spec, log *slog.Logge
 			}
 		case errors.Is(e, kafka.TopicAlreadyExists):
 			res.Existed = append(res.Existed, tc.Topic)
+		case errors.Is(e, kafka.TopicAuthorizationFailed):
+			errs = append(errs, fmt.Errorf("bus: create topic %s: %w (this principal may not create topics: "+
+				"set kafka.topics.create_on_start to false and create them as askonce-release with askonce topics ensure)", tc.Topic, e))
 		default:
 			errs = append(errs, fmt.Errorf("bus: create topic %s: %w", tc.Topic, e))
 		}
