@@ -1,6 +1,7 @@
 // Package connectors runs the connector instances of `askonce connect`:
 // one per agency data center and source kind, all in one process, sharing
-// one producer, one schema codec and one checkpoint store. The contract
+// one schema codec and one checkpoint store, and one producer unless each
+// data center has its own Kafka principal (Deps.InstanceClient). The contract
 // and its runtime are in connector; the source kinds are subpackages
 // (pgoutbox, csvdrop). The caller (cmd/askonce, the composition root)
 // translates the configuration into Config and opens the dependencies.
@@ -69,6 +70,13 @@ type Deps struct {
 	Metrics  prometheus.Registerer
 	Ops      *ops.Server
 	Log      *slog.Logger
+	// InstanceClient, when set, opens the Kafka client of one agency data
+	// center's connector instances: its own principal
+	// (connect.sasl_password_dir). They publish through it instead of
+	// Bus.Client, which then only waits for the brokers, creates topics
+	// and answers the readiness check "kafka". Run closes the clients it
+	// opened when it returns.
+	InstanceClient func(agency, dataCenter string) (*bus.Client, error)
 }
 
 // Validate says what makes cfg unusable, before anything is opened.
@@ -102,7 +110,36 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 
 	m := connector.NewMetrics(d.Metrics)
 	pub := connector.NewPublisher(client, d.Bus.Codec, cfg.Rules, m, log)
-	defer pub.Close()
+	// Per-instance publishers (InstanceClient): one per data center, all
+	// under pub's bound on batches in flight; closed before their clients.
+	type dcKey struct{ agency, dataCenter string }
+	pubs := map[dcKey]*connector.Publisher{}
+	var clients []*bus.Client
+	defer func() {
+		for _, p := range pubs {
+			p.Close()
+		}
+		for _, c := range clients {
+			c.Close()
+		}
+		pub.Close()
+	}()
+	pubFor := func(agency, dataCenter string) (*connector.Publisher, error) {
+		if d.InstanceClient == nil {
+			return pub, nil
+		}
+		k := dcKey{agency, dataCenter}
+		if p, ok := pubs[k]; ok {
+			return p, nil
+		}
+		c, err := d.InstanceClient(agency, dataCenter)
+		if err != nil {
+			return nil, fmt.Errorf("connect: data center %s: %w", dataCenter, err)
+		}
+		clients = append(clients, c)
+		pubs[k] = pub.ForClient(c)
+		return pubs[k], nil
+	}
 	cps := connector.NewCheckpoints(d.DB)
 	opt := connector.Options{MaxBackoff: cfg.MaxBackoff}
 
@@ -138,6 +175,10 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 			pools[urls[i]] = pool
 		}
 		inst := connector.Instance{Kind: "pgoutbox", Agency: s.Agency, DataCenter: s.DataCenter}
+		ipub, err := pubFor(s.Agency, s.DataCenter)
+		if err != nil {
+			return err
+		}
 		src := pgoutbox.NewOutbox(pool, pgoutbox.Config{Agency: s.Agency, DataCenter: s.DataCenter, Schema: s.Schema,
 			BatchSize: cfg.BatchSize, PollInterval: cfg.PollInterval, PruneAfter: cfg.PruneAfter}, client.Topics(), log)
 		if err := src.Check(ctx); err != nil {
@@ -146,14 +187,18 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 			// worth saying loudly, but it must not stop the others.
 			log.Error("connector source not ready", "connector", inst.Name(), "err", err)
 		}
-		runners = append(runners, connector.NewRunner(inst, src, pub, cps, opt, m, log))
+		runners = append(runners, connector.NewRunner(inst, src, ipub, cps, opt, m, log))
 	}
 	if len(cfg.CSVDrop) > 0 {
 		fm := csvdrop.NewMetrics(d.Metrics)
 		for _, s := range cfg.CSVDrop {
 			c := csvdrop.Config{Agency: s.Agency, DataCenter: s.DataCenter, Dir: s.Dir, BatchSize: cfg.BatchSize, PollInterval: cfg.PollInterval, MaxBackoff: cfg.MaxBackoff}
+			ipub, err := pubFor(s.Agency, s.DataCenter)
+			if err != nil {
+				return err
+			}
 			src := csvdrop.NewDrop(c, d.DB, client.Topics(), fm, log)
-			runners = append(runners, connector.NewRunner(csvdrop.Instance(c), src, pub, cps, opt, m, log))
+			runners = append(runners, connector.NewRunner(csvdrop.Instance(c), src, ipub, cps, opt, m, log))
 		}
 	}
 	d.Ops.AddCheck("connectors", func(context.Context) error {
@@ -168,7 +213,8 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		}
 		return nil
 	})
-	log.Info("connectors starting", "pgoutbox", len(cfg.PGOutbox), "csvdrop", len(cfg.CSVDrop), "batch_size", cfg.BatchSize)
+	log.Info("connectors starting", "pgoutbox", len(cfg.PGOutbox), "csvdrop", len(cfg.CSVDrop), "batch_size", cfg.BatchSize,
+		"own_kafka_principals", d.InstanceClient != nil)
 	g, gctx := errgroup.WithContext(ctx)
 	for _, r := range runners {
 		g.Go(func() error { return r.Run(gctx) })

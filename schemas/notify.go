@@ -48,7 +48,7 @@ const (
 	PortfolioDelete = "DELETE"
 )
 
-// PortfolioChange is a value of askonce.portfolio.v1 (portfolio.v1.avsc).
+// PortfolioChange is a value of askonce.portfolio.<agency> (portfolio.v1.avsc).
 type PortfolioChange struct {
 	Agency      string    `avro:"agency" json:"agency"`
 	NIN         string    `avro:"nin" json:"nin"`

@@ -21,7 +21,15 @@ func TestNotificationSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFields(t, "notification", sch.(*avro.RecordSchema), reflect.TypeOf(schemas.Notification{}))
-	checkFields(t, "portfolio", schemas.MustLatest("askonce.portfolio.v1").(*avro.RecordSchema), reflect.TypeOf(schemas.PortfolioChange{}))
+	psub, err := schemas.PortfolioSubject()
+	if err != nil {
+		t.Fatal(err)
+	}
+	psch, err := schemas.Parse(psub.Latest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFields(t, "portfolio", psch.(*avro.RecordSchema), reflect.TypeOf(schemas.PortfolioChange{}))
 
 	related, amount := "109859916000120137", int64(1200)
 	in := schemas.Notification{ID: "ntf_1", Agency: "cnr", NIN: "109609916000010137", Kind: schemas.ChangeMarriage,

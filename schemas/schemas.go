@@ -45,17 +45,15 @@ func (s Subject) Latest() string { return s.Versions[len(s.Versions)-1] }
 func Name(topic string) string { return topic + "-value" }
 
 // Catalog lists the subjects of the record topics, then of the audit
-// topic (the mirror of the lookup API's audit log), then of the portfolio
-// topic (agencies' back offices declare the citizens they serve), in a
-// fixed order. The notification topics, one per agency, share one schema:
-// see NotificationSubject.
+// topic (the mirror of the lookup API's audit log), in a fixed order. The
+// notification topics and the portfolio topics, one of each per agency,
+// share one schema each: see NotificationSubject and PortfolioSubject.
 func Catalog() ([]Subject, error) {
 	subs := []Subject{
 		{Topic: "askonce.civil-status.v1", File: "civil-status", Compatibility: "FULL_TRANSITIVE"},
 		{Topic: "askonce.employment.v1", File: "employment", Compatibility: "FULL_TRANSITIVE"},
 		{Topic: "askonce.contribution.v1", File: "contribution", Compatibility: "FULL_TRANSITIVE"},
 		{Topic: "askonce.audit.v1", File: "audit", Compatibility: "FULL_TRANSITIVE"},
-		{Topic: "askonce.portfolio.v1", File: "portfolio", Compatibility: "FULL_TRANSITIVE"},
 	}
 	if err := load(subs); err != nil {
 		return nil, err
@@ -77,6 +75,38 @@ func NotificationSubject() (Subject, error) {
 		return Subject{}, err
 	}
 	return subs[0], nil
+}
+
+// PortfolioTopicPrefix starts the name of every agency's portfolio topic,
+// askonce.portfolio.<agency>, where its back office declares the citizens
+// it serves.
+const PortfolioTopicPrefix = "askonce.portfolio."
+
+// PortfolioSubject is the subject template of the portfolio topics
+// askonce.portfolio.<agency>, as NotificationSubject is of the
+// notification topics: one subject per configured agency's topic, all
+// holding this schema. Topic is the prefix.
+func PortfolioSubject() (Subject, error) {
+	subs := []Subject{{Topic: PortfolioTopicPrefix, File: "portfolio", Compatibility: "FULL_TRANSITIVE"}}
+	if err := load(subs); err != nil {
+		return Subject{}, err
+	}
+	return subs[0], nil
+}
+
+// PerAgency lists the subject templates with one subject per agency (the
+// notification and portfolio topics): Topic is the prefix the agency's
+// name completes.
+func PerAgency() ([]Subject, error) {
+	n, err := NotificationSubject()
+	if err != nil {
+		return nil, err
+	}
+	p, err := PortfolioSubject()
+	if err != nil {
+		return nil, err
+	}
+	return []Subject{n, p}, nil
 }
 
 // load fills the versions of subs from the embedded files.

@@ -21,12 +21,29 @@ func catalog(t *testing.T) []schemas.Subject {
 	return subs
 }
 
+// allSubjects is the catalog and the per-agency subject templates.
+func allSubjects(t *testing.T) []schemas.Subject {
+	t.Helper()
+	per, err := schemas.PerAgency()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(catalog(t), per...)
+}
+
 func TestCatalogParses(t *testing.T) {
 	subs := catalog(t)
-	if len(subs) != 5 {
-		t.Fatalf("%d subjects, want 5", len(subs))
+	if len(subs) != 4 {
+		t.Fatalf("%d subjects, want 4", len(subs))
 	}
-	for _, s := range subs {
+	per, err := schemas.PerAgency()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(per) != 2 || per[0].Topic != schemas.NotifyTopicPrefix || per[1].Topic != schemas.PortfolioTopicPrefix {
+		t.Fatalf("per-agency subjects %+v", per)
+	}
+	for _, s := range append(subs, per...) {
 		for i, v := range s.Versions {
 			if _, err := schemas.Parse(v); err != nil {
 				t.Errorf("%s v%d: %v", s.File, i+1, err)
@@ -78,7 +95,7 @@ func TestRoundTrip(t *testing.T) {
 // shared types are repeated in each file; they must be the same everywhere.
 func TestSharedTypesIdentical(t *testing.T) {
 	defs := map[string]string{}
-	for _, s := range catalog(t) {
+	for _, s := range allSubjects(t) {
 		var root any
 		if err := json.Unmarshal([]byte(s.Latest()), &root); err != nil {
 			t.Fatal(err)
@@ -120,7 +137,7 @@ func walkNamed(v any, fn func(string, map[string]any)) {
 // TestEveryFieldDocumented: back-office teams read the schemas in a
 // registry UI; every record, enum and field says what it is.
 func TestEveryFieldDocumented(t *testing.T) {
-	for _, s := range catalog(t) {
+	for _, s := range allSubjects(t) {
 		var root any
 		_ = json.Unmarshal([]byte(s.Latest()), &root)
 		var check func(path string, v any)

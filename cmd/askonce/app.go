@@ -57,6 +57,7 @@ See deploy/askonce.example.yaml for every key.`,
 	pf.String("pprof-listen", "", "address of Go's /debug/pprof/ profiles (default: off; keep it on loopback)")
 
 	root.AddCommand(
+		a.accessCmd(),
 		a.auditCmd(),
 		a.benchCmd(),
 		a.configCmd(),

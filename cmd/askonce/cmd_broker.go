@@ -24,7 +24,9 @@ func (a *app) brokerCmd() *cobra.Command {
 		Short: "Run the embedded Kafka-protocol broker (dev and tests; production uses a real cluster)",
 		Long: `Runs a single-node Kafka-protocol broker (franz-go's kfake) that keeps its topics, records
 and committed group offsets in --data-dir across restarts, and creates the askonce topics
-when missing. Any Kafka client (kcat, Java, .NET, Python) can use it.
+when missing. Any Kafka client (kcat, Java, .NET, Python) can use it. With --acls (and
+broker.sasl) it authorizes every request as a real cluster with ACLs does: create the
+principals and their ACLs with 'askonce access apply' as the superuser.
 Ops endpoints default to http://` + defaultBrokerOps + ` (/metrics, /healthz, /readyz).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -36,18 +38,22 @@ Ops endpoints default to http://` + defaultBrokerOps + ` (/metrics, /healthz, /r
 			if err != nil {
 				return err
 			}
-			return runBroker(cmd.Context(), cfg, log)
+			acls, _ := cmd.Flags().GetBool("acls")
+			return runBroker(cmd.Context(), cfg, acls, log)
 		},
 	}
 	f := cmd.Flags()
 	f.String("listen", def.Broker.Listen, "address to bind and advertise")
 	f.String("data-dir", def.Broker.DataDir, "directory that keeps topics, records and offsets")
 	f.Bool("sync-writes", def.Broker.SyncWrites, "fsync every produced batch")
+	f.Bool("acls", false, "authorize every request by the broker's ACLs (needs broker.sasl, whose superuser bypasses them; `askonce access apply` creates them)")
 	return cmd
 }
 
-func runBroker(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	b, err := devbroker.Start(wiring.Broker(cfg.Broker), log)
+func runBroker(ctx context.Context, cfg *config.Config, acls bool, log *slog.Logger) error {
+	bc := wiring.Broker(cfg.Broker)
+	bc.ACLs = acls
+	b, err := devbroker.Start(bc, log)
 	if err != nil {
 		return err
 	}

@@ -19,14 +19,16 @@ func (a *app) notifyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "notify",
 		Short: "Route record changes to the agencies whose portfolio holds the citizen (askonce.notify.<agency>)",
-		Long: `Joins the consumer group notify.group_id on the three record topics and askonce.portfolio.v1.
+		Long: `Joins the consumer group notify.group_id on the three record topics and the portfolio topic
+of every agency of kafka.topics.agencies, askonce.portfolio.<agency>.
 For each valid record that is a change of interest (death, marriage, divorce, birth of a child,
 employment start or end, contribution arrears) it looks up the portfolios in PostgreSQL and emits
 one Avro notification per subscribed agency on askonce.notify.<agency>, keyed by NIN, with a
 stable id (replays give the same id: consumers deduplicate by id). notify_sent remembers what was
 told, so replays and stale versions notify nothing and a corrected record notifies once, as a
 correction. Offsets are committed after the notifications are acknowledged (acks=all), audited
-and recorded. Portfolio changes from askonce.portfolio.v1 are checked against the lookup policy
+and recorded. A portfolio change is its topic's agency's: one naming another agency is not applied
+(DLQ code portfolio.agency_mismatch); the others are checked against the lookup policy
 (lookup.policy_file); rejects go to askonce.dlq.v1.
 
 Ops (/metrics, /healthz, /readyz) on ` + defaultNotifyOps + ` unless --ops-listen is set.`,
@@ -81,6 +83,9 @@ printed in this run are skipped (the router delivers at least once; a replay rep
 			if err != nil {
 				return err
 			}
+			// A back office's consumer creates no topic: its principal
+			// may only read its notifications (internal/access).
+			cfg.Kafka.Topics.CreateOnStart = false
 			octx, cancel := context.WithTimeout(ctx, time.Minute)
 			conn, err := wiring.OpenBus(octx, cfg, rc.Bus(), log)
 			cancel()
@@ -94,7 +99,7 @@ printed in this run are skipped (the router delivers at least once; a replay rep
 		},
 	}
 	cmd.Flags().StringVar(&agency, "agency", "", "agency whose notifications to read (its topic askonce.notify.<agency>)")
-	cmd.Flags().StringVar(&group, "group", "", "consumer group (default askonce-consume-<agency>)")
+	cmd.Flags().StringVar(&group, "group", "", "consumer group (default askonce-consume-<agency>; an agency's Kafka principal may also use askonce-consume-<agency>.<name>)")
 	cmd.Flags().BoolVar(&fromBeginning, "from-beginning", false, "a new group starts at the oldest notification kept")
 	cmd.Flags().DurationVar(&idle, "exit-when-idle", 0, "exit after this long without a notification (0: run until interrupted)")
 	_ = cmd.MarkFlagRequired("agency")

@@ -36,7 +36,7 @@ registered there.`,
 			if err != nil {
 				return err
 			}
-			subs, err := schemas.Catalog()
+			subs, err := subjectsOf(cfg.Kafka.Topics.Prefix, cfg.Kafka.Topics.Agencies)
 			if err != nil {
 				return err
 			}
@@ -47,7 +47,8 @@ registered there.`,
 				}
 			}
 			failed := 0
-			for _, s := range subs {
+			for _, ts := range subs {
+				s := ts.Subject
 				versions := s.Versions
 				if dir != "" {
 					if versions, err = schemas.VersionsIn(os.DirFS(dir), ".", s.File); err != nil {
@@ -77,20 +78,31 @@ registered there.`,
 					status = "FAILED"
 				}
 				if rc != nil && failed == before {
-					ok, reasons, err := rc.Compatible(cmd.Context(), schemas.Name(cfg.Kafka.Topics.Prefix+s.Topic), versions[len(versions)-1])
-					switch {
-					case registry.IsNotFound(err):
-						status += ", new subject in the registry"
-					case err != nil:
-						return err
-					case !ok:
-						failed++
-						status = fmt.Sprintf("REFUSED by the registry: %v", reasons)
-					default:
-						status += ", accepted by the registry"
+					news, accepted := 0, 0
+					for _, subject := range ts.subjects {
+						ok, reasons, err := rc.Compatible(cmd.Context(), subject, versions[len(versions)-1])
+						switch {
+						case registry.IsNotFound(err):
+							news++
+						case err != nil:
+							return err
+						case !ok:
+							failed++
+							status = fmt.Sprintf("REFUSED by the registry under %s: %v", subject, reasons)
+						default:
+							accepted++
+						}
+					}
+					if failed == before {
+						if news > 0 {
+							status += fmt.Sprintf(", %d new subject(s) in the registry", news)
+						}
+						if accepted > 0 {
+							status += fmt.Sprintf(", accepted by the registry under %d subject(s)", accepted)
+						}
 					}
 				}
-				fmt.Fprintf(a.stdout, "%-30s %d version(s), %s: %s\n", schemas.Name(s.Topic), len(versions), s.Compatibility, status)
+				fmt.Fprintf(a.stdout, "%-34s %d version(s), %s: %s\n", ts.label, len(versions), s.Compatibility, status)
 			}
 			if failed > 0 {
 				return fmt.Errorf("schemas check: %d problem(s)", failed)
@@ -106,8 +118,8 @@ registered there.`,
 		Short: "Register every schema version (oldest first) and set each subject's compatibility level",
 		Long: `For release pipelines where producers do not register schemas themselves
 (registry.auto_register: false): sets each subject's compatibility level and registers its
-versions in order at registry.url: the record, audit and portfolio topics, and the notification
-topic of every agency of kafka.topics.agencies. Idempotent.`,
+versions in order at registry.url: the record and audit topics, and the notification and
+portfolio topics of every agency of kafka.topics.agencies. Idempotent.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, _, err := a.load(cmd, nil)
@@ -126,11 +138,12 @@ topic of every agency of kafka.topics.agencies. Idempotent.`,
 		Short: "List the topic schemas shipped in this binary",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			subs, err := schemas.Catalog()
+			subs, err := subjectsOf("", nil)
 			if err != nil {
 				return err
 			}
-			for _, s := range subs {
+			for _, ts := range subs {
+				s := ts.Subject
 				sch, err := schemas.Parse(s.Latest())
 				if err != nil {
 					return err
@@ -139,7 +152,7 @@ topic of every agency of kafka.topics.agencies. Idempotent.`,
 				if !ok {
 					return errors.New("schemas: a topic schema is not a named record")
 				}
-				fmt.Fprintf(a.stdout, "%-30s %-45s v%d %s\n", schemas.Name(s.Topic), named.FullName(), len(s.Versions), s.Compatibility)
+				fmt.Fprintf(a.stdout, "%-34s %-45s v%d %s\n", ts.label, named.FullName(), len(s.Versions), s.Compatibility)
 			}
 			return nil
 		},
@@ -148,40 +161,65 @@ topic of every agency of kafka.topics.agencies. Idempotent.`,
 	return cmd
 }
 
-// registerSchemas sets the compatibility level of every subject of the bus
-// (the catalog's topics, and askonce.notify.<agency> for each agency) and
-// registers its versions, oldest first: what the components look up when
-// they do not register schemas themselves.
-func registerSchemas(ctx context.Context, rc *registry.Client, prefix string, agencies []string, out io.Writer) error {
+// topicSubject is one schema of the bus and the registry subjects that
+// hold it: one for a catalog topic, one per agency for the notification
+// and portfolio topics.
+type topicSubject struct {
+	schemas.Subject
+	// label names it in output: askonce.notify.<agency>-value for a
+	// per-agency schema.
+	label    string
+	subjects []string
+}
+
+// subjectsOf lists the schemas of the bus with their subjects under prefix
+// for agencies: the catalog's topics, then askonce.notify.<agency> and
+// askonce.portfolio.<agency> for each agency.
+func subjectsOf(prefix string, agencies []string) ([]topicSubject, error) {
 	subs, err := schemas.Catalog()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	type entry struct {
-		subject, level string
-		versions       []string
+	per, err := schemas.PerAgency()
+	if err != nil {
+		return nil, err
 	}
-	var all []entry
+	var out []topicSubject
 	for _, s := range subs {
-		all = append(all, entry{schemas.Name(prefix + s.Topic), s.Compatibility, s.Versions})
+		out = append(out, topicSubject{s, schemas.Name(s.Topic), []string{schemas.Name(prefix + s.Topic)}})
 	}
-	n, err := schemas.NotificationSubject()
+	for _, s := range per {
+		ts := topicSubject{Subject: s, label: schemas.Name(s.Topic + "<agency>")}
+		for _, a := range agencies {
+			ts.subjects = append(ts.subjects, schemas.Name(prefix+s.Topic+a))
+		}
+		out = append(out, ts)
+	}
+	return out, nil
+}
+
+// registerSchemas sets the compatibility level of every subject of the bus
+// (the catalog's topics, and askonce.notify.<agency> and
+// askonce.portfolio.<agency> for each agency) and registers its versions,
+// oldest first: what the components look up when they do not register
+// schemas themselves.
+func registerSchemas(ctx context.Context, rc *registry.Client, prefix string, agencies []string, out io.Writer) error {
+	subs, err := subjectsOf(prefix, agencies)
 	if err != nil {
 		return err
 	}
-	for _, a := range agencies {
-		all = append(all, entry{schemas.Name(prefix + n.Topic + a), n.Compatibility, n.Versions})
-	}
-	for _, e := range all {
-		if err := rc.SetLevel(ctx, e.subject, e.level); err != nil {
-			return fmt.Errorf("set level of %s: %w", e.subject, err)
-		}
-		for i, text := range e.versions {
-			id, err := rc.Register(ctx, e.subject, text)
-			if err != nil {
-				return fmt.Errorf("register %s v%d: %w", e.subject, i+1, err)
+	for _, s := range subs {
+		for _, subject := range s.subjects {
+			if err := rc.SetLevel(ctx, subject, s.Compatibility); err != nil {
+				return fmt.Errorf("set level of %s: %w", subject, err)
 			}
-			fmt.Fprintf(out, "%s v%d: id %d\n", e.subject, i+1, id)
+			for i, text := range s.Versions {
+				id, err := rc.Register(ctx, subject, text)
+				if err != nil {
+					return fmt.Errorf("register %s v%d: %w", subject, i+1, err)
+				}
+				fmt.Fprintf(out, "%s v%d: id %d\n", subject, i+1, id)
+			}
 		}
 	}
 	return nil

@@ -18,7 +18,7 @@ import (
 // register`, a component that does not register schemas itself
 // (registry.auto_register: false, as in every shipped deploy) finds the
 // schema of every topic it writes or reads: the record topics, the audit
-// and portfolio topics, and each agency's notification topic. Before it,
+// topic, and each agency's notification and portfolio topics. Before it,
 // it finds none.
 func TestSchemasRegisterServesEveryComponent(t *testing.T) {
 	ctx := testenv.Ctx(t, time.Minute)
@@ -32,12 +32,15 @@ func TestSchemasRegisterServesEveryComponent(t *testing.T) {
 	testenv.Must(t, err, "catalog")
 	notif, err := schemas.NotificationSubject()
 	testenv.Must(t, err, "notification subject")
+	port, err := schemas.PortfolioSubject()
+	testenv.Must(t, err, "portfolio subject")
 	want := map[string]string{}
 	for _, s := range subs {
 		want[cfg.Kafka.Topics.Prefix+s.Topic] = s.Latest()
 	}
 	for _, a := range cfg.Kafka.Topics.Agencies {
 		want[topics.Notify(a)] = notif.Latest()
+		want[topics.AgencyPortfolio(a)] = port.Latest()
 	}
 	if len(cfg.Kafka.Topics.Agencies) == 0 {
 		t.Fatal("no agency configured: the notification subjects would not be checked")
@@ -58,5 +61,8 @@ func TestSchemasRegisterServesEveryComponent(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), topics.Notify(cfg.Kafka.Topics.Agencies[0])+"-value v1") {
 		t.Errorf("output names no notification subject:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), topics.AgencyPortfolio(cfg.Kafka.Topics.Agencies[0])+"-value v1") {
+		t.Errorf("output names no portfolio subject:\n%s", out.String())
 	}
 }

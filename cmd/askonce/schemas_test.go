@@ -40,7 +40,7 @@ func evolve(t *testing.T, dir, base string, field map[string]any) {
 
 func TestSchemasCheck(t *testing.T) {
 	out, _, err := run(t, nil, "schemas", "check")
-	if err != nil || strings.Count(out, ": ok") != 5 {
+	if err != nil || strings.Count(out, ": ok") != 6 {
 		t.Fatalf("embedded schemas: %v\n%s", err, out)
 	}
 

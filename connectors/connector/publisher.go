@@ -78,6 +78,17 @@ func NewPublisher(client *bus.Client, codec *bus.Codec, rules schemas.Rules, m *
 		inflight: make(chan struct{}, MaxInFlightBatches)}
 }
 
+// ForClient returns a publisher that writes through client, a connector
+// instance's own Kafka connection (its own principal:
+// connect.sasl_password_dir), and shares p's codec, rules, metrics and the
+// process-wide bound on batches in flight (MaxInFlightBatches). Close it
+// before client.
+func (p *Publisher) ForClient(client *bus.Client) *Publisher {
+	q := NewPublisher(client, p.codec, p.rules, p.m, p.log)
+	q.inflight = p.inflight
+	return q
+}
+
 // Close flushes and closes the producer.
 func (p *Publisher) Close() error { return p.writer.Close() }
 

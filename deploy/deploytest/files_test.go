@@ -216,10 +216,11 @@ func TestComposeConfig(t *testing.T) {
 		envMap, _ := dig(svc, "environment").(map[string]any)
 		for k, v := range envMap {
 			env[k] = toString(v)
-			if secretish.MatchString(k) && strings.HasPrefix(k, "ASKONCE_") && !strings.HasSuffix(k, "_FILE") {
+			// A *_DIR is a directory of secret files, not a secret.
+			if secretish.MatchString(k) && strings.HasPrefix(k, "ASKONCE_") && !strings.HasSuffix(k, "_FILE") && !strings.HasSuffix(k, "_DIR") {
 				t.Errorf("%s: secret %s set inline (use a Docker secret and *_FILE)", name, k)
 			}
-			if strings.Contains(k, "PASSWORD") && !strings.HasSuffix(k, "_FILE") {
+			if strings.Contains(k, "PASSWORD") && !strings.HasSuffix(k, "_FILE") && !strings.HasSuffix(k, "_DIR") {
 				t.Errorf("%s: %s set inline (use a Docker secret and *_FILE)", name, k)
 			}
 		}
@@ -747,9 +748,15 @@ func TestComposeReferences(t *testing.T) {
 			t.Errorf("secrets/init.sh does not create %s", filepath.Base(f))
 		}
 	}
+	// init.sh creates a password for every Kafka principal the compose
+	// file names (secrets/kafka/<principal>).
+	kafkaDir := filepath.Join(dir, "secrets", "kafka")
+	if !bytes.Contains(initSh, []byte("secrets/kafka/")) {
+		t.Errorf("secrets/init.sh does not create the Kafka passwords (secrets/kafka/<principal>)")
+	}
 	exists := func(what, p string) {
 		abs := filepath.Join(dir, p)
-		if created[abs] {
+		if created[abs] || abs == kafkaDir || filepath.Dir(abs) == kafkaDir {
 			return
 		}
 		if _, err := os.Stat(abs); err != nil {

@@ -78,10 +78,10 @@ const (
 
 // Grant allows Ops on the resources that Name matches.
 type Grant struct {
-	Resource Resource
-	Pattern  Pattern
-	Name     string
-	Ops      []Op
+	Resource Resource `json:"resource"`
+	Pattern  Pattern  `json:"pattern"`
+	Name     string   `json:"name"`
+	Ops      []Op     `json:"ops"`
 }
 
 func (g Grant) String() string {
@@ -98,11 +98,12 @@ func (g Grant) String() string {
 
 // Principal is one Kafka identity (a SCRAM user name; User:<Name> in ACLs).
 type Principal struct {
-	Name string
-	Kind Kind
+	Name string `json:"name"`
+	Kind Kind   `json:"kind"`
 	// Agency and DataCenter are set for connectors and back offices.
-	Agency, DataCenter string
-	Grants             []Grant
+	Agency     string  `json:"agency,omitempty"`
+	DataCenter string  `json:"data_center,omitempty"`
+	Grants     []Grant `json:"grants"`
 }
 
 // DataCenter is an agency data center that runs a connector.
@@ -166,7 +167,7 @@ var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 
 // Model is the full set of principals, in a stable order.
 type Model struct {
-	Principals []Principal
+	Principals []Principal `json:"principals"`
 }
 
 // Build derives the model from in. It fails on a name that can not be a
@@ -296,4 +297,68 @@ func (p Principal) Allows(r Resource, name string, op Op) bool {
 		}
 	}
 	return false
+}
+
+// mayNot says, per kind, what the principal is refused that an attacker
+// holding it would want; the rights it has are its grants.
+var mayNot = map[Kind]string{
+	Release:      "read or write any record; delete or alter a topic",
+	Connector:    "read any topic; write another agency's record topics, the audit, notification or portfolio topics; join a consumer group",
+	Materializer: "write a record, notification, portfolio or audit topic; read the audit, notification or portfolio topics",
+	Router:       "write a record, portfolio or audit topic; read the audit topic",
+	API:          "read or write any record, notification or portfolio topic; read the audit topic back",
+	BackOffice:   "read another agency's notifications; write another agency's portfolio; write any record or the audit topic; use another consumer group",
+	Operator:     "write anything; read records, notifications, portfolios or the audit topic",
+}
+
+// Markdown renders the model as a table (principal, what it is, may, may
+// not) for the documentation: one row per kind, and per agency for
+// connectors and back offices, with <agency> and <dc> where names vary.
+func (m Model) Markdown() string {
+	type row struct{ name, kind, may, mayNot string }
+	var rows []row
+	index := map[string]int{}
+	for _, p := range m.Principals {
+		name, agency := p.Name, p.Agency
+		generic := func(s string) string { return s }
+		switch p.Kind {
+		case Connector:
+			name = ConnectorName(p.Agency, "<dc>")
+		case BackOffice:
+			name, agency = BackOfficeName("<agency>"), "<agency>"
+			generic = func(s string) string {
+				return strings.ReplaceAll(s, p.Agency, "<agency>")
+			}
+		}
+		var may []string
+		for _, g := range p.Grants {
+			ops := make([]string, len(g.Ops))
+			for i, o := range g.Ops {
+				ops[i] = strings.ToLower(string(o))
+			}
+			n := "`" + generic(g.Name) + "`"
+			if g.Pattern == Prefixed {
+				n = "`" + generic(g.Name) + "*`"
+			}
+			may = append(may, strings.Join(ops, ", ")+" "+string(g.Resource)+" "+n)
+		}
+		if _, ok := index[name]; ok {
+			continue
+		}
+		kind := string(p.Kind)
+		if agency != "" && p.Kind == Connector {
+			kind += ", one per " + agency + " data center"
+		}
+		if p.Kind == BackOffice {
+			kind += ", one per agency"
+		}
+		index[name] = len(rows)
+		rows = append(rows, row{name, kind, strings.Join(may, "; "), mayNot[p.Kind]})
+	}
+	var b strings.Builder
+	b.WriteString("| Kafka principal | what | may | may not |\n|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", r.name, r.kind, r.may, r.mayNot)
+	}
+	return b.String()
 }

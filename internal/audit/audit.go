@@ -100,7 +100,7 @@ const (
 const (
 	// DocAttestation: a read of an issued attestation (GET /v1/attestations/{id}).
 	DocAttestation = "attestation"
-	// DocPortfolio: a portfolio call, over the API or askonce.portfolio.v1.
+	// DocPortfolio: a portfolio call, over the API or askonce.portfolio.<agency>.
 	DocPortfolio = "portfolio"
 	// DocNotification: a notification the router emitted.
 	DocNotification = "notification"

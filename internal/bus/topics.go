@@ -21,11 +21,10 @@ const (
 	BaseContribution = "askonce.contribution.v1"
 	BaseDLQ          = "askonce.dlq.v1"
 	BaseAudit        = "askonce.audit.v1"
-	BasePortfolio    = "askonce.portfolio.v1"
 	BaseNotifyPrefix = schemas.NotifyTopicPrefix
 	// BasePortfolioPrefix starts every agency's portfolio topic,
 	// askonce.portfolio.<agency>.
-	BasePortfolioPrefix = "askonce.portfolio."
+	BasePortfolioPrefix = schemas.PortfolioTopicPrefix
 )
 
 // Topics are the topic names in use, prefix included.
@@ -35,11 +34,8 @@ type Topics struct {
 	Contribution string
 	DLQ          string
 	Audit        string
-	// Portfolio is where agencies' back offices declare the citizens they
-	// serve (consumed by the notification router).
-	Portfolio string
-	prefix    string
-	cfg       TopicsConfig
+	prefix       string
+	cfg          TopicsConfig
 }
 
 // NewTopics names the topics of a configuration.
@@ -51,7 +47,6 @@ func NewTopics(cfg TopicsConfig) Topics {
 		Contribution: p + BaseContribution,
 		DLQ:          p + BaseDLQ,
 		Audit:        p + BaseAudit,
-		Portfolio:    p + BasePortfolio,
 		prefix:       p,
 		cfg:          cfg,
 	}
@@ -119,12 +114,14 @@ func (t Topics) Specs() []Spec {
 		spec(t.Contribution, c.RecordPartitions, ms(c.RecordRetention)),
 		spec(t.DLQ, c.DLQPartitions, ms(c.DLQRetention)),
 		spec(t.Audit, c.AuditPartitions, ms(c.AuditRetention)),
-		// Portfolio changes are few and small; kept forever so that a
-		// rebuilt router (or an audit) can read every change again.
-		spec(t.Portfolio, c.NotifyPartitions, -1),
 	}
 	for _, a := range c.Agencies {
 		specs = append(specs, spec(t.Notify(a), c.NotifyPartitions, ms(c.NotifyRetention)))
+	}
+	for _, a := range c.Agencies {
+		// Portfolio changes are few and small; kept forever so that a
+		// rebuilt router (or an audit) can read every change again.
+		specs = append(specs, spec(t.AgencyPortfolio(a), c.NotifyPartitions, -1))
 	}
 	return specs
 }
@@ -183,6 +180,9 @@ func (c *Client) EnsureTopics(ctx context.Context, specs []Spec, log *slog.Logge
 			}
 		case errors.Is(e, kafka.TopicAlreadyExists):
 			res.Existed = append(res.Existed, tc.Topic)
+		case errors.Is(e, kafka.TopicAuthorizationFailed):
+			errs = append(errs, fmt.Errorf("bus: create topic %s: %w (this principal may not create topics: "+
+				"set kafka.topics.create_on_start to false and create them as askonce-release with askonce topics ensure)", tc.Topic, e))
 		default:
 			errs = append(errs, fmt.Errorf("bus: create topic %s: %w", tc.Topic, e))
 		}

@@ -10,7 +10,7 @@ func TestSpecs(t *testing.T) {
 	cfg.Prefix = "pilot."
 	cfg.ReplicationFactor = 3
 	cfg.DLQRetention = 48 * time.Hour
-	cfg.Agencies = []string{"cnr"}
+	cfg.Agencies = []string{"cnr", "cnas"}
 	specs := NewTopics(cfg).Specs()
 	want := []struct {
 		name      string
@@ -22,8 +22,10 @@ func TestSpecs(t *testing.T) {
 		{"pilot.askonce.contribution.v1", 12, "-1"},
 		{"pilot.askonce.dlq.v1", 3, "172800000"},
 		{"pilot.askonce.audit.v1", 3, "-1"},
-		{"pilot.askonce.portfolio.v1", 3, "-1"},
 		{"pilot.askonce.notify.cnr", 3, "1209600000"},
+		{"pilot.askonce.notify.cnas", 3, "1209600000"},
+		{"pilot.askonce.portfolio.cnr", 3, "-1"},
+		{"pilot.askonce.portfolio.cnas", 3, "-1"},
 	}
 	if len(specs) != len(want) {
 		t.Fatalf("got %d specs, want %d", len(specs), len(want))

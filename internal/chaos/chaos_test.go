@@ -24,7 +24,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/scram"
 
+	"github.com/askonce/askonce/internal/access"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/dbroles"
@@ -169,30 +172,54 @@ func TestChaos(t *testing.T) {
 		"ASKONCE_MATERIALIZE_STALL_TIMEOUT=20s",
 		"ASKONCE_LOG_FORMAT=json", "ASKONCE_LOG_LEVEL=info", "ASKONCE_OPS_LISTEN=127.0.0.1:0",
 	}
+	// The broker authorizes every request by its ACLs: the superuser
+	// applies the access model (askonce access apply), the release
+	// principal creates the topics, and each component authenticates as
+	// its own principal (internal/access), with a password file each.
+	admin := kafkaCred{addr: brokerAddr, user: "admin", password: testenv.Random(16)}
+	pwDir := filepath.Join(root, "kafka-passwords")
+	testenv.Must(t, os.MkdirAll(pwDir, 0o700), "passwords dir")
+	as := func(principal string) []string {
+		p := filepath.Join(pwDir, principal)
+		if _, err := os.Stat(p); err != nil {
+			testenv.Must(t, os.WriteFile(p, []byte(testenv.Random(16)+"\n"), 0o600), "password of %s", principal)
+		}
+		return []string{"ASKONCE_KAFKA_SASL_MECHANISM=scram-sha-512", "ASKONCE_KAFKA_SASL_USERNAME=" + principal,
+			"ASKONCE_KAFKA_SASL_PASSWORD_FILE=" + p, "ASKONCE_KAFKA_TOPICS_CREATE_ON_START=false"}
+	}
+	asAdmin := []string{"ASKONCE_KAFKA_SASL_MECHANISM=scram-sha-512", "ASKONCE_KAFKA_SASL_USERNAME=" + admin.user,
+		"ASKONCE_KAFKA_SASL_PASSWORD=" + admin.password, "ASKONCE_KAFKA_TOPICS_CREATE_ON_START=false"}
+	brokerEnv := append(slices.Clone(asAdmin), "ASKONCE_BROKER_SASL_MECHANISM=scram-sha-512",
+		"ASKONCE_BROKER_SASL_USERNAME="+admin.user, "ASKONCE_BROKER_SASL_PASSWORD="+admin.password)
 	logOf := func(name string) string { return filepath.Join(logs, name+".log") }
 	comps := map[string]*component{}
-	as := func(role string) []string {
-		u, err := dbroles.LoginURL(busURL, role)
-		testenv.Must(t, err, "login of %s", role)
-		return append(slices.Clone(env), "ASKONCE_POSTGRES_URL="+u)
-	}
-	roleOf := map[string]string{"registry": dbroles.Registry, "connect": dbroles.Connect, "materialize": dbroles.Materialize,
+	// PostgreSQL: each component logs in with its role (internal/dbroles),
+	// the broker and the seed (agency side) with the superuser.
+	pgRole := map[string]string{"registry": dbroles.Registry, "connect": dbroles.Connect, "materialize": dbroles.Materialize,
 		"serve": dbroles.API, "reconcile": dbroles.Reader}
-	add := func(name string, args ...string) *component {
-		cenv := append(slices.Clone(env), "ASKONCE_POSTGRES_URL="+busURL) // broker, seed: no bus role
-		if role, ok := roleOf[name]; ok {
-			cenv = as(role)
+	pgEnv := func(name string) []string {
+		u := busURL
+		if role, ok := pgRole[name]; ok {
+			var err error
+			u, err = dbroles.LoginURL(busURL, role)
+			testenv.Must(t, err, "login of %s", role)
 		}
-		c := newComponent(t, logOf(name), name, cenv, args...)
+		return []string{"ASKONCE_POSTGRES_URL=" + u}
+	}
+	add := func(name string, extra []string, args ...string) *component {
+		c := newComponent(t, logOf(name), name, append(append(slices.Clone(env), pgEnv(name)...), extra...), args...)
 		comps[name] = c
 		return c
 	}
-	broker := add("broker", "broker")
-	registry := add("registry", "registry")
-	connect := add("connect", "connect", "--synthetic")
-	mat := add("materialize", "materialize")
-	serve := add("serve", "serve", "--dev", "--policy", filepath.Join(repo, "deploy", "devfiles", "policy.yaml"))
-	live := add("seed-live", "seed", "--persons", strconv.Itoa(persons), "--seed", "7", "--live", "--rate", strconv.Itoa(liveRate))
+	broker := add("broker", brokerEnv, "broker", "--acls")
+	registry := add("registry", nil, "registry")
+	// `askonce connect` runs every data center's connector in one process
+	// with one Kafka client: the superuser's, until each connector
+	// authenticates as its data center's principal.
+	connect := add("connect", asAdmin, "connect", "--synthetic")
+	mat := add("materialize", as(access.MaterializerName), "materialize")
+	serve := add("serve", as(access.APIName), "serve", "--dev", "--policy", filepath.Join(repo, "deploy", "devfiles", "policy.yaml"))
+	live := add("seed-live", nil, "seed", "--persons", strconv.Itoa(persons), "--seed", "7", "--live", "--rate", strconv.Itoa(liveRate))
 	t.Cleanup(func() {
 		if t.Failed() {
 			for name := range comps {
@@ -207,7 +234,21 @@ func TestChaos(t *testing.T) {
 	if !waitFor(time.Minute, func() bool { return dialable(brokerAddr) && httpOK("http://"+regAddr+"/subjects") }) {
 		t.Fatalf("chaos: the broker (%s) or the registry (%s) did not come up", brokerAddr, regAddr)
 	}
-	seedOut, err := run(append(slices.Clone(env), "ASKONCE_POSTGRES_URL="+busURL), "seed", "--persons", strconv.Itoa(persons), "--seed", "7", "--writers", "2")
+	// Every principal gets a password before the model is applied.
+	as(access.ReleaseName)
+	applyOut, err := run(append(slices.Clone(env), asAdmin...), "access", "apply", "--synthetic", "--passwords-dir", pwDir)
+	if err != nil {
+		t.Fatalf("chaos: access apply: %v\n%s", err, applyOut)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(applyOut), "\n") {
+		if !strings.HasPrefix(line, "{") { // its summary, not its log
+			t.Logf("chaos: access apply: %s", line)
+		}
+	}
+	if topicsOut, err := run(append(slices.Clone(env), as(access.ReleaseName)...), "topics", "ensure"); err != nil {
+		t.Fatalf("chaos: topics ensure as %s: %v\n%s", access.ReleaseName, err, topicsOut)
+	}
+	seedOut, err := run(append(slices.Clone(env), pgEnv("seed")...), "seed", "--persons", strconv.Itoa(persons), "--seed", "7", "--writers", "2")
 	if err != nil {
 		t.Fatalf("chaos: seed: %v\n%s", err, seedOut)
 	}
@@ -266,7 +307,7 @@ func TestChaos(t *testing.T) {
 			return
 		}
 		hr.at = time.Since(start)
-		hr.sent, hr.err = runHostile(ctx, py, brokerAddr, "http://"+regAddr, hostileLog)
+		hr.sent, hr.err = runHostile(ctx, py, admin, "http://"+regAddr, hostileLog)
 		hr.done = time.Since(start)
 		hr.storeBefore = -1
 		for i := 0; i < 20 && hr.storeBefore < 0; i++ { // PostgreSQL may be restarting
@@ -399,7 +440,7 @@ func TestChaos(t *testing.T) {
 			case <-time.After(5 * time.Second):
 			}
 			t.Logf("chaos: converging for %s: %d outbox rows checkpointed, %d records stored; materializer group: %s",
-				time.Since(convergeStart).Round(time.Second), checkpointed(progCtx, db), storeRows(progCtx, db), groupState(progCtx, brokerAddr))
+				time.Since(convergeStart).Round(time.Second), checkpointed(progCtx, db), storeRows(progCtx, db), groupState(progCtx, admin))
 		}
 	}()
 	heads := outboxHeads(ctx, t, src)
@@ -410,7 +451,7 @@ func TestChaos(t *testing.T) {
 	// applied): a materializer stuck on one fails here, with its log,
 	// rather than in reconcile's wait.
 	topics := bus.NewTopics(wiring.Topics(config.Default().Kafka.Topics))
-	hstate, stuck := waitHostile(ctx, t, brokerAddr, topics.DLQ, db, hr.sent, hostileWait)
+	hstate, stuck := waitHostile(ctx, t, admin, topics.DLQ, db, hr.sent, hostileWait)
 	if len(stuck) > 0 {
 		t.Fatalf("chaos: %d hostile records neither dead-lettered nor applied %s after the faults: %s\nmaterializer warnings and errors (last distinct):\n%s",
 			len(stuck), hostileWait, strings.Join(stuck, ", "), failureLines(logOf("materialize"), 15))
@@ -426,7 +467,7 @@ func TestChaos(t *testing.T) {
 			len(applied), strings.Join(applied, ", "))
 	}
 	left := max(convergeMax-time.Since(convergeStart), 10*time.Second).Round(time.Second)
-	recOut, recErr := run(as(dbroles.Reader), "reconcile", "--synthetic", "--wait", left.String())
+	recOut, recErr := run(append(slices.Clone(env), pgEnv("reconcile")...), "reconcile", "--synthetic", "--wait", left.String())
 	converged := time.Since(convergeStart)
 	stopProgress()
 	if recErr != nil || !strings.Contains(recOut, "zero difference over 33 data centers") {
@@ -447,7 +488,7 @@ func TestChaos(t *testing.T) {
 
 	// Every valid outbox row is on its topic, every defective one in the
 	// DLQ, and what was published twice is the same record.
-	tc := checkTopics(ctx, t, brokerAddr, config.Registry{URL: "http://" + regAddr, Username: "chaos", Password: regPassword, Timeout: 10 * time.Second}, src)
+	tc := checkTopics(ctx, t, admin, config.Registry{URL: "http://" + regAddr, Username: "chaos", Password: regPassword, Timeout: 10 * time.Second}, src)
 
 	// Every hostile record is in the DLQ with its code, and the
 	// materializer went on past it.
@@ -455,7 +496,7 @@ func TestChaos(t *testing.T) {
 	if !hstate.lastDLQ.IsZero() {
 		hc.Took = hstate.lastDLQ.Sub(start.Add(hr.done))
 	}
-	checkHostile(ctx, t, brokerAddr, topics, db, hr.sent, hstate, &hc)
+	checkHostile(ctx, t, admin, topics, db, hr.sent, hstate, &hc)
 
 	// No document claims more freshness than the store had.
 	dcs := map[string][]string{}
@@ -776,8 +817,8 @@ func storeRows(ctx context.Context, db *pgxpool.Pool) int64 {
 
 // groupState describes the materializer's consumer group (state, members
 // and their partitions), for the log while the bus catches up.
-func groupState(ctx context.Context, brokerAddr string) string {
-	c := &kafka.Client{Addr: kafka.TCP(brokerAddr), Timeout: 5 * time.Second}
+func groupState(ctx context.Context, k kafkaCred) string {
+	c := k.client(5 * time.Second)
 	res, err := c.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{"askonce-materialize"}})
 	if err != nil {
 		return err.Error()
@@ -796,4 +837,29 @@ func groupState(ctx context.Context, brokerAddr string) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// kafkaCred is how the test's own Kafka clients reach the broker: as the
+// superuser of a broker with ACLs, or without SASL (user empty).
+type kafkaCred struct{ addr, user, password string }
+
+func (k kafkaCred) mechanism() sasl.Mechanism {
+	if k.user == "" {
+		return nil
+	}
+	m, err := scram.Mechanism(scram.SHA512, k.user, k.password)
+	if err != nil {
+		panic(fmt.Sprintf("chaos: SCRAM mechanism for %s: %v", k.user, err)) // a user name SASLprep refuses: the test's own constant
+	}
+	return m
+}
+
+// dialer is for testenv.ReadTopicWith.
+func (k kafkaCred) dialer() *kafka.Dialer {
+	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, SASLMechanism: k.mechanism()}
+}
+
+// client is a kafka-go client for protocol requests.
+func (k kafkaCred) client(timeout time.Duration) *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(k.addr), Timeout: timeout, Transport: &kafka.Transport{SASL: k.mechanism()}}
 }

@@ -166,7 +166,7 @@ type recID struct {
 // the connector does, and compares with what the topics hold: every valid
 // row exactly once in effect (copies identical), every defective row in
 // the DLQ with a reason, nothing else.
-func checkTopics(ctx context.Context, t *testing.T, brokerAddr string, reg config.Registry, src *pgxpool.Pool) topicCheck {
+func checkTopics(ctx context.Context, t *testing.T, k kafkaCred, reg config.Registry, src *pgxpool.Pool) topicCheck {
 	t.Helper()
 	var tc topicCheck
 	cfg := synthetic()
@@ -230,7 +230,7 @@ func checkTopics(ctx context.Context, t *testing.T, brokerAddr string, reg confi
 	// What the record topics hold.
 	seen := map[recID][]byte{}
 	for _, topic := range topics.Records() {
-		for _, m := range testenv.ReadTopic(t, ctx, brokerAddr, topic) {
+		for _, m := range testenv.ReadTopicWith(t, ctx, k.dialer(), k.addr, topic) {
 			if isHostile(m.Key) { // checkHostile's business
 				tc.Hostile++
 				continue
@@ -280,7 +280,7 @@ func checkTopics(ctx context.Context, t *testing.T, brokerAddr string, reg confi
 
 	// What the DLQ holds.
 	dlq := map[string]bool{}
-	for _, m := range testenv.ReadTopic(t, ctx, brokerAddr, topics.DLQ) {
+	for _, m := range testenv.ReadTopicWith(t, ctx, k.dialer(), k.addr, topics.DLQ) {
 		tc.DLQ++
 		if bus.Header(m, bus.HeaderDLQCode) == "" {
 			t.Errorf("chaos: DLQ record without a reason: %v", m.Headers)

@@ -21,6 +21,14 @@
 // issued must claim no more freshness (as_of) than the store's watermark
 // history shows it had when it was issued (watermark_test.go).
 //
+// The broker runs as the dev broker does, with SASL and ACLs on: the
+// superuser applies the access model (`askonce access apply --synthetic`),
+// askonce-release creates the topics, the materializer and the lookup API
+// authenticate as askonce-materializer and askonce-api; the connectors, one
+// process for every data center, and the hostile producer, which must
+// reach the record topics of two agencies, as the superuser. The test's
+// own reads are the superuser's.
+//
 // The package holds only the test (TestChaos); it is skipped with -short.
 // ASKONCE_CHAOS_SEED replays a run's fault schedule, ASKONCE_CHAOS_DURATION
 // changes how long faults are injected (default 60s, and at least 20

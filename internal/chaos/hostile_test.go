@@ -87,13 +87,17 @@ func python(t testing.TB) string {
 // runHostile runs the hostile producer to completion. Its stderr goes to
 // log; it returns the messages delivered, and an error when it failed or
 // did not deliver every case.
-func runHostile(ctx context.Context, py, brokers, registryURL string, log io.Writer) ([]hostileMsg, error) {
+func runHostile(ctx context.Context, py string, k kafkaCred, registryURL string, log io.Writer) ([]hostileMsg, error) {
 	script, err := filepath.Abs(filepath.Join("testdata", "hostile.py"))
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, py, script, "--brokers", brokers, "--registry", registryURL, "--timeout", "120")
+	cmd := exec.CommandContext(ctx, py, script, "--brokers", k.addr, "--registry", registryURL, "--timeout", "120")
 	cmd.Stderr = log
+	if k.user != "" {
+		// In the environment, not the arguments: ps shows those.
+		cmd.Env = append(os.Environ(), "HOSTILE_SASL_USERNAME="+k.user, "HOSTILE_SASL_PASSWORD="+k.password)
+	}
 	out, runErr := cmd.Output()
 	var msgs []hostileMsg
 	var failed []string
@@ -186,7 +190,7 @@ func TestHostileProducer(t *testing.T) {
 	}
 
 	var stderr bytes.Buffer
-	sent, err := runHostile(ctx, py, b.Addr, regURL, &stderr)
+	sent, err := runHostile(ctx, py, kafkaCred{addr: b.Addr}, regURL, &stderr)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
@@ -247,10 +251,10 @@ func (s hostileState) resolved(c string) bool { return len(s.dlq[c]) > 0 || s.st
 
 // readHostile reads the DLQ and the store for the hostile cases. The
 // hostile records' provenance source_key is their Kafka key.
-func readHostile(ctx context.Context, t *testing.T, brokerAddr, dlqTopic string, db *pgxpool.Pool) hostileState {
+func readHostile(ctx context.Context, t *testing.T, k kafkaCred, dlqTopic string, db *pgxpool.Pool) hostileState {
 	t.Helper()
 	s := hostileState{dlq: map[string][]string{}, dlqFrom: map[string]string{}, stored: map[string]string{}}
-	for _, m := range testenv.ReadTopic(t, ctx, brokerAddr, dlqTopic) {
+	for _, m := range testenv.ReadTopicWith(t, ctx, k.dialer(), k.addr, dlqTopic) {
 		if !isHostile(m.Key) {
 			continue
 		}
@@ -279,11 +283,11 @@ func readHostile(ctx context.Context, t *testing.T, brokerAddr, dlqTopic string,
 
 // waitHostile waits until every hostile case is in the DLQ or (wrongly)
 // in the store, and returns the cases neither holds after timeout.
-func waitHostile(ctx context.Context, t *testing.T, brokerAddr, dlqTopic string, db *pgxpool.Pool, sent []hostileMsg, timeout time.Duration) (hostileState, []string) {
+func waitHostile(ctx context.Context, t *testing.T, k kafkaCred, dlqTopic string, db *pgxpool.Pool, sent []hostileMsg, timeout time.Duration) (hostileState, []string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		s := readHostile(ctx, t, brokerAddr, dlqTopic, db)
+		s := readHostile(ctx, t, k, dlqTopic, db)
 		var missing []string
 		for _, m := range sent {
 			if !s.resolved(m.Case) {
@@ -314,7 +318,7 @@ type hostileCheck struct {
 // case's reason code (dead-lettered by the materializer, never applied),
 // that the materializer's group committed past every one of them (it did
 // not stop there), and that the store kept applying records after them.
-func checkHostile(ctx context.Context, t *testing.T, brokerAddr string, topics bus.Topics, db *pgxpool.Pool, sent []hostileMsg, s hostileState, hc *hostileCheck) {
+func checkHostile(ctx context.Context, t *testing.T, k kafkaCred, topics bus.Topics, db *pgxpool.Pool, sent []hostileMsg, s hostileState, hc *hostileCheck) {
 	t.Helper()
 	sort.Slice(sent, func(i, j int) bool { return sent[i].Case < sent[j].Case })
 	for _, m := range sent {
@@ -354,7 +358,7 @@ func checkHostile(ctx context.Context, t *testing.T, brokerAddr string, topics b
 	}
 
 	// The group committed past each: the materializer did not stop at it.
-	c := &kafka.Client{Addr: kafka.TCP(brokerAddr), Timeout: 10 * time.Second}
+	c := k.client(10 * time.Second)
 	parts := map[string][]int{}
 	for _, tp := range topics.Records() {
 		for p := 0; p < config.Default().Kafka.Topics.RecordPartitions; p++ {

@@ -224,6 +224,12 @@ type Connect struct {
 	// PruneAfter deletes outbox rows this long after they were published
 	// (needs DELETE on askonce_outbox); 0 never prunes.
 	PruneAfter time.Duration `mapstructure:"prune_after"`
+	// SASLPasswordDir, when set, gives each agency data center's connector
+	// its own Kafka identity: it authenticates with kafka.sasl.mechanism as
+	// askonce-connect-<agency>-<dc> (access.ConnectorName) with the password
+	// in the file of that name in this directory. Empty: every instance
+	// uses kafka.sasl.
+	SASLPasswordDir string `mapstructure:"sasl_password_dir"`
 	// PGOutbox lists the transactional-outbox sources (set in the YAML file).
 	PGOutbox []PGOutbox `mapstructure:"pgoutbox"`
 	// CSVDrop lists the directories watched for legacy CSV exports.

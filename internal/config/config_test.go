@@ -289,3 +289,50 @@ func TestTrustedProxiesFromEnv(t *testing.T) {
 		t.Errorf("forwarded_header = %q, want the default x-forwarded-for", cfg.Lookup.ForwardedHeader)
 	}
 }
+
+// TestConnectSASLPasswordDir: connect.sasl_password_dir is read from its
+// variable, and needs a SASL mechanism for the connectors' own principals
+// to authenticate with.
+func TestConnectSASLPasswordDir(t *testing.T) {
+	_, err := Load(Layers{Environ: []string{"ASKONCE_CONNECT_SASL_PASSWORD_DIR=/run/secrets/kafka"}})
+	if err == nil || !strings.Contains(err.Error(), "connect.sasl_password_dir") || !strings.Contains(err.Error(), "kafka.sasl.mechanism") {
+		t.Fatalf("password dir without a SASL mechanism: %v", err)
+	}
+	cfg, err := Load(Layers{Environ: []string{
+		"ASKONCE_CONNECT_SASL_PASSWORD_DIR=/run/secrets/kafka",
+		"ASKONCE_KAFKA_SASL_MECHANISM=scram-sha-512",
+		"ASKONCE_KAFKA_SASL_USERNAME=askonce-connect",
+		"ASKONCE_KAFKA_SASL_PASSWORD=s3cret",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Connect.SASLPasswordDir != "/run/secrets/kafka" {
+		t.Fatalf("connect.sasl_password_dir = %q", cfg.Connect.SASLPasswordDir)
+	}
+	// Without a process identity: the process goes as a connector's.
+	if _, err := Load(Layers{Environ: []string{
+		"ASKONCE_CONNECT_SASL_PASSWORD_DIR=/run/secrets/kafka",
+		"ASKONCE_KAFKA_SASL_MECHANISM=scram-sha-512",
+	}}); err != nil {
+		t.Fatalf("password dir and a mechanism, no kafka.sasl user: %v", err)
+	}
+	// A user without a password is still refused.
+	if _, err := Load(Layers{Environ: []string{
+		"ASKONCE_CONNECT_SASL_PASSWORD_DIR=/run/secrets/kafka",
+		"ASKONCE_KAFKA_SASL_MECHANISM=scram-sha-512",
+		"ASKONCE_KAFKA_SASL_USERNAME=askonce-connect",
+	}}); err == nil || !strings.Contains(err.Error(), "kafka.sasl.username") {
+		t.Fatalf("a user without a password: %v", err)
+	}
+	if EnvName("connect.sasl_password_dir") != "ASKONCE_CONNECT_SASL_PASSWORD_DIR" {
+		t.Errorf("env name %s", EnvName("connect.sasl_password_dir"))
+	}
+	def, err := Load(Layers{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Connect.SASLPasswordDir != "" {
+		t.Fatalf("default %q, want empty: every instance uses kafka.sasl", def.Connect.SASLPasswordDir)
+	}
+}

@@ -74,7 +74,17 @@ func (c *Config) Validate() error {
 	if c.Kafka.DialTimeout <= 0 {
 		bad("kafka.dial_timeout", "must be positive, got %s", c.Kafka.DialTimeout)
 	}
-	c.Kafka.SASL.validate("kafka.sasl", bad)
+	if c.Connect.SASLPasswordDir != "" && c.Kafka.SASL.Username == "" && c.Kafka.SASL.Password == "" {
+		// `askonce connect` with every data center's own principal: the
+		// process connects as one of them (connectwire.Run).
+		c.Kafka.SASL.validate("kafka.sasl", func(key, format string, args ...any) {
+			if key != "kafka.sasl.username" {
+				bad(key, format, args...)
+			}
+		})
+	} else {
+		c.Kafka.SASL.validate("kafka.sasl", bad)
+	}
 	if (c.Kafka.TLS.CertFile == "") != (c.Kafka.TLS.KeyFile == "") {
 		bad("kafka.tls.cert_file", "cert_file and key_file go together")
 	}
@@ -160,6 +170,9 @@ func (c *Config) Validate() error {
 		bad("connect.max_backoff", "must be at least 1s, got %s", c.Connect.MaxBackoff)
 	}
 	nonNegative("connect.prune_after", c.Connect.PruneAfter)
+	if c.Connect.SASLPasswordDir != "" && (c.Kafka.SASL.Mechanism == "none" || c.Kafka.SASL.Mechanism == "") {
+		bad("connect.sasl_password_dir", "needs kafka.sasl.mechanism plain, scram-sha-256 or scram-sha-512: the connectors' own principals authenticate with it")
+	}
 	seen := map[string]string{}
 	instance := func(key, kind, agency, dc string) {
 		if !agencyRe.MatchString(agency) {

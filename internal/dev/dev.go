@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/askonce/askonce/deploy/devfiles"
+	"github.com/askonce/askonce/internal/access"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/dbroles"
@@ -79,8 +80,17 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 			}()
 		}
 	}
-	// The embedded broker, in this process.
-	broker, err := devbroker.Start(wiring.Broker(cfg.Broker), log)
+	// The embedded broker, in this process, authorizing every request by
+	// its ACLs as a production cluster does.
+	pwDir := PasswordsDir(opt.Dir)
+	admin, err := brokerAdmin(cfg, pwDir)
+	if err != nil {
+		return err
+	}
+	bc := wiring.Broker(cfg.Broker)
+	bc.SASL = devbroker.SASL{Mechanism: admin.Mechanism, Username: admin.Username, Password: admin.Password}
+	bc.ACLs = true
+	broker, err := devbroker.Start(bc, log)
 	if err != nil {
 		return err
 	}
@@ -136,6 +146,12 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	log.Info("synthetic sources ready", "persons", res.Run.Persons, "rows", rows, "defective", defects, "loaded_now", res.Loaded)
 
 	AddSynthetic(cfg)
+	// Every component authenticates as its own principal, with exactly the
+	// rights the access model gives it.
+	ids, err := applyAccess(ctx, cfg, pwDir, admin, log)
+	if err != nil {
+		return err
+	}
 	cfg.Connect.SourcesURL = srcURL
 	cfg.Lookup.DevMode = true
 	cfg.Lookup.CreateSigningKey = true
@@ -169,12 +185,26 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	case <-gctx.Done():
 		return g.Wait()
 	}
-	connectCfg, matCfg, notifyCfg, apiCfg := as(dbroles.Connect), as(dbroles.Materialize), as(dbroles.Notify), as(dbroles.API)
-	g.Go(func() error { return connectwire.Run(gctx, connectCfg, reg, opsSrv, log.With("component", "connect")) })
+	// Each component: its PostgreSQL role, then its Kafka principal.
+	matCfg, err := ids.as(as(dbroles.Materialize), access.MaterializerName)
+	if err != nil {
+		return err
+	}
+	routerCfg, err := ids.as(as(dbroles.Notify), access.RouterName)
+	if err != nil {
+		return err
+	}
+	apiCfg, err := ids.as(as(dbroles.API), access.APIName)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error {
+		return connectwire.Run(gctx, ids.connect(as(dbroles.Connect)), reg, opsSrv, log.With("component", "connect"))
+	})
 	g.Go(func() error {
 		return wiring.RunMaterializer(gctx, matCfg, reg, opsSrv, log.With("component", "materialize"))
 	})
-	g.Go(func() error { return wiring.Notify(gctx, notifyCfg, reg, opsSrv, log.With("component", "notify"), pol) })
+	g.Go(func() error { return wiring.Notify(gctx, routerCfg, reg, opsSrv, log.With("component", "notify"), pol) })
 	apiAddr := make(chan string, 1)
 	g.Go(func() error {
 		return wiring.Serve(gctx, apiCfg, reg, opsSrv, log.With("component", "lookup"), pol, nil, func(a string) { apiAddr <- a })
@@ -187,7 +217,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 			return nil
 		}
 		api = "http://" + api
-		out, err := waitCaughtUp(gctx, cfg, pool, src, api, log)
+		out, err := waitCaughtUp(gctx, cfg, pool, src, api, pwDir, log)
 		if err != nil {
 			if gctx.Err() != nil {
 				return nil
@@ -205,9 +235,10 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 		if err != nil {
 			return err
 		}
-		banner(opt.Out, cfg, api, opt.Dir, samples, out, time.Since(start))
+		banner(opt.Out, cfg, api, opt.Dir, pwDir, samples, out, time.Since(start))
 		fmt.Fprintf(opt.Out, "Change notifications: %d pensioners are in CNR's portfolio (deaths, marriages, divorces).\n", pensioners)
-		fmt.Fprintf(opt.Out, "Watch them as the live sources change: bin/askonce consume --agency cnr --from-beginning\n\n")
+		fmt.Fprintf(opt.Out, "Watch them as the live sources change, as CNR's back office (Kafka principal %s):\n  %s bin/askonce consume --agency cnr --from-beginning\n\n",
+			access.BackOfficeName("cnr"), askonceAs(pwDir, access.BackOfficeName("cnr")))
 		if opt.Ready != nil {
 			opt.Ready(api, samples)
 		}
@@ -261,7 +292,7 @@ func roleConfigs(ctx context.Context, cfg *config.Config, log *slog.Logger) (fun
 // data centers at its source's version: the initial load (or what the
 // sources changed while the bus was stopped) is materialized. Records the
 // store holds that the sources do not are reported, never waited for.
-func waitCaughtUp(ctx context.Context, cfg *config.Config, pool, src *pgxpool.Pool, api string, log *slog.Logger) (outside, error) {
+func waitCaughtUp(ctx context.Context, cfg *config.Config, pool, src *pgxpool.Pool, api, pwDir string, log *slog.Logger) (outside, error) {
 	rules := schemas.Rules{AllowSynthetic: true, AllowPendingWilayas: cfg.Rules.AllowPendingWilayas}
 	topics := bus.NewTopics(wiring.Topics(cfg.Kafka.Topics))
 	var srcs []reconcile.Outbox
@@ -282,7 +313,7 @@ func waitCaughtUp(ctx context.Context, cfg *config.Config, pool, src *pgxpool.Po
 	brokers := strings.Join(cfg.Kafka.Brokers, ",")
 	w := startWait{poll: time.Second, progress: 5 * time.Second, stall: time.Minute,
 		seeWhy: "bin/askonce reconcile --synthetic (the keys missing or behind, per data center); " +
-			"the dead-letter queue, for records the connectors or the materializer refused: kcat -b " + brokers + " -C -t " + topics.DLQ + ` -e -f '%h\n%s\n\n'; ` +
+			"the dead-letter queue, for records the connectors or the materializer refused: " + kcat(brokers, pwDir) + " -C -t " + topics.DLQ + ` -e -f '%h\n%s\n\n'; ` +
 			"the lags: curl -s " + api + "/metrics | grep -E 'askonce_connect_source_lag_records|askonce_materialize_consumer_lag_messages'; " +
 			"and the WARN or ERROR lines of component=connect and component=materialize above"}
 	return w.run(ctx, compare, log)
@@ -437,7 +468,7 @@ func writeSamples(dir, api string, samples []Sample) error {
 	return os.WriteFile(filepath.Join(dir, "sample-citizens.json"), append(b, '\n'), 0o644)
 }
 
-func banner(w io.Writer, cfg *config.Config, api, dir string, samples []Sample, out outside, took time.Duration) {
+func banner(w io.Writer, cfg *config.Config, api, dir, pwDir string, samples []Sample, out outside, took time.Duration) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\naskonce dev is ready (%s): the whole bus on embedded defaults, %d synthetic data centers.\n\n", took.Round(time.Second), len(cfg.Connect.PGOutbox))
 	fmt.Fprintf(&b, "  lookup API      %s   (OpenAPI: %s/openapi.yaml, metrics: %s/metrics)\n", api, api, api)
@@ -463,7 +494,9 @@ func banner(w io.Writer, cfg *config.Config, api, dir string, samples []Sample, 
 	}
 	fmt.Fprintf(&b, "\nEvery document type, for every sample: bin/askonce request --samples %s\n", filepath.Join(dir, "sample-citizens.json"))
 	fmt.Fprintf(&b, "Verify a saved document offline: bin/askonce verify doc.json --keys %s/v1/keys\n", api)
-	fmt.Fprintf(&b, "Read a topic with an independent client: kcat -b %s -C -t askonce.dlq.v1 -e -f '%%h\\n%%s\\n\\n'\n", strings.Join(cfg.Kafka.Brokers, ","))
+	fmt.Fprintf(&b, "Kafka authorizes every request by its ACLs (bin/askonce access show --synthetic): each component has its own principal,\n")
+	fmt.Fprintf(&b, "passwords in %s. Read the dead-letter queue with an independent client, as the operator:\n", pwDir)
+	fmt.Fprintf(&b, "  %s -C -t askonce.dlq.v1 -e -f '%%h\\n%%s\\n\\n'\n", kcat(strings.Join(cfg.Kafka.Brokers, ","), pwDir))
 	fmt.Fprintf(&b, "Check the store against the sources: bin/askonce reconcile --synthetic\n")
 	if out.records > 0 {
 		fmt.Fprintf(&b, "\nOutside records: %s.\nThey are kept, and the start does not wait for them; bin/askonce reconcile --synthetic lists them as extra.\n", out)

@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl/scram"
 
+	"github.com/askonce/askonce/internal/access"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
 	"github.com/askonce/askonce/internal/dev"
@@ -126,6 +128,24 @@ func TestDev(t *testing.T) {
 			if pw, ok := pu.User.Password(); ok && pw != "" && strings.Contains(text, pw) {
 				t.Errorf("a PostgreSQL password is in the logs")
 			}
+		}
+	}
+	// The Kafka passwords: one file per principal, 0600, never logged.
+	pwFiles, err := os.ReadDir(dev.PasswordsDir(dir))
+	testenv.Must(t, err, "Kafka passwords")
+	if len(pwFiles) != 33+5+7+1 {
+		t.Errorf("%d Kafka password files, want 46 (45 principals and the broker's superuser)", len(pwFiles))
+	}
+	for _, f := range pwFiles {
+		st, err := os.Stat(filepath.Join(dev.PasswordsDir(dir), f.Name()))
+		testenv.Must(t, err, "password file")
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("password file %s has mode %v, want 0600", f.Name(), st.Mode().Perm())
+		}
+		pw, err := access.ReadPassword(dev.PasswordsDir(dir), f.Name())
+		testenv.Must(t, err, "password")
+		if strings.Contains(text, pw) || strings.Contains(out.String(), pw) {
+			t.Errorf("the Kafka password of %s is in the logs or the banner", f.Name())
 		}
 	}
 	if m := regexp.MustCompile(`(^|[^0-9A-Za-z])[0-9]{18}([^0-9A-Za-z]|$)`).FindString(text); m != "" {
@@ -242,9 +262,24 @@ func TestDevRestartWithOutsideRecord(t *testing.T) {
 	}
 	value, err := codec.Encode(topics.CivilStatus, rec)
 	testenv.Must(t, err, "encode")
-	w := &kafka.Writer{Addr: kafka.TCP(cfg.Kafka.Brokers...), Topic: topics.CivilStatus, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll}
+	// It authenticates as the data center's connector principal: the
+	// broker authorizes by ACLs, and only etatcivil's connectors may write
+	// civil-status records.
+	principal := access.ConnectorName("etatcivil", "etatcivil-dc07")
+	pw, err := access.ReadPassword(dev.PasswordsDir(dir), principal)
+	testenv.Must(t, err, "password of %s", principal)
+	mech, err := scram.Mechanism(scram.SHA512, principal, pw)
+	testenv.Must(t, err, "SCRAM")
+	w := &kafka.Writer{Addr: kafka.TCP(cfg.Kafka.Brokers...), Topic: topics.CivilStatus, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
+		Transport: &kafka.Transport{SASL: mech}}
 	testenv.Must(t, w.WriteMessages(ctx, kafka.Message{Key: []byte(nin), Value: value}), "produce")
 	testenv.Must(t, w.Close(), "close writer")
+	// Without credentials the broker lets nobody in.
+	anon := &kafka.Writer{Addr: kafka.TCP(cfg.Kafka.Brokers...), Topic: topics.CivilStatus, Balancer: &kafka.Hash{}, MaxAttempts: 1}
+	if err := anon.WriteMessages(ctx, kafka.Message{Key: []byte(nin), Value: value}); err == nil {
+		t.Errorf("a producer without credentials wrote to %s", topics.CivilStatus)
+	}
+	_ = anon.Close()
 
 	pool, err := store.OpenURL(ctx, storeURL, 2)
 	testenv.Must(t, err, "store")

@@ -38,6 +38,10 @@ type Config struct {
 	DefaultPartitions int
 	// SASL makes the broker require SASL with one superuser.
 	SASL SASL
+	// ACLs makes the broker authorize every request by its ACLs (needs
+	// SASL): only the superuser bypasses them. The ACLs and the SCRAM
+	// credentials created by clients persist in DataDir.
+	ACLs bool
 	// TLSCertFile and TLSKeyFile make the broker speak TLS only.
 	TLSCertFile, TLSKeyFile string
 }
@@ -96,6 +100,12 @@ func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 	}
 	if cfg.SASL.Mechanism != "" && cfg.SASL.Mechanism != "none" {
 		opts = append(opts, kfake.EnableSASL(), kfake.Superuser(strings.ToUpper(cfg.SASL.Mechanism), cfg.SASL.Username, cfg.SASL.Password))
+	} else if cfg.ACLs {
+		_ = lock.Close()
+		return nil, errors.New("devbroker: ACLs need SASL: without it no request has a principal but the anonymous one")
+	}
+	if cfg.ACLs {
+		opts = append(opts, kfake.EnableACLs())
 	}
 	if cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
@@ -117,7 +127,7 @@ func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 	addrs := cluster.ListenAddrs()
 	b := &Broker{cluster: cluster, addr: addrs[0], lock: lock, log: log}
 	log.Info("embedded Kafka broker listening", "addr", b.addr, "data_dir", cfg.DataDir,
-		"sasl", cfg.SASL.Mechanism, "tls", cfg.TLSCertFile != "", "sync_writes", cfg.SyncWrites)
+		"sasl", cfg.SASL.Mechanism, "acls", cfg.ACLs, "tls", cfg.TLSCertFile != "", "sync_writes", cfg.SyncWrites)
 	return b, nil
 }
 

@@ -3,7 +3,8 @@
 // marriage or a new employment without asking anyone ("ask never").
 //
 // The router (askonce notify) is its own consumer group on the three
-// record topics and on askonce.portfolio.v1. It decodes and validates each
+// record topics and on the portfolio topic of every configured agency,
+// askonce.portfolio.<agency>. It decodes and validates each
 // record as the materializer does, looks up the portfolios (PostgreSQL,
 // package portfolio, which owns those tables) of the citizen concerned, and emits one Avro
 // notification per subscribed agency on askonce.notify.<agency>, keyed by
@@ -16,8 +17,11 @@
 // acknowledged by every in-sync replica, audited, and notify_sent is
 // committed: at least once on the wire, exactly once in effect.
 //
-// Portfolio changes from the topic are checked against the lookup policy
-// in force (package policy), read through the Watcher the process shares.
+// A portfolio change belongs to the agency of the topic it was read from
+// (only that agency's back office may write it): one naming another
+// agency is dead-lettered (portfolio.agency_mismatch), never applied.
+// Changes are checked against the lookup policy in force (package
+// policy), read through the Watcher the process shares.
 //
 // Consume is the reference consumer (askonce consume) that back-office
 // teams can copy.

@@ -74,6 +74,7 @@ func setup(t *testing.T) *harness {
 	testenv.Must(t, err, "bus")
 	t.Cleanup(h.conn.Client.Close)
 	testenv.Must(t, notify.UseNotificationSchemas(ctx, h.conn, cfg.Kafka.Topics.Agencies), "notification schemas")
+	testenv.Must(t, notify.UsePortfolioSchemas(ctx, h.conn, cfg.Kafka.Topics.Agencies), "portfolio schemas")
 	h.pool = db.Pool(t, dbroles.Notify)
 	h.policy, err = policy.Load(cfg.Lookup.PolicyFile, true, lookup.PolicyCatalog)
 	testenv.Must(t, err, "policy")
@@ -395,21 +396,46 @@ func TestDeathNotifiesPortfolio(t *testing.T) {
 	}
 }
 
-// TestPortfolioTopic: back offices' changes on askonce.portfolio.v1 are
-// applied in requested_at order and checked against the policy (rejects
-// to the DLQ); an employment of a job seeker then notifies ANEM.
+// portfolioChange encodes a back office's change, naming agency, for the
+// portfolio topic topic.
+func (h *harness) portfolioChange(topic, agency, n, op, purpose string, at time.Time, kinds ...string) kafka.Message {
+	h.t.Helper()
+	if kinds == nil {
+		kinds = []string{}
+	}
+	b, err := h.conn.Codec.Encode(topic, schemas.PortfolioChange{Agency: agency, NIN: n, Op: op, Kinds: kinds, Purpose: purpose, RequestedAt: at, RequestID: "bo-1"})
+	testenv.Must(h.t, err, "encode")
+	return kafka.Message{Topic: topic, Key: []byte(n), Value: b}
+}
+
+// waitMember waits until agency's portfolio holds n.
+func (h *harness) waitMember(agency, n string, timeout time.Duration) portfolio.Member {
+	h.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		m, ok, err := portfolio.NewStore(h.pool).Get(h.ctx, agency, n)
+		testenv.Must(h.t, err, "get")
+		if ok {
+			return m
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s's portfolio change for %s was not applied", agency, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestPortfolioTopic: back offices' changes on their agency's
+// askonce.portfolio.<agency> are applied in requested_at order and checked
+// against the policy (rejects to the DLQ); an employment of a job seeker
+// then notifies ANEM.
 func TestPortfolioTopic(t *testing.T) {
 	h := setup(t)
 	topics := h.conn.Client.Topics()
 	seeker, other := nin(700), nin(701)
 	at := time.Now().UTC().Truncate(time.Microsecond)
 	change := func(agency, n, op, purpose string, at time.Time, kinds ...string) kafka.Message {
-		if kinds == nil {
-			kinds = []string{}
-		}
-		b, err := h.conn.Codec.Encode(topics.Portfolio, schemas.PortfolioChange{Agency: agency, NIN: n, Op: op, Kinds: kinds, Purpose: purpose, RequestedAt: at, RequestID: "bo-1"})
-		testenv.Must(t, err, "encode")
-		return kafka.Message{Topic: topics.Portfolio, Key: []byte(n), Value: b}
+		return h.portfolioChange(topics.AgencyPortfolio(agency), agency, n, op, purpose, at, kinds...)
 	}
 	w := h.conn.Client.Writer("")
 	defer w.Close()
@@ -417,24 +443,13 @@ func TestPortfolioTopic(t *testing.T) {
 		change("anem", seeker, "PUT", "unemployment-events", at, "EMPLOYMENT_START"),
 		change("anem", seeker, "DELETE", "", at.Add(-time.Minute)), // older: ignored
 		change("cnas", other, "PUT", "pension-death-watch", at, "DEATH"),
-		change("nosuch", other, "PUT", "insured-events", at, "DEATH"),
+		// cnac has a portfolio topic but is no client of the policy.
+		change("cnac", other, "PUT", "insured-events", at, "DEATH"),
 	), "produce portfolio changes")
 	h.startRouter("askonce-notify-topic", 0)
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		m, ok, err := portfolio.NewStore(h.pool).Get(h.ctx, "anem", seeker)
-		testenv.Must(t, err, "get")
-		if ok {
-			if m.Purpose != "unemployment-events" || len(m.Kinds) != 1 {
-				t.Errorf("member: %+v", m)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the portfolio change was not applied")
-		}
-		time.Sleep(50 * time.Millisecond)
+	if m := h.waitMember("anem", seeker, 30*time.Second); m.Purpose != "unemployment-events" || len(m.Kinds) != 1 {
+		t.Errorf("member: %+v", m)
 	}
 	dlq := testenv.WaitTopic(t, h.ctx, h.broker.Addr, topics.DLQ, 2, 20*time.Second)
 	codes := map[string]bool{}
@@ -459,5 +474,58 @@ func TestPortfolioTopic(t *testing.T) {
 		if n.Kind != schemas.ChangeEmploymentStart || n.NIN != seeker || n.Details == nil || n.Details.EmployerID == nil || *n.Details.EmployerID != job.Employment.EmployerID {
 			t.Errorf("notification: %+v", n)
 		}
+	}
+}
+
+// TestPortfolioAgencyFromTopic: the router takes a portfolio change's
+// agency from its topic. A change on askonce.portfolio.cnr naming cnr is
+// applied; one on askonce.portfolio.cnr naming cnas (cnr's back office
+// editing cnas's portfolio) goes to the DLQ with the code
+// portfolio.agency_mismatch and is applied to no portfolio, and the router
+// goes on: the change after it, in the same partition, is applied.
+func TestPortfolioAgencyFromTopic(t *testing.T) {
+	h := setup(t)
+	topics := h.conn.Client.Topics()
+	cnrTopic := topics.AgencyPortfolio("cnr")
+	first, victim := nin(710), nin(711)
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	w := h.conn.Client.Writer("")
+	defer w.Close()
+	testenv.Must(t, w.WriteMessages(h.ctx,
+		h.portfolioChange(cnrTopic, "cnr", first, "PUT", "pension-death-watch", at, "DEATH"),
+		// Same key as the next change: same partition, read before it.
+		h.portfolioChange(cnrTopic, "cnas", victim, "PUT", "insured-events", at.Add(time.Minute), "DEATH"),
+		h.portfolioChange(cnrTopic, "cnr", victim, "PUT", "pension-death-watch", at, "DEATH", "MARRIAGE"),
+	), "produce portfolio changes")
+	r := h.startRouter("askonce-notify-agency-topic", 0)
+
+	if m := h.waitMember("cnr", first, 30*time.Second); m.Purpose != "pension-death-watch" {
+		t.Errorf("cnr member: %+v", m)
+	}
+	if m := h.waitMember("cnr", victim, 30*time.Second); m.Purpose != "pension-death-watch" || len(m.Kinds) != 2 {
+		t.Errorf("the change after the mismatch: %+v", m)
+	}
+	if _, ok, err := portfolio.NewStore(h.pool).Get(h.ctx, "cnas", victim); err != nil || ok {
+		t.Errorf("cnas's portfolio was changed from cnr's topic (found %v, err %v)", ok, err)
+	}
+	dlq := testenv.WaitTopic(t, h.ctx, h.broker.Addr, topics.DLQ, 1, 20*time.Second)
+	if len(dlq) != 1 {
+		t.Fatalf("DLQ holds %d messages, want 1", len(dlq))
+	}
+	d := dlq[0]
+	if got := bus.Header(d, bus.HeaderDLQCode); got != "portfolio.agency_mismatch" {
+		t.Errorf("DLQ code %q", got)
+	}
+	if bus.Header(d, bus.HeaderDLQTopic) != cnrTopic || bus.Header(d, bus.HeaderDLQAgency) != "cnr" || bus.Header(d, bus.HeaderDLQSource) != notify.Component {
+		t.Errorf("DLQ headers: topic %q agency %q source %q", bus.Header(d, bus.HeaderDLQTopic), bus.Header(d, bus.HeaderDLQAgency), bus.Header(d, bus.HeaderDLQSource))
+	}
+	if msg := bus.Header(d, bus.HeaderDLQMessage); !strings.Contains(msg, `"cnas"`) || !strings.Contains(msg, cnrTopic) {
+		t.Errorf("DLQ message %q names neither the agency claimed nor the topic", msg)
+	}
+	if string(d.Key) != victim {
+		t.Errorf("DLQ key %q, want the original key %s", d.Key, victim)
+	}
+	if err := r.rt.Healthy(h.ctx); err != nil {
+		t.Errorf("router not healthy after the mismatch: %v", err)
 	}
 }

@@ -74,8 +74,11 @@ type Router struct {
 	dlq      *kafka.Writer
 	topics   bus.Topics
 	agencies map[string]bool
-	log      *slog.Logger
-	m        *metrics
+	// portfolios maps each configured agency's portfolio topic to the
+	// agency: the only agency whose changes that topic may carry.
+	portfolios map[string]string
+	log        *slog.Logger
+	m          *metrics
 
 	health ops.Health // nil while batches route; the error being retried otherwise
 
@@ -83,16 +86,27 @@ type Router struct {
 }
 
 // New returns a router over conn (the codec knows the record, portfolio
-// and notification topics: see UseNotificationSchemas) and pool (migrated
-// with portfolio.Migrate). agencies are those with a notification topic.
+// and notification topics: see UseNotificationSchemas and
+// UsePortfolioSchemas) and pool (migrated with portfolio.Migrate).
+// agencies are those with a notification topic and a portfolio topic
+// (kafka.topics.agencies): the router reads the portfolio topics of these
+// and of no other.
 func New(cfg Config, conn *bus.Conn, pool *pgxpool.Pool, agencies []string, opt Options, reg prometheus.Registerer, log *slog.Logger) *Router {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
 	topics := conn.Client.Topics()
+	ag := map[string]bool{}
+	pf := map[string]string{}
+	groupTopics := topics.Records()
+	for _, a := range agencies {
+		ag[a] = true
+		pf[topics.AgencyPortfolio(a)] = a
+		groupTopics = append(groupTopics, topics.AgencyPortfolio(a))
+	}
 	r := conn.Client.Reader(kafka.ReaderConfig{
 		GroupID:        cfg.GroupID,
-		GroupTopics:    append(topics.Records(), topics.Portfolio),
+		GroupTopics:    groupTopics,
 		StartOffset:    kafka.FirstOffset,
 		MinBytes:       1,
 		MaxBytes:       16 << 20,
@@ -105,11 +119,7 @@ func New(cfg Config, conn *bus.Conn, pool *pgxpool.Pool, agencies []string, opt 
 	dlq := conn.Client.Writer(topics.DLQ)
 	dlq.BatchTimeout = 5 * time.Millisecond
 	dlq.MaxAttempts = 3
-	ag := map[string]bool{}
-	for _, a := range agencies {
-		ag[a] = true
-	}
-	rt := &Router{cfg: cfg, opt: opt, conn: conn, pool: pool, reader: r, out: w, dlq: dlq, topics: topics, agencies: ag, log: log}
+	rt := &Router{cfg: cfg, opt: opt, conn: conn, pool: pool, reader: r, out: w, dlq: dlq, topics: topics, agencies: ag, portfolios: pf, log: log}
 	rt.m = newMetrics(reg)
 	return rt
 }
@@ -227,6 +237,8 @@ func (rt *Router) fetch(ctx context.Context) ([]kafka.Message, error) {
 type portfolioMsg struct {
 	msg kafka.Message
 	pc  schemas.PortfolioChange
+	// agency is the agency whose portfolio topic carried the change.
+	agency string
 }
 
 // process routes one batch. It is idempotent: on error the caller retries
@@ -238,18 +250,18 @@ func (rt *Router) process(ctx context.Context, msgs []kafka.Message) error {
 	var pcs []portfolioMsg
 	var rejects []kafka.Message
 	for _, msg := range msgs {
-		if msg.Topic == rt.topics.Portfolio {
+		if agency, ok := rt.portfolios[msg.Topic]; ok {
 			var pc schemas.PortfolioChange
 			_, err := rt.conn.Codec.Decode(ctx, msg.Topic, msg.Value, &pc)
 			var de *bus.DecodeError
 			switch {
 			case errors.As(err, &de):
 				rejects = append(rejects, bus.DLQMessage("", msg.Key, msg.Value, bus.Reject{Code: de.Reason, Message: de.Error(), RejectedBy: Component,
-					Topic: msg.Topic, Position: bus.OffsetPosition(msg.Topic, msg.Partition, msg.Offset)}, now))
+					Topic: msg.Topic, Agency: agency, Position: bus.OffsetPosition(msg.Topic, msg.Partition, msg.Offset)}, now))
 			case err != nil:
 				return err
 			default:
-				pcs = append(pcs, portfolioMsg{msg, pc})
+				pcs = append(pcs, portfolioMsg{msg, pc, agency})
 			}
 			continue
 		}
@@ -409,10 +421,17 @@ func dateOnly(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
+// PortfolioAgencyMismatch is the DLQ code of a portfolio change whose
+// agency field names another agency than the portfolio topic it was
+// written to: the topic, writable by its agency's principal only, says
+// whose change it is, and the change is not applied.
+const PortfolioAgencyMismatch = "portfolio.agency_mismatch"
+
 // applyPortfolio applies the portfolio changes of a batch in tx, in order.
-// A change that cannot apply (bad NIN, kinds, unknown agency, purpose not
-// granted) goes to the DLQ with its reason. It returns the audit entries
-// of the changes applied or denied.
+// A change that cannot apply (another agency than its topic's, bad NIN,
+// kinds, an agency not a client of the policy, purpose not granted) goes
+// to the DLQ with its reason. It returns the audit entries of the changes
+// applied or denied.
 func (rt *Router) applyPortfolio(ctx context.Context, tx pgx.Tx, pcs []portfolioMsg, now time.Time) ([]audit.Entry, []kafka.Message, error) {
 	var entries []audit.Entry
 	var rejects []kafka.Message
@@ -423,7 +442,17 @@ func (rt *Router) applyPortfolio(ctx context.Context, tx pgx.Tx, pcs []portfolio
 		reject := func(code, text string) {
 			rt.m.portfolioChanges.WithLabelValues("rejected").Inc()
 			rejects = append(rejects, bus.DLQMessage("", p.msg.Key, p.msg.Value, bus.Reject{Code: code, Message: text, RejectedBy: Component,
-				Topic: p.msg.Topic, Agency: pc.Agency, Position: pos}, now))
+				Topic: p.msg.Topic, Agency: p.agency, Position: pos}, now))
+		}
+		if pc.Agency != p.agency {
+			// Only the topic's agency may write it: a change naming
+			// another agency is a back office's mistake (or an attempt
+			// to edit another agency's portfolio), never applied.
+			reject(PortfolioAgencyMismatch, fmt.Sprintf("the change names agency %q but was written to %s, the portfolio topic of %s: each agency writes its own portfolio changes to its own topic",
+				clip.To(pc.Agency, 64), p.msg.Topic, p.agency))
+			rt.log.Warn("portfolio change for another agency than its topic's, dead-lettered", "topic", p.msg.Topic, "agency", p.agency,
+				"claimed_agency", clip.To(pc.Agency, 64), "partition", p.msg.Partition, "offset", p.msg.Offset)
+			continue
 		}
 		m := portfolio.Member{Agency: pc.Agency, NIN: pc.NIN, Kinds: pc.Kinds, Purpose: pc.Purpose}
 		client := policy.Client(pc.Agency)
@@ -448,7 +477,7 @@ func (rt *Router) applyPortfolio(ctx context.Context, tx pgx.Tx, pcs []portfolio
 			if !client.MayHold(m.Purpose) {
 				reject("portfolio.purpose", fmt.Sprintf("client %s may not hold citizens for purpose %s", pc.Agency, m.Purpose))
 				entries = append(entries, audit.Entry{At: now, RequestID: clip.To(pc.RequestID, 64), Client: pc.Agency, ClerkID: "topic", NIN: pc.NIN,
-					DocumentType: audit.DocPortfolio, Purpose: clip.To(pc.Purpose, 64), Outcome: audit.OutcomeDenied, Reason: "policy (askonce.portfolio.v1)"})
+					DocumentType: audit.DocPortfolio, Purpose: clip.To(pc.Purpose, 64), Outcome: audit.OutcomeDenied, Reason: "policy (" + p.msg.Topic + ")"})
 				continue
 			}
 			_, applied, err = portfolio.Put(ctx, tx, m, pc.RequestedAt, "topic:"+pos)
@@ -463,7 +492,7 @@ func (rt *Router) applyPortfolio(ctx context.Context, tx pgx.Tx, pcs []portfolio
 		rt.m.portfolioChanges.WithLabelValues("applied").Inc()
 		entries = append(entries, audit.Entry{At: now, RequestID: clip.To(pc.RequestID, 64), Client: pc.Agency, ClerkID: "topic", NIN: pc.NIN,
 			DocumentType: audit.DocPortfolio, Purpose: m.Purpose, Outcome: audit.OutcomeIssued,
-			Reason: "portfolio " + strings.ToLower(pc.Op) + " (askonce.portfolio.v1) " + strings.Join(m.Kinds, ",")})
+			Reason: "portfolio " + strings.ToLower(pc.Op) + " (" + p.msg.Topic + ") " + strings.Join(m.Kinds, ",")})
 	}
 	return entries, rejects, nil
 }

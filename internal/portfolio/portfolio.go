@@ -2,7 +2,7 @@
 // citizens (by NIN) it serves and the kinds of change it must be told
 // about, under a purpose of the lookup policy. The lookup API writes them
 // (PUT/DELETE /v1/portfolios/{agency}/members/{nin}), the notification
-// router reads them for every change and applies askonce.portfolio.v1.
+// router reads them for every change and applies askonce.portfolio.<agency>.
 // The tables live in PostgreSQL beside the lookup store (component
 // "notify" of store.Migrate), with the router's notify_sent bookkeeping.
 package portfolio

@@ -41,7 +41,7 @@ func TestCheck(t *testing.T) {
 }
 
 // TestChangeOrder: a change applies only when newer than the stored one,
-// so replays and out-of-order delivery of askonce.portfolio.v1 change
+// so replays and out-of-order delivery of askonce.portfolio.<agency> change
 // nothing, and a removed member stays removed.
 func TestChangeOrder(t *testing.T) {
 	ctx := testenv.Ctx(t, time.Minute)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/askonce/askonce/internal/bus"
 )
@@ -25,11 +26,32 @@ func ReadTopic(t testing.TB, ctx context.Context, broker, topic string) []kafka.
 // ReadTopicAll is ReadTopic with the watermark markers.
 func ReadTopicAll(t testing.TB, ctx context.Context, broker, topic string) []kafka.Message {
 	t.Helper()
-	msgs, err := readTopic(ctx, broker, topic)
+	msgs, err := readTopic(ctx, nil, broker, topic)
 	if err != nil {
 		t.Fatalf("testenv: read %s: %v", topic, err)
 	}
 	return msgs
+}
+
+// ReadTopicWith is ReadTopic (markers aside) over d's connections: SASL
+// credentials for a broker that authorizes by ACLs (SASLDialer).
+func ReadTopicWith(t testing.TB, ctx context.Context, d *kafka.Dialer, broker, topic string) []kafka.Message {
+	t.Helper()
+	msgs, err := readTopic(ctx, d, broker, topic)
+	if err != nil {
+		t.Fatalf("testenv: read %s: %v", topic, err)
+	}
+	return withoutMarkers(msgs)
+}
+
+// SASLDialer is a dialer that authenticates with SCRAM-SHA-512.
+func SASLDialer(t testing.TB, user, password string) *kafka.Dialer {
+	t.Helper()
+	mech, err := scram.Mechanism(scram.SHA512, user, password)
+	if err != nil {
+		t.Fatalf("testenv: SCRAM mechanism: %v", err)
+	}
+	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, SASLMechanism: mech}
 }
 
 func withoutMarkers(msgs []kafka.Message) []kafka.Message {
@@ -42,7 +64,7 @@ func WaitTopic(t testing.TB, ctx context.Context, broker, topic string, n int, t
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		msgs, err := readTopic(ctx, broker, topic)
+		msgs, err := readTopic(ctx, nil, broker, topic)
 		msgs = withoutMarkers(msgs)
 		if err == nil && len(msgs) >= n {
 			return msgs
@@ -54,8 +76,11 @@ func WaitTopic(t testing.TB, ctx context.Context, broker, topic string, n int, t
 	}
 }
 
-func readTopic(ctx context.Context, broker, topic string) ([]kafka.Message, error) {
-	conn, err := kafka.DialContext(ctx, "tcp", broker)
+func readTopic(ctx context.Context, d *kafka.Dialer, broker, topic string) ([]kafka.Message, error) {
+	if d == nil {
+		d = kafka.DefaultDialer
+	}
+	conn, err := d.DialContext(ctx, "tcp", broker)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +92,7 @@ func readTopic(ctx context.Context, broker, topic string) ([]kafka.Message, erro
 	var out []kafka.Message
 	for _, p := range parts {
 		leader := net.JoinHostPort(p.Leader.Host, strconv.Itoa(p.Leader.Port))
-		pc, err := kafka.DialLeader(ctx, "tcp", leader, topic, p.ID)
+		pc, err := d.DialLeader(ctx, "tcp", leader, topic, p.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -79,7 +104,7 @@ func readTopic(ctx context.Context, broker, topic string) ([]kafka.Message, erro
 		if last <= first {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Dialer: d, Topic: topic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
 		if err := r.SetOffset(first); err != nil {
 			r.Close()
 			return nil, err

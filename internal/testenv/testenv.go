@@ -101,9 +101,11 @@ func Postgres(t testing.TB) string {
 type Broker struct {
 	Addr    string
 	DataDir string
-	cfg     devbroker.Config
-	b       *devbroker.Broker
-	t       testing.TB
+	// AdminPassword is the superuser's password (StartSecureBroker).
+	AdminPassword string
+	cfg           devbroker.Config
+	b             *devbroker.Broker
+	t             testing.TB
 }
 
 // StartBroker starts an embedded broker on a free loopback port with a
@@ -156,6 +158,36 @@ func (tb *Broker) Kafka() config.Kafka {
 	k.DialTimeout = 5 * time.Second
 	return k
 }
+
+// BrokerAdmin is the superuser of a broker started by StartSecureBroker.
+const BrokerAdmin = "admin"
+
+// StartSecureBroker is StartBroker with SASL (SCRAM-SHA-512) and ACLs on,
+// as `askonce dev` and `make chaos` run it: only BrokerAdmin, whose
+// password is AdminPassword, may do anything until ACLs are created.
+func StartSecureBroker(t testing.TB, mod func(*devbroker.Config)) *Broker {
+	t.Helper()
+	pw := Random(12)
+	tb := StartBroker(t, func(c *devbroker.Config) {
+		c.SASL = devbroker.SASL{Mechanism: "scram-sha-512", Username: BrokerAdmin, Password: pw}
+		c.ACLs = true
+		if mod != nil {
+			mod(c)
+		}
+	})
+	tb.AdminPassword = pw
+	return tb
+}
+
+// KafkaAs is Kafka authenticating as user with SCRAM-SHA-512.
+func (tb *Broker) KafkaAs(user, password string) config.Kafka {
+	k := tb.Kafka()
+	k.SASL = config.SASL{Mechanism: "scram-sha-512", Username: user, Password: password}
+	return k
+}
+
+// KafkaAdmin is Kafka authenticating as the superuser of a secure broker.
+func (tb *Broker) KafkaAdmin() config.Kafka { return tb.KafkaAs(BrokerAdmin, tb.AdminPassword) }
 
 // Random returns n random bytes in hex.
 func Random(n int) string {

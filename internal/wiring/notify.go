@@ -21,7 +21,7 @@ import (
 const policyPoll = 30 * time.Second
 
 // Notify is `askonce notify`: it migrates the portfolio tables, registers
-// the notification schemas, and routes until ctx ends. pol is the lookup
+// the notification and portfolio schemas, and routes until ctx ends. pol is the lookup
 // policy portfolio changes are checked against; nil loads it from
 // lookup.policy_file. Either way the file is looked at every 30 seconds
 // and reloaded when it changed.
@@ -41,6 +41,9 @@ func Notify(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, 
 	}
 	defer conn.Client.Close()
 	if err := notify.UseNotificationSchemas(ctx, conn, cfg.Kafka.Topics.Agencies); err != nil {
+		return err
+	}
+	if err := notify.UsePortfolioSchemas(ctx, conn, cfg.Kafka.Topics.Agencies); err != nil {
 		return err
 	}
 	// The router's audit entries go to the shared audit table; the lookup

@@ -12,9 +12,13 @@ import (
 // * SCRAM-SHA-256
 // * SCRAM-SHA-512
 //
-// Note: v0 is not supported (v0 uses implicit auth after handshake)
+// Note: v0 is advertised but not served (v0 uses implicit auth after
+// handshake): a v0 request is answered UNSUPPORTED_VERSION. askonce patch:
+// upstream advertises v1 only, and librdkafka (kcat, confluent-kafka)
+// then finds no SASL handshake (its feature test wants v0 in the range)
+// and refuses to authenticate with SCRAM; Kafka advertises v0-v1.
 
-func init() { regKey(17, 1, 1) }
+func init() { regKey(17, 0, 1) }
 
 func (c *Cluster) handleSASLHandshake(creq *clientReq) (kmsg.Response, error) {
 	req := creq.kreq.(*kmsg.SASLHandshakeRequest)
@@ -22,6 +26,10 @@ func (c *Cluster) handleSASLHandshake(creq *clientReq) (kmsg.Response, error) {
 
 	if err := c.checkReqVersion(req.Key(), req.Version); err != nil {
 		return nil, err
+	}
+	if req.Version == 0 {
+		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		return resp, nil
 	}
 
 	if creq.cc.saslStage != saslStageBegin {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand"
 	"net"
 	"strconv"
@@ -281,6 +282,8 @@ func NewCluster(opts ...Opt) (*Cluster, error) {
 	}
 	c.controller = c.bs[len(c.bs)-1]
 
+	seeded := sasls{plain: maps.Clone(c.sasls.plain), scram256: maps.Clone(c.sasls.scram256), scram512: maps.Clone(c.sasls.scram512)}
+
 	// Try to load persisted state from disk (after brokers are created,
 	// since partition leader assignment needs c.bs)
 	var loaded bool
@@ -288,6 +291,32 @@ func NewCluster(opts ...Opt) (*Cluster, error) {
 		loaded, err = c.loadFromDisk()
 		if err != nil {
 			return nil, fmt.Errorf("loading persisted state: %w", err)
+		}
+	}
+
+	// askonce patch: the users given as options (Superuser, User) keep the
+	// password they are given, whatever a data directory persisted for
+	// them. Upstream lets sasl.json replace every user, so a broker started
+	// with SASL on a data directory written without SASL (or with another
+	// superuser password) has no usable superuser.
+	if loaded {
+		for u, p := range seeded.plain {
+			if c.sasls.plain == nil {
+				c.sasls.plain = make(map[string]string)
+			}
+			c.sasls.plain[u] = p
+		}
+		for u, a := range seeded.scram256 {
+			if c.sasls.scram256 == nil {
+				c.sasls.scram256 = make(map[string]scramAuth)
+			}
+			c.sasls.scram256[u] = a
+		}
+		for u, a := range seeded.scram512 {
+			if c.sasls.scram512 == nil {
+				c.sasls.scram512 = make(map[string]scramAuth)
+			}
+			c.sasls.scram512[u] = a
 		}
 	}
 

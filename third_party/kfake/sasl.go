@@ -44,6 +44,7 @@ const (
 	saslStageAuthScram0_512
 	saslStageAuthScram1
 	saslStageComplete
+	saslStageFailed // askonce patch: authentication failed
 )
 
 func (*Cluster) handleSASL(creq *clientReq) (allow bool) {
@@ -69,6 +70,9 @@ func (*Cluster) handleSASL(creq *clientReq) (allow bool) {
 		}
 	case saslStageComplete:
 		return true
+	case saslStageFailed:
+		_, ok := creq.kreq.(*kmsg.ApiVersionsRequest)
+		return ok
 	default:
 		panic("unreachable")
 	}

@@ -31,6 +31,16 @@ login_url() { echo "postgres://askonce_$1_login:$(cat "pg_password_$1")@postgres
 [[ -e registry_password ]] || gen >registry_password
 [[ -e askonce.env ]] || cp askonce.env.example askonce.env
 [[ -e grafana_admin_password ]] || gen >grafana_admin_password
+# One Kafka password per principal of internal/access: those the compose file
+# mounts (secrets/kafka/<principal>), then the agencies' back offices and the
+# operator, whose passwords are handed to them. kafka-access sets them all.
+mkdir -p kafka
+principals=$(grep -o 'secrets/kafka/askonce-[a-z0-9-]*' ../docker-compose.yaml | sed 's|secrets/kafka/||' | sort -u)
+for a in cnr cnas casnos cnac anem cacobatph etatcivil; do principals+=" askonce-backoffice-$a"; done
+principals+=" askonce-operator"
+for p in $principals; do
+  [[ -e kafka/$p ]] || gen >"kafka/$p"
+done
 if [[ ! -e policy.yaml ]]; then
   cat >policy.yaml <<'POLICY'
 # The lookup policy of the pilot (docs/api.md, "The policy"): deny by default.
@@ -38,5 +48,6 @@ clients: []
 POLICY
 fi
 # The containers run as 65532; Docker secrets are bind mounts of these files.
-chmod 0644 policy.yaml grafana_admin_password postgres_password postgres_url sources_url registry_password pg_password_* pg_url_*
+chmod 0644 policy.yaml grafana_admin_password postgres_password postgres_url sources_url registry_password pg_password_* pg_url_* kafka/*
+chmod 0755 kafka
 echo "secrets ready in $(pwd)"

@@ -28,6 +28,7 @@ Only the Python standard library is used besides confluent_kafka.
 import argparse
 import datetime
 import json
+import os
 import struct
 import sys
 import time
@@ -301,7 +302,7 @@ def latest_schema(registry, topic, wait):
 def produce(brokers, msgs, timeout):
     from confluent_kafka import Producer  # Debian: python3-confluent-kafka
 
-    p = Producer({
+    conf = {
         "bootstrap.servers": brokers,
         "client.id": "askonce-chaos-hostile",
         "acks": "all",
@@ -309,7 +310,17 @@ def produce(brokers, msgs, timeout):
         "message.timeout.ms": int(timeout * 1000),
         "retry.backoff.ms": 500,
         "reconnect.backoff.max.ms": 2000,
-    })
+    }
+    # A broker that authorizes by ACLs: credentials from the environment
+    # (never the arguments, which ps shows).
+    if os.environ.get("HOSTILE_SASL_USERNAME"):
+        conf.update({
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanisms": "SCRAM-SHA-512",
+            "sasl.username": os.environ["HOSTILE_SASL_USERNAME"],
+            "sasl.password": os.environ.get("HOSTILE_SASL_PASSWORD", ""),
+        })
+    p = Producer(conf)
     results = {}
 
     def report(err, msg):
