@@ -50,13 +50,10 @@ func startCluster(t *testing.T, ctx context.Context) *cluster {
 			len(res.Credentials), len(res.Created), res.Kept, len(res.Deleted), len(c.m.Principals), len(c.m.ACLs()))
 	}
 	// The release principal creates the topics, the agencies' portfolio
-	// topics too.
+	// topics among them.
 	rel := c.client(access.ReleaseName)
 	c.topics = rel.Topics()
 	specs := c.topics.Specs()
-	for _, a := range []string{"cnr", "cnas"} {
-		specs = append(specs, bus.Spec{Name: c.topics.AgencyPortfolio(a), Partitions: 1, ReplicationFactor: 1})
-	}
 	ens, err := rel.EnsureTopics(ctx, specs, nil)
 	testenv.Must(t, err, "the release principal creates the topics")
 	if len(ens.Created) != len(specs) {
@@ -252,7 +249,6 @@ func TestRefusals(t *testing.T) {
 	add(cnasConn, "publishes a death act (civil-status)", topicDenied, func() error { return c.produce(ctx, cnasConn, tp.CivilStatus) })
 	add(ecConn, "publishes an employment period", topicDenied, func() error { return c.produce(ctx, ecConn, tp.Employment) })
 	add(cnasConn, "rewrites CNR's portfolio", topicDenied, func() error { return c.produce(ctx, cnasConn, tp.AgencyPortfolio("cnr")) })
-	add(cnasConn, "writes the old shared portfolio topic", topicDenied, func() error { return c.produce(ctx, cnasConn, tp.Portfolio) })
 	add(cnasConn, "writes the audit topic", topicDenied, func() error { return c.produce(ctx, cnasConn, tp.Audit) })
 	add(cnasConn, "reads its own agency's notifications", topicDenied, func() error { return c.fetch(ctx, cnasConn, tp.Notify("cnas")) })
 	add(cnasConn, "reads CNR's notifications", topicDenied, func() error { return c.fetch(ctx, cnasConn, tp.Notify("cnr")) })
@@ -347,7 +343,7 @@ func jobs(t *testing.T, ctx context.Context, c *cluster) {
 	if lag != 0 {
 		t.Errorf("materializer's lag %d after reading every record, want 0", lag)
 	}
-	consume(access.RouterName, "askonce-notify", append(tp.Records(), tp.Portfolio), 7)
+	consume(access.RouterName, "askonce-notify", append(tp.Records(), tp.AgencyPortfolio("cnr")), 7)
 	consume("askonce-backoffice-cnr", access.ConsumeGroup("cnr"), []string{tp.Notify("cnr")}, 2)
 	consume("askonce-backoffice-cnr", access.ConsumeGroup("cnr")+".pensions", []string{tp.Notify("cnr")}, 2)
 

@@ -34,6 +34,7 @@ import (
 	"github.com/askonce/askonce/internal/devpg"
 	"github.com/askonce/askonce/internal/lookup"
 	"github.com/askonce/askonce/internal/store"
+	"github.com/askonce/askonce/internal/synth"
 	"github.com/askonce/askonce/internal/testenv"
 	"github.com/askonce/askonce/internal/wiring"
 )
@@ -213,10 +214,15 @@ func TestChaos(t *testing.T) {
 	}
 	broker := add("broker", brokerEnv, "broker", "--acls")
 	registry := add("registry", nil, "registry")
-	// `askonce connect` runs every data center's connector in one process
-	// with one Kafka client: the superuser's, until each connector
-	// authenticates as its data center's principal.
-	connect := add("connect", asAdmin, "connect", "--synthetic")
+	// `askonce connect` runs every data center's connector in one process,
+	// each authenticating as its data center's principal with its password
+	// from the passwords directory (connect.sasl_password_dir).
+	for _, dc := range synth.DataCenters(config.Default().Seed.DataCenters) {
+		as(access.ConnectorName(dc.Agency, dc.Name)) // its password file
+	}
+	connectEnv := []string{"ASKONCE_KAFKA_SASL_MECHANISM=scram-sha-512", "ASKONCE_CONNECT_SASL_PASSWORD_DIR=" + pwDir,
+		"ASKONCE_KAFKA_TOPICS_CREATE_ON_START=false"}
+	connect := add("connect", connectEnv, "connect", "--synthetic")
 	mat := add("materialize", as(access.MaterializerName), "materialize")
 	serve := add("serve", as(access.APIName), "serve", "--dev", "--policy", filepath.Join(repo, "deploy", "devfiles", "policy.yaml"))
 	live := add("seed-live", nil, "seed", "--persons", strconv.Itoa(persons), "--seed", "7", "--live", "--rate", strconv.Itoa(liveRate))

@@ -18,8 +18,7 @@ import (
 )
 
 // BrokerAdmin is the superuser of the embedded broker of a dev run. It
-// applies the access model; no component runs as it but the connectors
-// (see kafkaIdentities.connect).
+// applies the access model; no component runs as it.
 const BrokerAdmin = "admin"
 
 // PasswordsDir is where a dev run keeps the Kafka passwords: one file per
@@ -113,13 +112,15 @@ func (id *kafkaIdentities) as(cfg *config.Config, principal string) (*config.Con
 }
 
 // connect is the configuration of `askonce connect`: all the data
-// centers' connectors run in one process, with one Kafka client, so they
-// share one identity; the superuser's until the connectors authenticate
-// each as its data center's principal (access.ConnectorName).
+// centers' connectors run in one process, each authenticating as its own
+// data center's principal (access.ConnectorName) with its password from
+// the passwords directory (connect.sasl_password_dir); the process's own
+// requests go as one of them.
 func (id *kafkaIdentities) connect(cfg *config.Config) *config.Config {
 	c := *cfg
-	c.Kafka = id.kafka(cfg, id.admin)
+	c.Kafka = id.kafka(cfg, config.SASL{Mechanism: "scram-sha-512"})
 	c.Kafka.Topics.CreateOnStart = false
+	c.Connect.SASLPasswordDir = id.dir
 	return &c
 }
 
