@@ -18,10 +18,12 @@ import (
 	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/askonce/askonce/connectors"
+	"github.com/askonce/askonce/connectors/connector"
 	"github.com/askonce/askonce/connectors/csvdrop"
 	"github.com/askonce/askonce/internal/access"
 	"github.com/askonce/askonce/internal/bus"
 	"github.com/askonce/askonce/internal/config"
+	"github.com/askonce/askonce/internal/dbroles"
 	"github.com/askonce/askonce/internal/devbroker"
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/registry"
@@ -149,7 +151,7 @@ func TestOwnPrincipals(t *testing.T) {
 	cfg.Kafka = broker.Kafka()
 	cfg.Kafka.SASL = admin
 	cfg.Registry.URL = testenv.StartRegistry(t)
-	cfg.Postgres.URL = testenv.Postgres(t)
+	cfg.Postgres.URL = testenv.Database(t, connector.Migrate, csvdrop.Migrate).URL(dbroles.Connect)
 	cfg.Rules.AllowSynthetic = true
 	cfg.Connect.PollInterval = 50 * time.Millisecond
 	cfg.Connect.MaxBackoff = time.Second
@@ -191,6 +193,7 @@ func TestOwnPrincipals(t *testing.T) {
 		}
 		select {
 		case err := <-done:
+			done <- err // for the cleanup
 			t.Fatalf("connectwire.Run returned: %v", err)
 		default:
 		}
