@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -395,6 +396,10 @@ func TestApply(t *testing.T) {
 	}
 	// The passwords set again still work.
 	testenv.Must(t, c.client(access.APIName).Ping(ctx), "the API's password after a second apply")
+	// A mistyped passwords directory is an error, not "no password to set".
+	if _, err := access.Apply(ctx, c.admin.Admin(), c.m, filepath.Join(c.dir, "typo"), nil); err == nil || !strings.Contains(err.Error(), "passwords directory") {
+		t.Errorf("apply with a missing passwords directory: %v", err)
+	}
 
 	// Stale rights: an ACL of a principal the model does not have, a right
 	// the model does not give, a Deny; and an ACL of a principal outside

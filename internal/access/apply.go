@@ -104,6 +104,12 @@ func Apply(ctx context.Context, admin *kafka.Client, m Model, passwordsDir strin
 	}
 	var res ApplyResult
 	if passwordsDir != "" {
+		// A mistyped directory must not pass for "no password to set".
+		if fi, err := os.Stat(passwordsDir); err != nil {
+			return res, fmt.Errorf("access: passwords directory: %w", err)
+		} else if !fi.IsDir() {
+			return res, fmt.Errorf("access: passwords directory %s is not a directory", passwordsDir)
+		}
 		if err := setCredentials(ctx, admin, m, passwordsDir, &res, log); err != nil {
 			return res, err
 		}
