@@ -101,6 +101,9 @@ func TestConfluentParity(t *testing.T) {
 				compat("fwdtrans", "2", pF1F3, true),
 				compat("fwdtrans", "1", pF1F3, false),
 				compat("fwdtrans", "-1", pF1F3, true),
+				// The messages name the version checked.
+				{"POST", "/compatibility/subjects/fwdtrans/versions/2?verbose=true", sb(`{"type":"record","name":"myrecord","fields":[{"type":"int","name":"f1"}]}`),
+					200, `~"is_compatible":false,"messages":["readers of version 2 cannot read`, ""},
 			},
 		},
 		{
