@@ -49,11 +49,25 @@ func Check(level string, candidate avro.Schema, existing []avro.Schema) []string
 	if strings.HasSuffix(level, "_TRANSITIVE") {
 		against = existing
 	}
+	nums := make([]int, len(against))
+	for i := range against {
+		nums[i] = len(existing) - len(against) + i + 1
+	}
+	return checkAgainst(level, candidate, against, nums)
+}
+
+// checkAgainst returns why candidate is incompatible under level with each
+// of the schemas in against, whatever the level's transitivity: the caller
+// chose them. nums are their version numbers, for the messages.
+func checkAgainst(level string, candidate avro.Schema, against []avro.Schema, nums []int) []string {
+	if level == None {
+		return nil
+	}
 	backward := strings.HasPrefix(level, "BACKWARD") || strings.HasPrefix(level, "FULL")
 	forward := strings.HasPrefix(level, "FORWARD") || strings.HasPrefix(level, "FULL")
 	var reasons []string
 	for i, old := range against {
-		n := len(existing) - len(against) + i + 1
+		n := nums[i]
 		if backward {
 			if err := avro.NewSchemaCompatibility().Compatible(candidate, old); err != nil {
 				reasons = append(reasons, fmt.Sprintf("the new schema cannot read data written with version %d: %v", n, err))

@@ -210,7 +210,7 @@ func TestAPIDetails(t *testing.T) {
 		{"POST", subj + "/versions", `{"schema":"` + strings.Repeat("x", 2<<20) + `"}`, 413, `exceeds`},
 		{"POST", "/compatibility/subjects/s-value/versions/latest?verbose=true", sb(v3), 200, `"is_compatible":false,"messages":["the new schema cannot read data written with version 1`},
 		{"POST", "/compatibility/subjects/s-value/versions/1", sb(v2), 200, `"is_compatible":true`},
-		{"POST", "/compatibility/subjects/none/versions/latest", sb(v2), 404, `"error_code":40401`},
+		{"POST", "/compatibility/subjects/none/versions/latest", sb(v2), 200, `{"is_compatible":true}`},
 		{"GET", "/config", "", 200, `"compatibilityLevel":"BACKWARD"`},
 		{"GET", "/config/s-value", "", 404, `"error_code":40408`},
 		{"GET", "/config/s-value?defaultToGlobal=true", "", 200, `"compatibilityLevel":"BACKWARD"`},

@@ -323,7 +323,7 @@ func (s *Server) lookup(_ http.ResponseWriter, r *http.Request) (any, *Error) {
 	if e != nil {
 		return nil, e
 	}
-	v, e := s.b.Lookup(r.Context(), r.PathValue("subject"), p)
+	v, e := s.b.Lookup(r.Context(), r.PathValue("subject"), p, boolQuery(r, "deleted"))
 	if e != nil {
 		return nil, e
 	}

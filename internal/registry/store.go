@@ -78,7 +78,7 @@ func parseSchema(text, schemaType string, refs []Reference) (*parsed, *Error) {
 		// one that was sent.
 		return nil, apiErr(422, CodeInvalidSchema, "Invalid schema: not valid UTF-8")
 	}
-	sch, err := schemas.Parse(text)
+	sch, err := schemas.Parse(dropPrimitiveReserved(text))
 	if err != nil {
 		return nil, apiErr(422, CodeInvalidSchema, "Invalid schema: %v", err)
 	}
@@ -249,18 +249,22 @@ func jsonList(s []string) string {
 	return string(b)
 }
 
-// Lookup finds the live version of subject that holds p.
-func (b *Backend) Lookup(ctx context.Context, subject string, p *parsed) (version, *Error) {
-	vs, err := b.versions(ctx, b.pool, subject, false)
+// Lookup finds the version of subject that holds p: the newest live one,
+// or with deleted the newest one, soft-deleted or not (Confluent's
+// POST /subjects/{s}?deleted=true). With no match it answers 40401 when
+// the subject has no version to search (live ones, or any with deleted),
+// else 40403.
+func (b *Backend) Lookup(ctx context.Context, subject string, p *parsed, deleted bool) (version, *Error) {
+	vs, err := b.versions(ctx, b.pool, subject, deleted)
 	if err != nil {
 		return version{}, b.storeErr("lookup", err)
 	}
 	if len(vs) == 0 {
 		return version{}, errSubjectNotFound(subject)
 	}
-	for _, v := range vs {
-		if bytes.Equal(v.fp, p.fingerprint) {
-			return v, nil
+	for i := len(vs) - 1; i >= 0; i-- {
+		if bytes.Equal(vs[i].fp, p.fingerprint) {
+			return vs[i], nil
 		}
 	}
 	return version{}, errSchemaNotFound()
@@ -448,36 +452,58 @@ func (b *Backend) DeleteVersion(ctx context.Context, subject string, n int, labe
 	return out, apiError
 }
 
-// Compatible checks p against one version of subject (n > 0), or against
-// the versions the subject's level names (n == -1, "latest").
+// Compatible checks p as Confluent Schema Registry does:
+//   - label "" (POST /compatibility/subjects/{s}/versions): against the
+//     live versions the subject's level names (the latest, or all of them
+//     under a *_TRANSITIVE level), as a registration would;
+//   - n == -1 ("latest"): against the latest live version only, whatever
+//     the level's transitivity;
+//   - n > 0: against that live version only; 40402 when it does not exist
+//     or is soft-deleted, even when the subject does not exist.
+//
+// With no live version to compare with, p is compatible.
 func (b *Backend) Compatible(ctx context.Context, subject string, n int, label string, p *parsed) ([]string, *Error) {
-	vs, apiError := b.Versions(ctx, subject, false)
-	if apiError != nil {
-		return nil, apiError
+	vs, err := b.versions(ctx, b.pool, subject, false)
+	if err != nil {
+		return nil, b.storeErr("compatibility", err)
+	}
+	var against []version
+	switch {
+	case label == "":
+		against = vs
+	case n == -1:
+		if len(vs) > 0 {
+			against = vs[len(vs)-1:]
+		}
+	default:
+		for _, v := range vs {
+			if v.Version == n {
+				against = append(against, v)
+			}
+		}
+		if len(against) == 0 {
+			return nil, errVersionNotFound(label)
+		}
+	}
+	if len(against) == 0 {
+		return nil, nil
 	}
 	level, _, err := b.Level(ctx, subject)
 	if err != nil {
 		return nil, b.storeErr("compatibility", err)
 	}
-	if n != -1 {
-		var sel []version
-		for _, v := range vs {
-			if v.Version == n {
-				sel = append(sel, v)
-			}
-		}
-		if len(sel) == 0 {
-			return nil, errVersionNotFound(label)
-		}
-		vs = sel
-	}
-	existing := make([]avro.Schema, 0, len(vs))
-	for _, v := range vs {
+	existing := make([]avro.Schema, 0, len(against))
+	nums := make([]int, 0, len(against))
+	for _, v := range against {
 		s, err := b.parsedSchema(v.ID, v.Schema)
 		if err != nil {
 			return nil, b.storeErr("compatibility", err)
 		}
 		existing = append(existing, s)
+		nums = append(nums, v.Version)
 	}
-	return Check(level, p.schema, existing), nil
+	if label == "" {
+		return Check(level, p.schema, existing), nil
+	}
+	return checkAgainst(level, p.schema, existing, nums), nil
 }
