@@ -119,6 +119,7 @@ func TestRateLimitHeaders(t *testing.T) {
 		if f.r != 3-i || f.t < prev.t || f.t < 1 || f.t > 8 {
 			t.Errorf("%s: RateLimit %q after %s; want r=%d and t in [%d, 8]", s.name, f.limit, prev.limit, 3-i, max(prev.t, 1))
 		}
+		t.Logf("%s %d: RateLimit-Policy: %s | RateLimit: %s", s.name, f.status, f.policy, f.limit)
 		if f.retryAfter != "" {
 			t.Errorf("%s: Retry-After %q on an answer that was not refused", s.name, f.retryAfter)
 		}
@@ -131,6 +132,7 @@ func TestRateLimitHeaders(t *testing.T) {
 	if f.status != 429 || err != nil || retry < 1 || retry > 2 {
 		t.Fatalf("over budget: %d, Retry-After %q; want 429 and 1 or 2 s (a token every 2 s)", f.status, f.retryAfter)
 	}
+	t.Logf("429: RateLimit-Policy: %s | RateLimit: %s | Retry-After: %s", f.policy, f.limit, f.retryAfter)
 	if f.r != 0 || f.q != 4 {
 		t.Errorf("429: RateLimit %q, RateLimit-Policy %q; want r=0, q=4", f.limit, f.policy)
 	}
