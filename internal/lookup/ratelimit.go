@@ -27,7 +27,10 @@ import (
 // r the whole requests the bucket holds now, t the seconds until it is
 // full again (0 when it is). A 429 adds Retry-After: the seconds until the
 // bucket holds one request, rounded up, at least 1; the draft (§7) has
-// clients follow Retry-After over t when both are present. Answers to
+// clients follow Retry-After over t when both are present. (Its §6 would
+// rather Retry-After not end before t; with a burst over 1 it does, by
+// design: waiting for the whole burst to come back would idle a client
+// that can be served again after one refill.) Answers to
 // unauthenticated callers, who share one bucket, carry no RateLimit fields
 // (the draft's §8.2: no traffic information to an untrusted party), only
 // Retry-After on a 429.
