@@ -349,7 +349,9 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case res.status == http.StatusTooManyRequests:
 		c.m.signIns.WithLabelValues("rate_limited").Inc()
-		w.Header().Set("Retry-After", res.header.Get("Retry-After")) // the agency client's bucket
+		if ra := res.header.Get("Retry-After"); ra != "" {
+			w.Header().Set("Retry-After", ra) // the agency client's bucket
+		}
 		fail(http.StatusTooManyRequests, "signin.limited")
 		return
 	case res.status >= 500:
