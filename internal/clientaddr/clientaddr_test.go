@@ -191,3 +191,31 @@ func TestLimiterBurstRefill(t *testing.T) {
 		t.Error("no refill after a second")
 	}
 }
+
+// TestLimiterRetryAfter: a refusal says when the bucket holds a token again
+// (whole seconds, rounded up, at least 1), and a request made then passes
+// while one made a little earlier does not.
+func TestLimiterRetryAfter(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	a := netip.MustParseAddr("198.51.100.7")
+	for _, c := range []struct {
+		rate float64
+		want int
+	}{{0.25, 4}, {0.3, 4}, {1, 1}, {50, 1}} {
+		l := NewLimiter(c.rate, 1, 8)
+		if ok, _ := l.Take(a, now); !ok {
+			t.Fatalf("rate %v: the first request was refused", c.rate)
+		}
+		ok, ra := l.Take(a, now)
+		if ok || ra != c.want {
+			t.Errorf("rate %v: second request at once: allowed %v, Retry-After %d, want refused, %d", c.rate, ok, ra, c.want)
+		}
+		early := now.Add(time.Duration(float64(time.Second) / c.rate * 0.9))
+		if ok, ra2 := l.Take(a, early); ok || ra2 < 1 {
+			t.Errorf("rate %v: a request before the bucket refilled: allowed %v, Retry-After %d", c.rate, ok, ra2)
+		}
+		if ok, _ := l.Take(a, now.Add(time.Duration(ra)*time.Second)); !ok {
+			t.Errorf("rate %v: refused again after Retry-After (%d s)", c.rate, ra)
+		}
+	}
+}

@@ -331,9 +331,9 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, "form.csrf")
 		return
 	}
-	if !c.signinRL.Allow(c.clientAddr(r), c.opt.Now()) {
+	if ok, retry := c.signinRL.Take(c.clientAddr(r), c.opt.Now()); !ok {
 		c.m.signIns.WithLabelValues("rate_limited").Inc()
-		w.Header().Set("Retry-After", "60")
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
 		fail(http.StatusTooManyRequests, "signin.limited")
 		return
 	}
@@ -349,6 +349,9 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case res.status == http.StatusTooManyRequests:
 		c.m.signIns.WithLabelValues("rate_limited").Inc()
+		if ra := res.header.Get("Retry-After"); ra != "" {
+			w.Header().Set("Retry-After", ra) // the agency client's bucket
+		}
 		fail(http.StatusTooManyRequests, "signin.limited")
 		return
 	case res.status >= 500:

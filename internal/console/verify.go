@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/askonce/askonce/internal/attest"
@@ -62,10 +63,10 @@ func (c *Console) verifyID(w http.ResponseWriter, r *http.Request) {
 		c.render(w, "verify", http.StatusOK, p)
 		return
 	}
-	if !c.verifyRL.Allow(c.clientAddr(r), c.opt.Now()) {
+	if ok, retry := c.verifyRL.Take(c.clientAddr(r), c.opt.Now()); !ok {
 		c.countVerify("code", resRateLimited)
 		v.Result = resRateLimited
-		w.Header().Set("Retry-After", "60")
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
 		c.render(w, "verify", http.StatusTooManyRequests, p)
 		return
 	}
@@ -132,10 +133,10 @@ func (c *Console) verifySigned(w http.ResponseWriter, r *http.Request) {
 		c.message(w, r, http.StatusForbidden, "csrf.title", "csrf.lead")
 		return
 	}
-	if !c.verifyRL.Allow(c.clientAddr(r), c.opt.Now()) {
+	if ok, retry := c.verifyRL.Take(c.clientAddr(r), c.opt.Now()); !ok {
 		c.countVerify("signature", resRateLimited)
 		v.Result = resRateLimited
-		w.Header().Set("Retry-After", "60")
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
 		c.render(w, "verify", http.StatusTooManyRequests, p)
 		return
 	}

@@ -66,8 +66,7 @@ func (p *portfolioAPI) gate(w http.ResponseWriter, r *http.Request, rq *request,
 		s.refuseUnauthenticated(w, r, rq, DocumentRequest{NIN: nin, DocumentType: audit.DocPortfolio})
 		return "", false
 	}
-	if !s.allow(rq.client) {
-		s.rateLimited(w, r, rq)
+	if !s.limit(w, r, rq, rq.client) {
 		return "", false
 	}
 	agency := r.PathValue("agency")

@@ -151,8 +151,10 @@ func TestProblemLanguages(t *testing.T) {
 				"kinds: نوع التغيير «\u00a0BIRTHDAY\u00a0» غير معروف"}},
 		{name: "rate limited", method: "POST", path: "/v1/document-requests", key: slow, ct: "application/json", body: life(unknownNIN),
 			status: 429, typ: "rate-limited", outcome: "rate_limited",
-			title:  [3]string{"Too many requests", "Trop de demandes", "طلبات كثيرة جدا"},
-			detail: [3]string{"over this client's rate limit", "débit autorisé de ce client dépassé", "تجاوز هذا العميل عدد الطلبات المسموح به"}},
+			title: [3]string{"Too many requests", "Trop de demandes", "طلبات كثيرة جدا"},
+			// The slow client refills one request a second: retry after 1 s.
+			detail: [3]string{"over this client's rate limit; retry after 1s", "débit autorisé de ce client dépassé ; réessayez dans 1 s",
+				"تجاوز هذا العميل عدد الطلبات المسموح به؛ أعد المحاولة بعد ثانية واحدة"}},
 	}
 	langs := []struct{ header, want string }{
 		{"-", "en"}, {"en", "en"}, {"fr", "fr"}, {"fr-FR;q=0.8, de;q=0.9", "fr"}, {"ar", "ar"}, {"ar-DZ, fr;q=0.8", "ar"},

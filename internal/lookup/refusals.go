@@ -12,8 +12,7 @@ import (
 // when well formed): the citizen may want to know someone tried. The
 // anonymous rate limit bounds what this costs the audit log.
 func (s *Service) refuseUnauthenticated(w http.ResponseWriter, r *http.Request, rq *request, req DocumentRequest) {
-	if !s.allow(nil) {
-		s.rateLimited(w, r, rq)
+	if !s.limit(w, r, rq, nil) {
 		return
 	}
 	if !schemas.ValidNIN(req.NIN) {

@@ -99,6 +99,14 @@ const secPolicy = `clients:
     allow:
       - purpose: pension-life-proof
         documents: [life-certificate]
+  - id: metered
+    name: "A client whose budget is watched"
+    api_keys: ["%s"]
+    rate: 0.5
+    burst: 4
+    allow:
+      - purpose: pension-life-proof
+        documents: [life-certificate]
 `
 
 func (a *secAPI) writePolicy() {
@@ -109,7 +117,7 @@ func (a *secAPI) writePolicy() {
 		}
 		return "sha256:" + strings.Repeat("0", 64) // a client whose key was revoked
 	}
-	body := fmt.Sprintf(secPolicy, hash("cnr"), hash("cnas"), hash("citizen-portal"), hash("slow"))
+	body := fmt.Sprintf(secPolicy, hash("cnr"), hash("cnas"), hash("citizen-portal"), hash("slow"), hash("metered"))
 	testenv.Must(a.t, os.WriteFile(a.policy, []byte(body), 0o600), "policy")
 }
 
@@ -118,7 +126,7 @@ func startSecAPI(t *testing.T) *secAPI {
 	ctx := testenv.Ctx(t, 4*time.Minute)
 	a := &secAPI{t: t, ctx: ctx, policy: filepath.Join(t.TempDir(), "policy.yaml"), reload: make(chan os.Signal, 1),
 		logs: &syncBuffer{}, keys: map[string]string{}}
-	for _, id := range []string{"cnr", "cnas", "citizen-portal", "slow"} {
+	for _, id := range []string{"cnr", "cnas", "citizen-portal", "slow", "metered"} {
 		a.keys[id] = "sk_" + testenv.Random(20)
 	}
 	a.writePolicy()

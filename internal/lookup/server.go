@@ -139,6 +139,7 @@ func (s *Service) wrap(endpoint string, h func(http.ResponseWriter, *http.Reques
 		ctx, cancel := context.WithTimeout(r.Context(), s.opt.RequestTimeout)
 		defer cancel()
 		rq.client = s.authenticate(r)
+		s.showBudget(w, rq.client)
 		h(w, r.WithContext(ctx), rq)
 		s.m.duration.WithLabelValues(endpoint).Observe(time.Since(rq.start).Seconds())
 	}
@@ -158,33 +159,6 @@ func (s *Service) authenticate(r *http.Request) *policy.Client {
 		key = strings.TrimSpace(a[7:])
 	}
 	return p.ByAPIKey(key)
-}
-
-func (s *Service) allow(c *policy.Client) bool {
-	if c == nil {
-		return s.anon.Allow()
-	}
-	s.limitMu.Lock()
-	if p := s.policy(); p != s.limitsOf {
-		// A reloaded policy keeps the bucket of every client whose limit
-		// is unchanged (a reload, every few seconds when the file changes,
-		// must not refill them); a removed client's bucket goes, a changed
-		// limit starts afresh at the new rate.
-		kept := make(map[string]*rate.Limiter, len(s.limiters))
-		for id, l := range s.limiters {
-			if nc := p.Client(id); nc != nil && l.Limit() == rate.Limit(nc.Rate) && l.Burst() == nc.Burst {
-				kept[id] = l
-			}
-		}
-		s.limiters, s.limitsOf = kept, p
-	}
-	l := s.limiters[c.ID]
-	if l == nil {
-		l = rate.NewLimiter(rate.Limit(c.Rate), c.Burst)
-		s.limiters[c.ID] = l
-	}
-	s.limitMu.Unlock()
-	return l.Allow()
 }
 
 // Problem is an RFC 9457 problem document.
@@ -285,19 +259,12 @@ func (s *Service) unauthenticated(w http.ResponseWriter, r *http.Request, rq *re
 		detail: tr("detail.unauthenticated"), Outcome: audit.OutcomeUnauthenticated})
 }
 
-func (s *Service) rateLimited(w http.ResponseWriter, r *http.Request, rq *request) {
-	w.Header().Set("Retry-After", "1")
-	s.problem(w, r, rq, Problem{Type: problemBase + "rate-limited", title: tr("title.rate_limited"), Status: http.StatusTooManyRequests,
-		detail: tr("detail.rate_limited"), Outcome: audit.OutcomeRateLimited})
-}
-
 func (s *Service) documentTypes(w http.ResponseWriter, r *http.Request, rq *request) {
 	if rq.client == nil {
 		s.unauthenticated(w, r, rq)
 		return
 	}
-	if !s.allow(rq.client) {
-		s.rateLimited(w, r, rq)
+	if !s.limit(w, r, rq, rq.client) {
 		return
 	}
 	writeJSON(w, http.StatusOK, DocumentTypes{Allowed: rq.client.Purposes(), DocumentTypes: Catalog, Purposes: Purposes})
@@ -466,9 +433,8 @@ func (s *Service) count(doc, outcome string) {
 
 func (s *Service) documentRequest(w http.ResponseWriter, r *http.Request, rq *request) {
 	ctx := r.Context()
-	if !s.allow(rq.client) {
+	if !s.limit(w, r, rq, rq.client) {
 		s.count("unknown", audit.OutcomeRateLimited)
-		s.rateLimited(w, r, rq)
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
@@ -678,8 +644,7 @@ func (s *Service) attestation(w http.ResponseWriter, r *http.Request, rq *reques
 		s.refuseUnauthenticated(w, r, rq, DocumentRequest{DocumentType: audit.DocAttestation})
 		return
 	}
-	if !s.allow(rq.client) {
-		s.rateLimited(w, r, rq)
+	if !s.limit(w, r, rq, rq.client) {
 		return
 	}
 	doc, err := s.attestations.Get(r.Context(), id, rq.client.ID)
@@ -735,8 +700,7 @@ func (s *Service) accessLog(w http.ResponseWriter, r *http.Request, rq *request)
 		s.refuseUnauthenticated(w, r, rq, req)
 		return
 	}
-	if !s.allow(rq.client) {
-		s.rateLimited(w, r, rq)
+	if !s.limit(w, r, rq, rq.client) {
 		return
 	}
 	if !schemas.ValidNIN(req.NIN) {
