@@ -173,6 +173,13 @@ func TestChaos(t *testing.T) {
 		"ASKONCE_MATERIALIZE_STALL_TIMEOUT=20s",
 		"ASKONCE_LOG_FORMAT=json", "ASKONCE_LOG_LEVEL=info", "ASKONCE_OPS_LISTEN=127.0.0.1:0",
 	}
+	// The API expects every seeded data center (lookup.data_centers): no
+	// answer claims an as_of before each has been heard from.
+	var expected []string
+	for _, dc := range synth.DataCenters(config.Default().Seed.DataCenters) {
+		expected = append(expected, dc.Agency+"/"+dc.Name)
+	}
+	env = append(env, "ASKONCE_LOOKUP_DATA_CENTERS="+strings.Join(expected, ","))
 	// The broker authorizes every request by its ACLs: the superuser
 	// applies the access model (askonce access apply), the release
 	// principal creates the topics, and each component authenticates as

@@ -314,6 +314,13 @@ type Lookup struct {
 	// center whose watermark is older is source_stale. 0 (the default):
 	// the catalog's bounds.
 	StaleAfter time.Duration `mapstructure:"stale_after"`
+	// DataCenters are the data centers the API expects to hear from, as
+	// agency/data_center (cnas/cnas-dc03): until one has a watermark in the
+	// store, no answer that reads its agency claims an as_of (source_stale).
+	// Empty: the data centers the store holds records or watermarks of, so
+	// one that has published nothing yet is not known to be missing.
+	// `askonce dev` expects the seeded data centers.
+	DataCenters []string `mapstructure:"data_centers"`
 	// FrozenAfter: /readyz fails when no data center's watermark has
 	// advanced for this long; 0 disables the check.
 	FrozenAfter time.Duration `mapstructure:"frozen_after"`

@@ -235,6 +235,11 @@ func (c *Config) Validate() error {
 	if c.Lookup.PolicyPoll < 0 {
 		bad("lookup.policy_poll", "must be 0 (reload on SIGHUP only) or positive, got %s", c.Lookup.PolicyPoll)
 	}
+	for _, dc := range c.Lookup.DataCenters {
+		if a, d, ok := strings.Cut(dc, "/"); !ok || !agencyRe.MatchString(a) || d == "" || strings.ContainsAny(d, "/ ") {
+			bad("lookup.data_centers", "each entry is agency/data_center (cnas/cnas-dc03), got %q", dc)
+		}
+	}
 	if c.Lookup.StaleAfter < 0 {
 		bad("lookup.stale_after", "must be 0 (the catalog's bounds) or positive, got %s", c.Lookup.StaleAfter)
 	}

@@ -154,6 +154,13 @@ func Run(ctx context.Context, cfg *config.Config, opt Options, log *slog.Logger)
 	}
 	cfg.Connect.SourcesURL = srcURL
 	cfg.Lookup.DevMode = true
+	if len(cfg.Lookup.DataCenters) == 0 {
+		// The API expects every seeded data center: none claims an as_of
+		// before all of them have been heard from.
+		for _, dc := range synth.DataCenters(cfg.Seed.DataCenters) {
+			cfg.Lookup.DataCenters = append(cfg.Lookup.DataCenters, dc.Agency+"/"+dc.Name)
+		}
+	}
 	cfg.Lookup.CreateSigningKey = true
 	if cfg.Lookup.PolicyFile == "" {
 		cfg.Lookup.PolicyFile = filepath.Join(opt.Dir, "policy.yaml")

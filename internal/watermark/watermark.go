@@ -44,8 +44,20 @@ type Reader struct {
 	maxAge time.Duration
 	now    func() time.Time
 
+	// expected are data centers counted even before the store holds
+	// anything of them (lookup.data_centers).
+	expected []Mark
+
 	mu   sync.Mutex
 	snap Snapshot
+}
+
+// Expect makes every snapshot hold these data centers (agency, name),
+// without a watermark until the store has one: an answer reading their
+// agency then claims no as_of before each has been heard from. Call it
+// before the first Snapshot.
+func (r *Reader) Expect(agency, dataCenter string) {
+	r.expected = append(r.expected, Mark{Agency: agency, DataCenter: dataCenter})
 }
 
 // NewReader reads the watermarks of the store in pool.
@@ -86,6 +98,11 @@ FROM store_watermarks w FULL JOIN source_freshness f ON f.data_center = w.data_c
 	}
 	if err := rows.Err(); err != nil {
 		return Snapshot{}, fmt.Errorf("watermarks: %w", err)
+	}
+	for _, m := range r.expected {
+		if _, ok := marks[m.DataCenter]; !ok {
+			marks[m.DataCenter] = m
+		}
 	}
 	r.snap = Snapshot{Marks: marks, Taken: now}
 	return r.snap, nil

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,7 @@ import (
 	"github.com/askonce/askonce/internal/ops"
 	"github.com/askonce/askonce/internal/policy"
 	"github.com/askonce/askonce/internal/registry"
+	"github.com/askonce/askonce/internal/synth"
 )
 
 // Serve is `askonce serve`: the lookup API, the clerk console and public
@@ -59,6 +61,9 @@ func Serve(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, o
 	opsSrv.AddCheck("audit", alog.Healthy)
 
 	fresh := lookup.NewFreshness(pool, cfg.Lookup.StaleAfter)
+	for _, dc := range ExpectedDataCenters(cfg) {
+		fresh.Reader().Expect(dc.Agency, dc.Name)
+	}
 	if cfg.Lookup.FrozenAfter > 0 {
 		// Reported, not failed: every API instance reads the same store, and
 		// out of rotation they would hide their source_stale answers.
@@ -209,4 +214,15 @@ func loopbackOnly(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// ExpectedDataCenters are the data centers the API must have heard from
+// before it claims an as_of for their agency (lookup.data_centers).
+func ExpectedDataCenters(cfg *config.Config) []synth.DataCenter {
+	out := make([]synth.DataCenter, 0, len(cfg.Lookup.DataCenters))
+	for _, s := range cfg.Lookup.DataCenters {
+		a, d, _ := strings.Cut(s, "/") // validated by config
+		out = append(out, synth.DataCenter{Agency: a, Name: d})
+	}
+	return out
 }
