@@ -465,6 +465,13 @@ func composeFile(m access.Model, dcs []synth.DataCenter) ([]byte, error) {
 			}
 			return strings.Join(lines, "\n"), nil
 		},
+		"expectedDataCenters": func() string {
+			l := make([]string, len(dcs))
+			for i, dc := range dcs {
+				l[i] = dc.Agency + "/" + dc.Name
+			}
+			return strings.Join(l, ",")
+		},
 		"kafkaSecretDefs": func(indent int) string {
 			var lines []string
 			for _, p := range m.Principals {

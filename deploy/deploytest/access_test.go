@@ -328,3 +328,38 @@ func TestComposeKafkaIdentities(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIExpectsEveryConnector: the lookup API of the Kubernetes deploy
+// expects (lookup.data_centers) exactly the data centers it runs a
+// connector for, so that no document claims an as_of before each of them
+// has been heard from, and none waits for a data center nobody connects.
+func TestAPIExpectsEveryConnector(t *testing.T) {
+	for set, docs := range kubeSets(t) {
+		var connected []string
+		expected := ""
+		for _, p := range podSpecs(docs) {
+			for _, c := range list(dig(p.spec, "containers")) {
+				args := list(dig(c, "args"))
+				if len(args) == 0 {
+					continue
+				}
+				switch toString(args[0]) {
+				case "connect":
+					connected = append(connected, podLabel(docs, p, "askonce.org/agency")+"/"+podLabel(docs, p, "askonce.org/data-center"))
+				case "serve":
+					for _, e := range list(dig(c, "env")) {
+						if toString(dig(e, "name")) == "ASKONCE_LOOKUP_DATA_CENTERS" {
+							expected = toString(dig(e, "value"))
+						}
+					}
+				}
+			}
+		}
+		got := strings.Split(expected, ",")
+		sort.Strings(got)
+		sort.Strings(connected)
+		if len(connected) == 0 || strings.Join(got, ",") != strings.Join(connected, ",") {
+			t.Errorf("%s: the API expects %v, the connectors are %v", set, got, connected)
+		}
+	}
+}
