@@ -101,16 +101,7 @@ func TestKafkaIdentities(t *testing.T) {
 			}
 		}
 
-		configMaps := map[string]map[string]string{}
-		for _, d := range docs {
-			if d["kind"] == "ConfigMap" {
-				data := map[string]string{}
-				for k, v := range dig(d, "data").(map[string]any) {
-					data[k] = toString(v)
-				}
-				configMaps[toString(dig(d, "metadata", "name"))] = data
-			}
-		}
+		configMaps := configMapData(docs)
 		seen := map[access.Kind]int{}
 		for _, p := range podSpecs(docs) {
 			for _, c := range list(dig(p.spec, "containers")) {

@@ -201,16 +201,7 @@ func serviceLinks(svcs []service) map[string]string {
 // Service of the namespace.
 func TestKubeletEnvironment(t *testing.T) {
 	for set, docs := range kubeSets(t) {
-		configMaps := map[string]map[string]string{}
-		for _, d := range docs {
-			if d["kind"] == "ConfigMap" {
-				data := map[string]string{}
-				for k, v := range dig(d, "data").(map[string]any) {
-					data[k] = toString(v)
-				}
-				configMaps[toString(dig(d, "metadata", "name"))] = data
-			}
-		}
+		configMaps := configMapData(docs)
 		links := serviceLinks(services(docs))
 		askonceLinks := 0
 		for k := range links {
@@ -377,4 +368,19 @@ func mountedSecret(spec, container any) func(string) bool {
 		}
 		return false
 	}
+}
+
+// configMapData is the data of every ConfigMap of docs, by name.
+func configMapData(docs []map[string]any) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, d := range docs {
+		if d["kind"] == "ConfigMap" {
+			data := map[string]string{}
+			for k, v := range dig(d, "data").(map[string]any) {
+				data[k] = toString(v)
+			}
+			out[toString(dig(d, "metadata", "name"))] = data
+		}
+	}
+	return out
 }
